@@ -1,0 +1,86 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { parseSelection } from '../desi/selection.js';
+import { PROGRAMS, SURVEYS } from '../desi/tile.js';
+import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
+import { LocalTileStore } from '../storage/local-tree.js';
+import { LocalOutputStore } from '../storage/output-local.js';
+import { LocalJournalStore } from '../storage/journal-local.js';
+import { toolVersion } from './version.js';
+
+/** The journal's place inside --out; names starting with '_' are skipped by Spark and by `*.parquet` globs. */
+export const JOURNAL_REL = '_desi-qad/journal.jsonl';
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+export function convertOptions(y: Argv) {
+  return y
+    .option('source', { type: 'string', describe: 'healpix root laid out like DESI\'s: {survey}/{program}/{pixgroup}/{pixnum}/', demandOption: true })
+    .option('out', { type: 'string', describe: 'output folder of the Parquet dataset (the journal lives there too)', demandOption: true })
+    .option('survey', { type: 'string', default: 'main', describe: `comma list of surveys (${SURVEYS.join(', ')})` })
+    .option('program', { type: 'string', default: 'dark', describe: `comma list of programs (${PROGRAMS.join(', ')})` })
+    .option('tiles', { type: 'string', describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix' })
+    .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
+    .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
+    .option('batch-size', { type: 'number', default: 8, describe: 'tiles per batch (the unit of the log\'s summaries)' })
+    .option('max-batches', { type: 'number', describe: 'stop after this many batches' })
+    .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
+    .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
+    .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
+    .option('gap-bytes', { type: 'number', default: 1 << 20, describe: 'rows closer than this are read in one request (ranges)' })
+    .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })
+    .option('max-failure-rate', { type: 'number', default: 0.1, describe: 'stop when this share of the last 100 finished tiles failed (judged from 20 on)' })
+    .option('min-reduction', { type: 'number', default: 0.9, describe: 'warn when a batch\'s data reduction falls under this' })
+    .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
+    .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
+    .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress display (the log file is still written)' })
+    .check((a) => {
+      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['seed', a.seed, 0]] as const) {
+        if (!Number.isInteger(v) || (v as number) < min) throw new Error(`--${k} must be an integer >= ${min}`);
+      }
+      if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1)) throw new Error('--max-batches must be a positive integer');
+      if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
+      for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
+      if (!(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
+      return true;
+    });
+}
+
+type ConvertArgs = Awaited<ReturnType<typeof convertOptions>['argv']>;
+
+export async function convertCommand(a: ConvertArgs): Promise<number> {
+  let selection;
+  try {
+    selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+  } catch (err) {
+    process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  const out = new LocalOutputStore(a.out);
+  const opts: RunOptions = {
+    store: new LocalTileStore(a.source),
+    out,
+    journal: new LocalJournalStore(join(out.root, JOURNAL_REL)),
+    selection,
+    surveys: list(a.survey),
+    programs: list(a.program),
+    tiles: a.tiles ? list(a.tiles) : undefined,
+    sample: a.sample,
+    seed: a.seed,
+    batchSize: a['batch-size'],
+    maxBatches: a['max-batches'],
+    threads: a.threads,
+    downloads: a.downloads,
+    logDir: a['log-dir'],
+    maxFailureRate: a['max-failure-rate'],
+    minReduction: a['min-reduction'],
+    fetch: a.fetch,
+    gapBytes: a['gap-bytes'],
+    version: toolVersion(),
+    quiet: a.quiet,
+  };
+  const r = await runConvert(opts);
+  return r.exitCode;
+}

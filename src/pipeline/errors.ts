@@ -1,0 +1,71 @@
+import { FitsError } from '../fits/errors.js';
+import { DesiError } from '../desi/errors.js';
+
+/**
+ * Errors crossing the worker boundary lose their class (structured clone keeps only message and stack), so
+ * the worker encodes FitsError/DesiError into the message behind this tag and the main thread decodes it.
+ */
+const TAG = 'desi-qad-error:';
+
+interface Encoded {
+  name: string;
+  code: string;
+  message: string;
+}
+
+/** Wraps a worker task so that known errors keep their class name and code across the thread boundary. */
+export function guard<A, R>(fn: (a: A) => R | Promise<R>): (a: A) => Promise<R> {
+  return async (a: A) => {
+    try {
+      return await fn(a);
+    } catch (err) {
+      throw encodeForTransfer(err);
+    }
+  };
+}
+
+function encodeForTransfer(err: unknown): unknown {
+  if (err instanceof FitsError || err instanceof DesiError) {
+    const e: Encoded = { name: err.name, code: err.code, message: err.message };
+    return new Error(TAG + JSON.stringify(e));
+  }
+  if (err instanceof WebAssembly.RuntimeError) {
+    // A panic inside parquet-wasm leaves its heap in an unknown state: end this thread once the error has
+    // been posted, and piscina starts a fresh one.
+    setImmediate(() => process.exit(70));
+    const e: Encoded = { name: 'RuntimeError', code: 'WASM_PANIC', message: `parquet-wasm panicked: ${err.message}` };
+    return new Error(TAG + JSON.stringify(e));
+  }
+  return err;
+}
+
+/** What the journal and the end-of-run table record for a failed tile: a stable class and a message. */
+export interface Failure {
+  errorClass: string;
+  message: string;
+}
+
+/** Errors that stop the whole run (the output cannot take more data), not just one tile. */
+export const FATAL_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+export function classify(err: unknown): Failure {
+  if (err instanceof FitsError || err instanceof DesiError) return { errorClass: err.code, message: err.message };
+  const e = err as NodeJS.ErrnoException;
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  if (msg.startsWith(TAG)) {
+    try {
+      const d = JSON.parse(msg.slice(TAG.length)) as Encoded;
+      return { errorClass: d.code, message: d.message };
+    } catch {
+      /* fall through */
+    }
+  }
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) return { errorClass: `IO_${e.code}`, message: msg };
+  if (e instanceof RangeError) return { errorClass: 'IO_RANGE', message: msg };
+  return { errorClass: e?.name && e.name !== 'Error' ? e.name : 'INTERNAL', message: msg };
+}
+
+export function isFatal(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && FATAL_ERRNO.has(code);
+}

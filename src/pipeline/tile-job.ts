@@ -1,0 +1,158 @@
+import { findHdu, scanHdus, type Hdu } from '../fits/index.js';
+import { DesiError } from '../desi/errors.js';
+import { provenanceOf } from '../desi/provenance.js';
+import type { FooterInfo } from '../desi/schema.js';
+import { selectionText, type Selection } from '../desi/selection.js';
+import { findArms, planRowRanges, spectraImageInfo } from '../desi/spectra.js';
+import { outputPath, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
+import { imageInfo } from '../fits/index.js';
+import { MemorySource, type ByteSource } from '../storage/source.js';
+import type { OpenedObject, TileStore } from '../storage/tile-store.js';
+import type { OutputStore } from '../storage/output-store.js';
+import { classify, isFatal } from './errors.js';
+import type { TileStatus } from './journal.js';
+import type { WorkerPool } from './pool.js';
+import { toWire, type SpectraChunkSet } from './tasks.js';
+
+export type FetchMode = 'ranges' | 'full';
+
+export interface TileJobContext {
+  store: TileStore;
+  out: OutputStore;
+  pool: WorkerPool;
+  selection: Selection;
+  fetch: FetchMode;
+  /** Rows of an image closer than this many bytes are read in one request (ranges mode). */
+  gapBytes: number;
+  version: string;
+}
+
+/** What happened to one tile: the journal record's content plus timings for the batch summary. */
+export interface TileOutcome {
+  tile: TileRef;
+  key: string;
+  status: TileStatus;
+  rows: number;
+  fitsBytes: number; // sizes of the coadd and redrock files (what the seed called FITS size)
+  fetchedBytes: number; // bytes actually read from the source
+  requests: number;
+  parquetBytes: number;
+  path?: string;
+  errorClass?: string;
+  error?: string;
+  ms: number;
+  /** Set when the error means the run cannot go on (the output disk is full or read-only). */
+  fatal?: boolean;
+}
+
+/**
+ * Converts one tile. I/O happens here on the main thread; decoding and encoding happen in the pool. With
+ * `ranges`, it reads the redrock's headers and REDSHIFTS, and only when a row is selected the coadd's
+ * headers, FIBERMAP and the selected rows of the FLUX/IVAR/MASK images; with `full`, both files are read
+ * whole first (the seed's way), then the same reader slices memory. Never throws: failures are outcomes.
+ */
+export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
+  const t0 = performance.now();
+  const key = tileKey(tile);
+  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: (tile.coadd?.size ?? 0) + (tile.redrock?.size ?? 0), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0 };
+  if (!tile.coadd || !tile.redrock) {
+    const missing = [!tile.coadd && 'coadd', !tile.redrock && 'redrock'].filter(Boolean).join(' and ');
+    outcome.status = 'missing';
+    outcome.errorClass = 'MISSING_SOURCE';
+    outcome.error = `${key}: no ${missing} file in the tile's directory`;
+    outcome.ms = performance.now() - t0;
+    return outcome;
+  }
+  const opened: OpenedObject[] = [];
+  const open = async (ref: ObjectRef): Promise<ByteSource> => {
+    const o = await ctx.store.open(ref);
+    opened.push(o);
+    if (ctx.fetch === 'ranges') return o;
+    return new MemorySource(o.name, await o.slice(0, o.byteLength));
+  };
+  try {
+    const [rr, coaddLazy] = ctx.fetch === 'full' ? await Promise.all([open(tile.redrock), open(tile.coadd)]) : [await open(tile.redrock), undefined];
+    const rrHdus = await scanHdus(rr, { until: ['REDSHIFTS'] });
+    const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
+    const sel = await ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await readData(rr, redshifts), selection: ctx.selection });
+    if (sel.targetids.length === 0) {
+      outcome.status = 'empty';
+      return outcome;
+    }
+    const coadd = coaddLazy ?? (await open(tile.coadd));
+    const cHdus = await scanHdus(coadd);
+    checkPixel(coadd.name, cHdus[0], tile);
+    const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
+    const match = await ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await readData(coadd, fibermap), targetids: sel.targetids });
+    const arms = findArms(coadd.name, cHdus);
+    const spectra: SpectraChunkSet[] = [];
+    const wavelengths: { arm: string; hdu: ReturnType<typeof toWire>; bytes: Uint8Array }[] = [];
+    const reads: Promise<void>[] = [];
+    for (const arm of arms) {
+      const wInfo = imageInfo(coadd.name, arm.wavelength);
+      if (wInfo.axes.length !== 1) throw new DesiError('SHAPE_MISMATCH', coadd.name, `expected a 1-D wavelength array, found NAXIS=${wInfo.axes.length}`, arm.wavelength.name);
+      const nwave = wInfo.axes[0];
+      reads.push(readData(coadd, arm.wavelength).then((bytes) => void wavelengths.push({ arm: arm.arm, hdu: toWire(arm.wavelength), bytes })));
+      for (const { kind, hdu } of arm.images) {
+        const info = spectraImageInfo(coadd.name, hdu, match.nspec, nwave);
+        const set: SpectraChunkSet = { name: hdu.name, kind: kind.suffix, hdu: toWire(hdu), info, chunks: [] };
+        spectra.push(set);
+        const gap = ctx.fetch === 'full' ? Infinity : ctx.gapBytes;
+        for (const r of planRowRanges(info, hdu, match.coaddRows, gap)) {
+          const idx = set.chunks.length;
+          set.chunks.push({ firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) });
+          reads.push(coadd.slice(r.start, r.end).then((bytes) => void (set.chunks[idx].bytes = bytes)));
+        }
+      }
+    }
+    await Promise.all(reads);
+    wavelengths.sort((a, b) => arms.findIndex((x) => x.arm === a.arm) - arms.findIndex((x) => x.arm === b.arm));
+    const metadata: FooterInfo = {
+      version: ctx.version,
+      selection: selectionText(ctx.selection),
+      tile: key,
+      sources: [describe(ctx, 'coadd', tile.coadd), describe(ctx, 'redrock', tile.redrock)],
+      provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
+    };
+    const { coaddRows, order, fibermap: fm } = match;
+    const enc = await ctx.pool.run('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata });
+    const rel = outputPath(tile);
+    await ctx.out.writeAtomic(rel, enc.parquet);
+    Object.assign(outcome, { status: 'ok', rows: enc.rows, parquetBytes: enc.parquet.byteLength, path: rel });
+    return outcome;
+  } catch (err) {
+    const f = classify(err);
+    outcome.status = 'failed';
+    outcome.errorClass = f.errorClass;
+    outcome.error = f.message;
+    outcome.fatal = isFatal(err);
+    return outcome;
+  } finally {
+    for (const o of opened) {
+      outcome.fetchedBytes += o.stats.bytesFetched;
+      outcome.requests += o.stats.requests;
+      await o.close().catch(() => undefined);
+    }
+    outcome.ms = performance.now() - t0;
+  }
+}
+
+/** The data of an HDU (main table and heap, unpadded). Its size was checked against the file by scanHdus. */
+function readData(src: ByteSource, hdu: Hdu): Promise<Uint8Array> {
+  return src.slice(hdu.dataStart, hdu.dataStart + hdu.dataLength);
+}
+
+/** A coadd whose header names another pixel than its path would fill the dataset with wrong HEALPIX values. */
+function checkPixel(file: string, primary: Hdu, tile: TileRef): void {
+  const v = primary.header.get('HPXPIXEL');
+  if (typeof v === 'number' && v !== tile.healpix) {
+    throw new DesiError('TILE_MISMATCH', file, `HPXPIXEL = ${v} but the file is stored as pixel ${tile.healpix}`, 'PRIMARY', 'HPXPIXEL');
+  }
+}
+
+function describe(ctx: TileJobContext, role: 'coadd' | 'redrock', ref: ObjectRef): FooterInfo['sources'][number] {
+  const d: FooterInfo['sources'][number] = { role, name: ctx.store.displayName(ref), size: ref.size };
+  if (ref.etag) d.etag = ref.etag;
+  if (ref.mtimeMs !== undefined) d.mtime = new Date(ref.mtimeMs).toISOString();
+  return d;
+}

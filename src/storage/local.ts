@@ -1,0 +1,51 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { checkRange, type ByteSource, type SourceStats } from './source.js';
+
+/**
+ * A local file as a ByteSource. The length is taken from fstat when opened, so every size a FITS header
+ * claims can be checked against the real file before anything is allocated from it.
+ */
+export class LocalFileSource implements ByteSource {
+  readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+
+  private constructor(
+    readonly name: string,
+    readonly byteLength: number,
+    readonly mtimeMs: number,
+    private readonly fh: FileHandle,
+  ) {}
+
+  /** Opens `path` for reading; the caller must close() it. */
+  static async open(path: string): Promise<LocalFileSource> {
+    const fh = await open(path, 'r');
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new Error(`${path}: not a regular file`);
+      return new LocalFileSource(path, st.size, st.mtimeMs, fh);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** Reads [start, end) into a fresh buffer; a short read (the file shrank) is an error, never silent. */
+  async slice(start: number, end: number): Promise<Uint8Array> {
+    checkRange(this.name, this.byteLength, start, end);
+    const out = new Uint8Array(end - start);
+    let done = 0;
+    while (done < out.byteLength) {
+      const { bytesRead } = await this.fh.read(out, done, out.byteLength - done, start + done);
+      if (bytesRead === 0) {
+        throw new Error(`${this.name}: file ended at byte ${start + done}, expected ${this.byteLength} bytes (it changed while being read)`);
+      }
+      done += bytesRead;
+    }
+    this.stats.requests += 1;
+    this.stats.bytesFetched += out.byteLength;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}

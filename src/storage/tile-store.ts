@@ -1,0 +1,34 @@
+import type { ObjectRef, TileRef } from '../desi/tile.js';
+import type { ByteSource, SourceStats } from './source.js';
+
+/** A readable object: a ByteSource that keeps counters and must be closed. */
+export interface OpenedObject extends ByteSource {
+  readonly stats: SourceStats;
+  close(): Promise<void>;
+}
+
+export interface DiscoveryFilter {
+  surveys: string[];
+  programs: string[];
+}
+
+export interface Discovery {
+  tiles: TileRef[];
+  /** Problems met while listing (an unreadable directory, a stray name), each naming the place. */
+  problems: string[];
+}
+
+/**
+ * Where tiles come from: a local healpix tree or an S3 prefix laid out like DESI's. Discovery lists tiles;
+ * open() gives a ByteSource over one file so the FITS reader can ask for byte ranges.
+ */
+export interface TileStore {
+  /** The root as the user wrote it (a path or s3://bucket/prefix), for messages and metadata. */
+  readonly root: string;
+  /** Whether ranged reads are cheap (both local and S3 are; a store that cannot falls back to whole files). */
+  readonly supportsRanges: boolean;
+  discover(filter: DiscoveryFilter): Promise<Discovery>;
+  open(ref: ObjectRef): Promise<OpenedObject>;
+  /** A name for the object in messages and in the Parquet footer (never a signed URL). */
+  displayName(ref: ObjectRef): string;
+}

@@ -1,0 +1,33 @@
+/**
+ * The worker side of a tile's conversion (run in a piscina pool; no I/O here). Three tasks, in the order the
+ * main thread calls them: `select` evaluates the selection on REDSHIFTS (a tile with no selected row stops
+ * there and its coadd is never touched), `match` finds the selected targets in the coadd FIBERMAP by
+ * TARGETID, `encode` decodes the fetched spectra rows and writes the tile's Parquet file.
+ */
+import { Piscina } from 'piscina';
+import { selectRows, matchTargets, buildTileTable, footerMetadata } from '../src/desi/convert.js';
+import type { EncodeResult, EncodeTask, MatchResult, MatchTask, SelectResult, SelectTask } from '../src/pipeline/tasks.js';
+import { fromWire } from '../src/pipeline/tasks.js';
+import { guard } from '../src/pipeline/errors.js';
+import { encodeParquetStream } from '../src/parquet/index.js';
+
+export const select = guard((task: SelectTask): SelectResult => {
+  return selectRows(task.file, fromWire(task.file, task.hdu), task.data, task.selection);
+});
+
+export const match = guard((task: MatchTask): MatchResult => {
+  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids);
+});
+
+export const encode = guard(async (task: EncodeTask): Promise<unknown> => {
+  const { table, rows, rawBytes } = buildTileTable(task);
+  // The streaming encoder bounds the WASM heap (it never shrinks) whatever the tile's size.
+  const parquet = await encodeParquetStream(table, footerMetadata(task));
+  const result: EncodeResult = { parquet, rows, rawBytes };
+  // Hand the Parquet bytes back by transfer, not by clone: an object carrying piscina's two symbols, marked
+  // movable by Piscina.move, is posted as its value with its list of buffers transferred.
+  const wrapper = { [Piscina.transferableSymbol]: [parquet.buffer], [Piscina.valueSymbol]: result };
+  return Piscina.move(wrapper as unknown as Parameters<typeof Piscina.move>[0]);
+});
+
+export default encode;
