@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, from dist/test/helpers/ . */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(REPO, 'bin', 'desi-qad.js');
+export const FIXTURE_TREE = join(REPO, 'test', 'fixtures', 'tree');
+export const FIXTURE_EXPECTED = join(REPO, 'test', 'fixtures', 'expected');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `desi-qad ARGS` as a real process (the way users run it). */
+export function startCli(args: string[], cwd = REPO): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `desi-qad ARGS` to the end and collects its output. */
+export function runCli(args: string[], cwd = REPO): Promise<CliResult> {
+  const child = startCli(args, cwd);
+  return collect(child);
+}
+
+export function collect(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The text of the newest run log in a log folder. */
+export async function latestLog(logDir: string): Promise<string> {
+  const logs = (await readdir(logDir)).filter((f) => /^run_\d{8}_\d{6}(_\d+)?\.log$/.test(f));
+  if (logs.length === 0) throw new Error(`no run log in ${logDir}`);
+  const withTimes = await Promise.all(logs.map(async (f) => ({ f, t: (await stat(join(logDir, f))).mtimeMs })));
+  withTimes.sort((a, b) => a.t - b.t);
+  return readFile(join(logDir, withTimes[withTimes.length - 1].f), 'utf8');
+}
+
+/** Every file under a folder, as paths relative to it (sorted). */
+export async function listFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string) => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(dir, e.name), rel ? `${rel}/${e.name}` : e.name);
+      else out.push(rel ? `${rel}/${e.name}` : e.name);
+    }
+  };
+  await walk(root, '');
+  return out.sort();
+}

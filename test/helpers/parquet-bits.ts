@@ -1,0 +1,28 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tableFromIPC, type Table } from 'apache-arrow';
+import { readParquet } from 'parquet-wasm';
+
+/** Reads a Parquet file back into an Arrow table (for bit-level checks of the stored values). */
+export async function readArrow(path: string): Promise<Table> {
+  const wasm = readParquet(new Uint8Array(await readFile(path)));
+  return tableFromIPC(wasm.intoIPCStream());
+}
+
+/** Little-endian bytes of a typed array, hex. */
+export function hexOf(a: ArrayBufferView): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+}
+
+export function sha256Of(a: ArrayBufferView): string {
+  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+}
+
+/** The raw values of row i of a list column, as the stored typed array (no float conversion). */
+export function listRow(table: Table, column: string, i: number): ArrayBufferView {
+  const v = table.getChild(column);
+  if (!v) throw new Error(`no column ${column}`);
+  const row = v.get(i) as { toArray(): ArrayBufferView } | null;
+  if (row === null) throw new Error(`${column}[${i}] is null`);
+  return row.toArray();
+}
