@@ -8,6 +8,8 @@ import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
 import { toolVersion } from './version.js';
+import { defaultMemoryBytes, parseSize } from './size.js';
+import { relative } from 'node:path';
 
 /** The journal's place inside --out; names starting with '_' are skipped by Spark and by `*.parquet` globs. */
 export const JOURNAL_REL = '_desi-qad/journal.jsonl';
@@ -29,6 +31,8 @@ export function convertOptions(y: Argv) {
     .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
     .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
     .option('gap-bytes', { type: 'number', default: 1 << 20, describe: 'rows closer than this are read in one request (ranges)' })
+    .option('memory', { type: 'string', describe: 'budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine\'s memory, 1–16 GiB)' })
+    .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
     .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })
     .option('max-failure-rate', { type: 'number', default: 0.1, describe: 'stop when this share of the last 100 finished tiles failed (judged from 20 on)' })
     .option('min-reduction', { type: 'number', default: 0.9, describe: 'warn when a batch\'s data reduction falls under this' })
@@ -58,9 +62,18 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
+  let memoryBytes: number;
+  try {
+    memoryBytes = a.memory !== undefined ? parseSize(a.memory, '--memory') : defaultMemoryBytes();
+  } catch (err) {
+    process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
   const out = new LocalOutputStore(a.out);
+  const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
+  const source = new LocalTileStore(a.source);
   const opts: RunOptions = {
-    store: new LocalTileStore(a.source),
+    store: source,
     out,
     journal: new LocalJournalStore(join(out.root, JOURNAL_REL)),
     selection,
@@ -76,11 +89,18 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     logDir: a['log-dir'],
     maxFailureRate: a['max-failure-rate'],
     minReduction: a['min-reduction'],
-    fetch: a.fetch,
+    fetch: keep ? 'full' : a.fetch,
+    memoryBytes,
+    keepFits: keep && (async (ref, bytes) => keep.writeAtomic(keptPath(source.root, ref.path), bytes)),
     gapBytes: a['gap-bytes'],
     version: toolVersion(),
     quiet: a.quiet,
   };
   const r = await runConvert(opts);
   return r.exitCode;
+}
+
+/** Where --keep-fits puts a source file: its path relative to the source root (DESI's layout). */
+function keptPath(root: string, path: string): string {
+  return relative(root, path);
 }

@@ -60,7 +60,9 @@ export function classify(err: unknown): Failure {
       /* fall through */
     }
   }
-  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) return { errorClass: `IO_${e.code}`, message: msg };
+  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return { errorClass: `IO_${e.code}`, message: msg };
+  // Our own error classes carry an upper-case code (MEMORY_BUDGET, OBJECT_CHANGED, S3_...): keep it.
+  if (typeof e?.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(e.code)) return { errorClass: e.code, message: msg };
   if (e instanceof RangeError) return { errorClass: 'IO_RANGE', message: msg };
   return { errorClass: e?.name && e.name !== 'Error' ? e.name : 'INTERNAL', message: msg };
 }

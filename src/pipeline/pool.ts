@@ -26,12 +26,33 @@ export class WorkerPool {
   run(name: 'match', task: MatchTask): Promise<MatchResult>;
   run(name: 'encode', task: EncodeTask): Promise<EncodeResult>;
   async run(name: string, task: SelectTask | MatchTask | EncodeTask): Promise<unknown> {
-    return this.pool.run(task, { name, transferList: transferList(task) });
+    this.tick(+1);
+    try {
+      return await this.pool.run(task, { name, transferList: transferList(task) });
+    } finally {
+      this.tick(-1);
+    }
   }
 
-  /** Busy fraction of the pool's threads since start, from piscina's own counter. */
-  get utilization(): number {
-    return this.pool.utilization;
+  /**
+   * Thread-milliseconds the pool has been busy since it started: the integral over time of
+   * min(tasks submitted and not finished, threads). The runner takes differences over a batch's window to
+   * say how long the threads waited for data.
+   */
+  busyMs(): number {
+    this.tick(0);
+    return this.busy;
+  }
+
+  private busy = 0;
+  private active = 0;
+  private last = performance.now();
+
+  private tick(delta: number): void {
+    const now = performance.now();
+    this.busy += Math.min(this.active, this.threads) * (now - this.last);
+    this.last = now;
+    this.active += delta;
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@ import { RunLog } from './log.js';
 import { Progress } from './progress.js';
 import { WorkerPool } from './pool.js';
 import { sample } from './sample.js';
-import { runTile, type FetchMode, type TileOutcome } from './tile-job.js';
+import { runTile, type FetchMode, type TileJobContext, type TileOutcome } from './tile-job.js';
+import { ByteBudget } from './budget.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
 
@@ -32,6 +33,9 @@ export interface RunOptions {
   minReduction: number;
   fetch: FetchMode;
   gapBytes: number;
+  /** Budget of tile bytes in flight (--memory). */
+  memoryBytes: number;
+  keepFits?: TileJobContext['keepFits'];
   version: string;
   quiet?: boolean;
   progressIntervalMs?: number;
@@ -104,56 +108,80 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     await journal.startRun({ type: 'run', run: runId(startDate), time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
 
     pool = new WorkerPool(o.threads);
+    const p = pool;
     const totalBytes = batches.flat().reduce((s, t) => s + (t.coadd?.size ?? 0) + (t.redrock?.size ?? 0), 0);
     const totalTiles = batches.reduce((s, b) => s + b.length, 0);
     progress.start(totalBytes, totalTiles);
     const window = new FailureWindow(100, 20);
     const runStats = new BatchStats();
+    const budget = new ByteBudget(o.memoryBytes);
     let doneBytes = 0;
-    const ctx = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version };
+    const ctx: TileJobContext = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version, budget, keepFits: o.keepFits };
     const j = journal;
 
-    for (let b = 0; b < batches.length && !stopReason; b++) {
-      log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
-      const stats = new BatchStats();
-      const batchOutcomes: TileOutcome[] = [];
-      await forEachLimited(batches[b], o.downloads, () => stopReason !== undefined, async (tile) => {
-        const out = await runTile(ctx, tile);
-        try {
-          await j.record(toRecord(out, runId(startDate)));
-        } catch (err) {
-          log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
-          stopReason = 'fatal';
-        }
-        if (out.fatal) {
-          log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
-          stopReason = 'fatal';
-        }
-        batchOutcomes.push(out);
-        outcomes.push(out);
-        stats.add(out);
-        runStats.add(out);
-        doneBytes += out.fitsBytes;
-        progress.update(doneBytes, outcomes.length);
-        if (out.status !== 'missing') window.push(out.status === 'failed');
-        if (!stopReason && window.exceeds(o.maxFailureRate)) {
-          log.error(`Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`);
-          stopReason = 'failureRate';
-        }
-      });
+    // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
+    // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
+    const state = batches.map((tiles) => ({ tiles, outcomes: [] as TileOutcome[], stats: undefined as BatchStats | undefined, busy0: 0, busy1: 0 }));
+    let summarized = 0;
+    const summarize = (b: number) => {
+      const st = state[b];
+      const stats = st.stats!;
       stats.finish();
+      // The seed's line exactly; summaries come in batch order, so the i-th one is batch i's.
       log.info('--- Batch Summary ---');
-      for (const t of batches[b]) {
-        const out = batchOutcomes.find((x) => x.tile === t);
+      for (const t of st.tiles) {
+        const out = st.outcomes.find((x) => x.tile === t);
         if (out) log.info(tileLine(out));
       }
       for (const line of stats.lines()) log.info(line);
-      log.info(`  Pool Waiting    : ${pct(1 - pool.utilization)} of thread time idle (waiting for data)`);
-      if (stats.tiles > 0 && stats.reduction() < o.minReduction) {
+      const idle = stats.ms > 0 ? Math.max(0, 1 - (st.busy1 - st.busy0) / (o.threads * stats.ms)) : 0;
+      const ioSec = st.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
+      const poolSec = st.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
+      log.info(`  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`);
+      if (st.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${b + 1}/${batches.length}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
       }
       log.info(`Progress: ${outcomes.length}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`);
+    };
+    const flat = batches.flatMap((tiles, b) => tiles.map((tile) => ({ tile, b })));
+    await forEachLimited(flat, o.downloads, () => stopReason !== undefined, async ({ tile, b }) => {
+      const st = state[b];
+      if (!st.stats) {
+        st.stats = new BatchStats();
+        st.busy0 = p.busyMs();
+        log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
+      }
+      const out = await runTile(ctx, tile);
+      try {
+        await j.record(toRecord(out, runId(startDate)));
+      } catch (err) {
+        log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
+        stopReason = 'fatal';
+      }
+      if (out.fatal) {
+        log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
+        stopReason = 'fatal';
+      }
+      st.outcomes.push(out);
+      outcomes.push(out);
+      st.stats.add(out);
+      runStats.add(out);
+      doneBytes += out.fitsBytes;
+      progress.update(doneBytes, outcomes.length);
+      if (out.status !== 'missing') window.push(out.status === 'failed');
+      if (!stopReason && window.exceeds(o.maxFailureRate)) {
+        log.error(`Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`);
+        stopReason = 'failureRate';
+      }
+      if (st.outcomes.length === st.tiles.length) st.busy1 = p.busyMs();
+      while (summarized < batches.length && state[summarized].stats && state[summarized].outcomes.length === state[summarized].tiles.length) summarize(summarized++);
+    });
+    // A run stopped early still reports the batches it started.
+    for (; summarized < batches.length && state[summarized].stats; summarized++) {
+      state[summarized].busy1 = p.busyMs();
+      summarize(summarized);
     }
+    log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
     progress.stop();
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);

@@ -12,6 +12,7 @@ import type { OutputStore } from '../storage/output-store.js';
 import { classify, isFatal } from './errors.js';
 import type { TileStatus } from './journal.js';
 import type { WorkerPool } from './pool.js';
+import type { ByteBudget } from './budget.js';
 import { toWire, type SpectraChunkSet } from './tasks.js';
 
 export type FetchMode = 'ranges' | 'full';
@@ -25,6 +26,10 @@ export interface TileJobContext {
   /** Rows of an image closer than this many bytes are read in one request (ranges mode). */
   gapBytes: number;
   version: string;
+  /** Bytes of tile data in flight across all tiles (owned by the runner). */
+  budget: ByteBudget;
+  /** With --keep-fits: where whole downloaded files are also written (a local folder). */
+  keepFits?: (ref: ObjectRef, bytes: Uint8Array) => Promise<void>;
 }
 
 /** What happened to one tile: the journal record's content plus timings for the batch summary. */
@@ -41,6 +46,9 @@ export interface TileOutcome {
   errorClass?: string;
   error?: string;
   ms: number;
+  /** Time spent waiting for reads, and for the worker pool (select, match, encode), in ms. */
+  ioMs: number;
+  poolMs: number;
   /** Set when the error means the run cannot go on (the output disk is full or read-only). */
   fatal?: boolean;
 }
@@ -54,7 +62,7 @@ export interface TileOutcome {
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
   const key = tileKey(tile);
-  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: (tile.coadd?.size ?? 0) + (tile.redrock?.size ?? 0), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0 };
+  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: (tile.coadd?.size ?? 0) + (tile.redrock?.size ?? 0), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
   if (!tile.coadd || !tile.redrock) {
     const missing = [!tile.coadd && 'coadd', !tile.redrock && 'redrock'].filter(Boolean).join(' and ');
     outcome.status = 'missing';
@@ -64,48 +72,81 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     return outcome;
   }
   const opened: OpenedObject[] = [];
+  // Memory: with `full`, the whole files plus what is cut from them are held for the whole tile (2 x their
+  // size, taken at once). With `ranges`, each step holds only its own bytes and gives them back before the
+  // next step asks: no tile ever holds bytes while waiting for more, so tiles cannot deadlock on the budget.
+  const releases: (() => void)[] = [];
+  const hold = async (bytes: number, what: string) => void releases.push(await ctx.budget.acquire(bytes, what));
+  const letGo = () => releases.splice(0).forEach((r) => r());
+  const io = async <T>(p: Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await p;
+    } finally {
+      outcome.ioMs += performance.now() - t;
+    }
+  };
+  const pool: WorkerPool['run'] = (async (name: 'select', task: never) => {
+    const t = performance.now();
+    try {
+      return await ctx.pool.run(name, task);
+    } finally {
+      outcome.poolMs += performance.now() - t;
+    }
+  }) as WorkerPool['run'];
   const open = async (ref: ObjectRef): Promise<ByteSource> => {
-    const o = await ctx.store.open(ref);
+    const o = await io(ctx.store.open(ref));
     opened.push(o);
     if (ctx.fetch === 'ranges') return o;
-    return new MemorySource(o.name, await o.slice(0, o.byteLength));
+    const bytes = await io(o.slice(0, o.byteLength));
+    if (ctx.keepFits) await io(ctx.keepFits(ref, bytes));
+    return new MemorySource(o.name, bytes);
   };
   try {
+    if (ctx.fetch === 'full') await hold(2 * outcome.fitsBytes, `${key} (whole files)`);
     const [rr, coaddLazy] = ctx.fetch === 'full' ? await Promise.all([open(tile.redrock), open(tile.coadd)]) : [await open(tile.redrock), undefined];
-    const rrHdus = await scanHdus(rr, { until: ['REDSHIFTS'] });
+    const rrHdus = await io(scanHdus(rr, { until: ['REDSHIFTS'] }));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
-    const sel = await ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await readData(rr, redshifts), selection: ctx.selection });
+    if (ctx.fetch === 'ranges') await hold(redshifts.dataLength, `${rr.name} REDSHIFTS`);
+    const sel = await pool('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readData(rr, redshifts)), selection: ctx.selection });
+    if (ctx.fetch === 'ranges') letGo();
     if (sel.targetids.length === 0) {
       outcome.status = 'empty';
       return outcome;
     }
     const coadd = coaddLazy ?? (await open(tile.coadd));
-    const cHdus = await scanHdus(coadd);
+    const cHdus = await io(scanHdus(coadd));
     checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
-    const match = await ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await readData(coadd, fibermap), targetids: sel.targetids });
+    if (ctx.fetch === 'ranges') await hold(fibermap.dataLength, `${coadd.name} FIBERMAP`);
+    const match = await pool('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readData(coadd, fibermap)), targetids: sel.targetids });
+    if (ctx.fetch === 'ranges') letGo();
     const arms = findArms(coadd.name, cHdus);
+    // Plan every read first (header arithmetic only), then take the budget once for all of them.
     const spectra: SpectraChunkSet[] = [];
     const wavelengths: { arm: string; hdu: ReturnType<typeof toWire>; bytes: Uint8Array }[] = [];
-    const reads: Promise<void>[] = [];
+    const plan: { start: number; end: number; put: (b: Uint8Array) => void }[] = [];
     for (const arm of arms) {
       const wInfo = imageInfo(coadd.name, arm.wavelength);
       if (wInfo.axes.length !== 1) throw new DesiError('SHAPE_MISMATCH', coadd.name, `expected a 1-D wavelength array, found NAXIS=${wInfo.axes.length}`, arm.wavelength.name);
       const nwave = wInfo.axes[0];
-      reads.push(readData(coadd, arm.wavelength).then((bytes) => void wavelengths.push({ arm: arm.arm, hdu: toWire(arm.wavelength), bytes })));
+      const w = arm.wavelength;
+      plan.push({ start: w.dataStart, end: w.dataStart + w.dataLength, put: (bytes) => void wavelengths.push({ arm: arm.arm, hdu: toWire(w), bytes }) });
       for (const { kind, hdu } of arm.images) {
         const info = spectraImageInfo(coadd.name, hdu, match.nspec, nwave);
         const set: SpectraChunkSet = { name: hdu.name, kind: kind.suffix, hdu: toWire(hdu), info, chunks: [] };
         spectra.push(set);
         const gap = ctx.fetch === 'full' ? Infinity : ctx.gapBytes;
         for (const r of planRowRanges(info, hdu, match.coaddRows, gap)) {
-          const idx = set.chunks.length;
-          set.chunks.push({ firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) });
-          reads.push(coadd.slice(r.start, r.end).then((bytes) => void (set.chunks[idx].bytes = bytes)));
+          const chunk: SpectraChunkSet['chunks'][number] = { firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) };
+          set.chunks.push(chunk);
+          plan.push({ start: r.start, end: r.end, put: (bytes) => void (chunk.bytes = bytes) });
         }
       }
     }
-    await Promise.all(reads);
+    // The fetched rows, and the worker's decoded copy of the selected ones.
+    if (ctx.fetch === 'ranges') await hold(2 * plan.reduce((s, p) => s + p.end - p.start, 0), `${coadd.name} spectra rows`);
+    await io(Promise.all(plan.map((p) => coadd.slice(p.start, p.end).then(p.put))));
     wavelengths.sort((a, b) => arms.findIndex((x) => x.arm === a.arm) - arms.findIndex((x) => x.arm === b.arm));
     const metadata: FooterInfo = {
       version: ctx.version,
@@ -115,9 +156,9 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
     };
     const { coaddRows, order, fibermap: fm } = match;
-    const enc = await ctx.pool.run('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata });
+    const enc = await pool('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata });
     const rel = outputPath(tile);
-    await ctx.out.writeAtomic(rel, enc.parquet);
+    await io(ctx.out.writeAtomic(rel, enc.parquet));
     Object.assign(outcome, { status: 'ok', rows: enc.rows, parquetBytes: enc.parquet.byteLength, path: rel });
     return outcome;
   } catch (err) {
@@ -128,6 +169,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.fatal = isFatal(err);
     return outcome;
   } finally {
+    letGo();
     for (const o of opened) {
       outcome.fetchedBytes += o.stats.bytesFetched;
       outcome.requests += o.stats.requests;
