@@ -58,7 +58,12 @@ export interface FaultRule {
   burst?: number;
   /** stallFirstByte, stallMidBody: how long to stall, in ms; Infinity (default) = until the client leaves. */
   stallMs?: number;
-  /** resetMidBody, shortBody, stallMidBody: body bytes sent before the fault (default half the body). */
+  /**
+   * resetMidBody, shortBody, stallMidBody: body bytes sent before the fault (default half the body). The
+   * reset is a real RST sent RESET_PAUSE_MS after those bytes, so that a reader keeping up sees them and
+   * then ECONNRESET; a reader that is behind (libuv reading data and the RST in one go) may see a plain end
+   * of stream instead. Either way it gets fewer bytes than Content-Length.
+   */
   afterBytes?: number;
 }
 
@@ -74,6 +79,8 @@ export interface FaultStats {
   requests: number;
   /** Requests it sent on to the upstream. */
   forwarded: number;
+  /** Requests still being answered (a stall that ended when its client left is no longer counted). */
+  inFlight: number;
   /** Response body bytes it sent to clients from upstream answers (its own error bodies not counted). */
   bytesForwarded: number;
   /** Request body bytes it sent to the upstream. */
@@ -102,6 +109,9 @@ export interface FaultProxy {
   /** Closes the listening socket and every connection, ends all stalls and upstream requests. */
   stop(): Promise<void>;
 }
+
+/** The pause between the last body bytes and the RST of resetMidBody (see FaultRule.afterBytes). */
+const RESET_PAUSE_MS = 20;
 
 /** Headers that belong to one hop and are never forwarded. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'expect'];
@@ -328,6 +338,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const counters: FaultStats = {
     requests: 0,
     forwarded: 0,
+    inFlight: 0,
     bytesForwarded: 0,
     bytesUploaded: 0,
     injected: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
@@ -447,6 +458,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         return false;
       }
       if (fault === 'resetMidBody') {
+        if (await sleep(RESET_PAUSE_MS, signal)) return false;
         const socket = res.socket;
         if (socket && !socket.destroyed) socket.resetAndDestroy();
         else res.destroy();
@@ -508,9 +520,12 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       res.destroy();
       return;
     }
-    handle(req, res, ac.signal).catch(() => {
-      if (!res.destroyed) res.destroy();
-    });
+    counters.inFlight++;
+    handle(req, res, ac.signal)
+      .catch(() => {
+        if (!res.destroyed) res.destroy();
+      })
+      .finally(() => counters.inFlight--);
   });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
