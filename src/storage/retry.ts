@@ -1,0 +1,150 @@
+/**
+ * The one place that retries S3 requests: exponential backoff with full jitter for throttling (503 SlowDown,
+ * 429), other 5xx answers, dropped connections, timeouts and bodies of the wrong length. The SDK's own
+ * retries are off (maxAttempts 1 in makeS3Client) so that every retry is decided and counted here.
+ */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+
+/** Why a failed attempt is worth another try. */
+export type RetryReason = 'throttle' | 'server' | 'network' | 'timeout' | 'body';
+
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 6). */
+  maxAttempts?: number;
+  /** Ceiling of the first backoff in ms (default 200); the ceiling doubles after each failed attempt. */
+  baseDelayMs?: number;
+  /** Largest backoff in ms (default 20,000). */
+  maxDelayMs?: number;
+  /** A number in [0, 1); Math.random by default (tests pin it). */
+  random?: () => number;
+  /** Called before each backoff, for logs. */
+  onRetry?: (info: { what: string; attempt: number; reason: RetryReason; delayMs: number; error: unknown }) => void;
+}
+
+export const DEFAULT_RETRY = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 20_000 } as const;
+
+/** Process-wide counters of retries, by reason, for the run log. */
+export interface RetryCounters {
+  /** Attempts that were retried, all reasons. */
+  retries: number;
+  throttle: number;
+  server: number;
+  network: number;
+  timeout: number;
+  body: number;
+  /** Operations that still failed after their last attempt on a retryable error. */
+  gaveUp: number;
+}
+
+export const retryCounters: RetryCounters = { retries: 0, throttle: 0, server: 0, network: 0, timeout: 0, body: 0, gaveUp: 0 };
+
+/** Sets every counter back to zero (a test, or a new run in the same process). */
+export function resetRetryCounters(): void {
+  for (const k of Object.keys(retryCounters) as (keyof RetryCounters)[]) retryCounters[k] = 0;
+}
+
+/** A copy of the counters, e.g. to print a difference over one batch. */
+export function snapshotRetryCounters(): RetryCounters {
+  return { ...retryCounters };
+}
+
+/** "S3 retries: 3 (throttled 2, 5xx 1, network 0, timeouts 0, bad bodies 0); gave up 0" for the run log. */
+export function formatRetryCounters(c: RetryCounters = retryCounters): string {
+  return `S3 retries: ${c.retries} (throttled ${c.throttle}, 5xx ${c.server}, network ${c.network}, timeouts ${c.timeout}, bad bodies ${c.body}); gave up ${c.gaveUp}`;
+}
+
+/** A response body shorter or longer than the range asked for; retried. */
+export class BodyLengthError extends Error {
+  override name = 'BodyLengthError';
+}
+
+/** A read that received no bytes for too long and was aborted; retried. */
+export class StallError extends Error {
+  override name = 'StallError';
+}
+
+/**
+ * Full-jitter backoff before attempt `attempt + 1` (attempt counts from 1): a uniform draw in
+ * [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1))). Full jitter spreads clients that were throttled
+ * together, which is what S3 asks of them.
+ */
+export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled']);
+const TIMEOUT_CODES = new Set(['RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+const NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+interface SdkLikeError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+  cause?: unknown;
+}
+
+/** The HTTP status an SDK error carries, if it came from an answer. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const e = err as SdkLikeError | undefined;
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+}
+
+/**
+ * Whether a failed attempt is worth retrying, and why; undefined for errors that another attempt would
+ * repeat (403, 404, 412, a refused connection, an unknown host, a bug). A refused connection is not
+ * retried: it means the endpoint is wrong or down, and the user should hear it at once.
+ */
+export function retryReason(err: unknown): RetryReason | undefined {
+  if (err instanceof BodyLengthError) return 'body';
+  if (err instanceof StallError) return 'timeout';
+  const e = err as SdkLikeError | undefined;
+  if (!e || typeof e !== 'object') return undefined;
+  const code = e.Code ?? e.code;
+  const name = e.name;
+  const status = httpStatusOf(err);
+  if (status === 429 || (status === 503 && (code === 'SlowDown' || name === 'SlowDown')) || THROTTLE_CODES.has(name ?? '') || THROTTLE_CODES.has(code ?? '')) return 'throttle';
+  if (TIMEOUT_CODES.has(name ?? '') || TIMEOUT_CODES.has(code ?? '')) return 'timeout';
+  if (status !== undefined && status >= 500 && status !== 501) return 'server';
+  if (NETWORK_CODES.has(code ?? '') || NETWORK_CODES.has(name ?? '')) return 'network';
+  if (status === undefined && e.cause && e.cause !== err) return retryReason(e.cause);
+  return undefined;
+}
+
+const attemptsMade = new WeakMap<object, number>();
+
+/** How many attempts withRetry made before giving up with this error (undefined if it never retried it). */
+export function attemptsOf(err: unknown): number | undefined {
+  return err && typeof err === 'object' ? attemptsMade.get(err) : undefined;
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-retryable error is thrown, or the attempts are used up; sleeps with
+ * backoff between attempts and counts each retry in `retryCounters`. The last error is thrown as is.
+ */
+export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_RETRY.maxAttempts);
+  const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
+  const max = opts.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      const reason = retryReason(error);
+      if (reason === undefined) throw error;
+      if (attempt >= maxAttempts) {
+        retryCounters.gaveUp += 1;
+        if (error && typeof error === 'object') attemptsMade.set(error, attempt);
+        throw error;
+      }
+      retryCounters.retries += 1;
+      retryCounters[reason] += 1;
+      const delayMs = backoffDelay(attempt, base, max, opts.random);
+      opts.onRetry?.({ what, attempt, reason, delayMs, error });
+      if (delayMs > 0) await sleepTimer(delayMs);
+    }
+  }
+}

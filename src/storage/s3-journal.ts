@@ -1,0 +1,247 @@
+/**
+ * The journal as S3 objects. S3 has no append, so each record is its own small object (PutObject is atomic:
+ * a record exists whole or not at all). The object's name carries what resuming needs (time, run, a
+ * per-writer nonce and sequence number, then the tile and its status, or the run's selection), so load()
+ * rebuilds the journal from LIST pages alone: about 13 requests for 12,000 tiles. The body is the full JSON
+ * record, for humans and tools.
+ *
+ *   {prefix}/20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json
+ *   {prefix}/20260102T030000000Z_20260102T030000-4242_9f3a61c2_0000000000_r_eyJ2ZXJzaW9uIjoi….json
+ *
+ * Names sort in time order (then run, writer, sequence), which makes "latest wins" a total order even when
+ * several machines write to the same output.
+ */
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { JournalRecord, JournalStore, RunRecord, TileRecord, TileStatus } from '../pipeline/journal.js';
+import { withRetry, type RetryOptions } from './retry.js';
+import { s3Error } from './s3-client.js';
+import { folderPrefix, formatS3Url, joinKey, parseS3Url, type S3Url } from './s3-url.js';
+
+/** Where the journal lives inside --out (names starting with '_' are skipped by dataset readers). */
+export const S3_JOURNAL_REL = '_desi-qad/journal';
+
+/** The journal folder of an output prefix: `{out}/_desi-qad/journal`. */
+export function journalUrlFor(out: string | S3Url): S3Url {
+  const u = typeof out === 'string' ? parseS3Url(out) : out;
+  return { bucket: u.bucket, prefix: joinKey(u.prefix, S3_JOURNAL_REL) };
+}
+
+export interface S3JournalOptions {
+  retry?: RetryOptions;
+  /** MaxKeys of each LIST page of load() (default: the server's, 1000 on S3). */
+  maxKeys?: number;
+  /** GETs in flight when some records must be read from their bodies (default 8). */
+  getConcurrency?: number;
+}
+
+/** Requests the journal made, so tests and logs can see that loading is LIST-only. */
+export interface S3JournalStats {
+  listRequests: number;
+  getRequests: number;
+  putRequests: number;
+}
+
+/** Names longer than this put the record in the body only (S3 keys stop at 1,024 bytes). */
+const MAX_NAME_BYTES = 700;
+const STATUSES: ReadonlySet<string> = new Set<TileStatus>(['ok', 'empty', 'missing', 'failed']);
+
+export class S3JournalStore implements JournalStore {
+  readonly location: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly stats: S3JournalStats = { listRequests: 0, getRequests: 0, putRequests: 0 };
+  private readonly nonce = randomBytes(4).toString('hex');
+  private seq = 0;
+  private lastStamp = '';
+
+  constructor(
+    private readonly client: S3Client,
+    url: string | S3Url,
+    private readonly opts: S3JournalOptions = {},
+  ) {
+    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    this.bucket = u.bucket;
+    this.prefix = u.prefix;
+    this.location = formatS3Url(u.bucket, folderPrefix(u.prefix));
+  }
+
+  /**
+   * Every record, in name order (oldest first, so the latest of a tile wins), from LIST pages; only the
+   * rare records whose name could not hold them (a very long selection) are read with a GET. Objects whose
+   * name or body does not parse are counted as damaged.
+   */
+  async load(): Promise<{ records: JournalRecord[]; damaged: number }> {
+    const folder = folderPrefix(this.prefix);
+    const names: string[] = [];
+    let token: string | undefined;
+    let first = true;
+    do {
+      // The first page is often a run's first contact with the output: two attempts at most, so a wrong or
+      // silent endpoint is reported within a minute.
+      const retry = first ? { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) } : this.opts.retry;
+      first = false;
+      const page = await this.call('ListObjectsV2', folder, () => {
+        this.stats.listRequests += 1;
+        return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }));
+      }, retry);
+      for (const o of page.Contents ?? []) if (o.Key && o.Key.startsWith(folder)) names.push(o.Key.slice(folder.length));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    names.sort(compareNames);
+
+    let damaged = 0;
+    const slots: (JournalRecord | undefined)[] = names.map(() => undefined);
+    const needBody: number[] = [];
+    names.forEach((name, i) => {
+      const parsed = parseRecordName(name);
+      if (parsed === 'body') needBody.push(i);
+      else if (parsed === undefined) damaged += 1;
+      else slots[i] = parsed;
+    });
+    let next = 0;
+    const lane = async () => {
+      while (next < needBody.length) {
+        const i = needBody[next++];
+        const rec = await this.readBody(folder + names[i]);
+        if (rec) slots[i] = rec;
+        else damaged += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.getConcurrency ?? 8, needBody.length) }, lane));
+    return { records: slots.filter((r): r is JournalRecord => r !== undefined), damaged };
+  }
+
+  /** Writes the record as one object (PutObject); it is stored durably when the promise resolves. */
+  async append(rec: JournalRecord): Promise<void> {
+    const stamp = maxStamp(this.lastStamp, timeStamp(rec.time));
+    this.lastStamp = stamp;
+    const name = recordName(rec, stamp, this.nonce, this.seq++);
+    const key = folderPrefix(this.prefix) + name;
+    const body = JSON.stringify(rec) + '\n';
+    await this.call('PutObject', key, () => {
+      this.stats.putRequests += 1;
+      return this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+    });
+  }
+
+  async close(): Promise<void> {
+    // Nothing is buffered: every append is a finished PutObject.
+  }
+
+  private async readBody(key: string): Promise<JournalRecord | undefined> {
+    const text = await this.call('GetObject', key, async () => {
+      this.stats.getRequests += 1;
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return r.Body ? await r.Body.transformToString('utf8') : '';
+    });
+    try {
+      const rec = JSON.parse(text) as JournalRecord;
+      return isRecord(rec) ? rec : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async call<T>(operation: string, key: string, fn: () => Promise<T>, retry = this.opts.retry): Promise<T> {
+    try {
+      return await withRetry(`${operation} ${formatS3Url(this.bucket, key)}`, fn, retry);
+    } catch (err) {
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: `journal ${operation}` });
+    }
+  }
+}
+
+/** "2026-01-02T03:04:05.123Z" → "20260102T030405123Z" (fixed width, so names sort by time). */
+export function timeStamp(iso: string): string {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) throw new Error(`journal record time ${JSON.stringify(iso)} is not an ISO date`);
+  const d = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  return d.replace(/[-:]/g, '').replace('.', '');
+}
+
+function stampToIso(s: string): string | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/.exec(s);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z` : undefined;
+}
+
+function maxStamp(a: string, b: string): string {
+  return a > b ? a : b;
+}
+
+/**
+ * Encodes a string with [A-Za-z0-9-] only: other UTF-8 bytes become '.XX' (hex). Keeps '/' and '_' out of
+ * names ('_' separates fields) and leaves only characters S3 calls safe in keys.
+ */
+export function safeEncode(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9-]/.test(c) ? c : `.${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The inverse of safeEncode; undefined for text safeEncode cannot have written. */
+export function safeDecode(s: string): string | undefined {
+  if (!/^(?:[A-Za-z0-9-]|\.[0-9A-F]{2})*$/.test(s)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '.') {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(s.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** The object name of a record: fields joined by '_' as in the file comment; 'T'/'R' = read the body. */
+export function recordName(rec: JournalRecord, stamp: string, nonce: string, seq: number): string {
+  const head = `${stamp}_${safeEncode(rec.run)}_${nonce}_${String(seq).padStart(10, '0')}`;
+  let name: string;
+  if (rec.type === 'tile') name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}.json`;
+  else name = `${head}_r_${Buffer.from(JSON.stringify({ version: rec.version, selection: rec.selection, source: rec.source })).toString('base64url')}.json`;
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  return `${head}_${rec.type === 'tile' ? 'T' : 'R'}.json`;
+}
+
+/**
+ * The record a name holds; 'body' when it must be read from the object; undefined when the name is not a
+ * journal record's.
+ */
+export function parseRecordName(name: string): JournalRecord | 'body' | undefined {
+  if (!name.endsWith('.json') || name.includes('/')) return undefined;
+  const f = name.slice(0, -'.json'.length).split('_');
+  if (f.length < 5) return undefined;
+  const [stamp, runEnc, nonce, seq, kind] = f;
+  const time = stampToIso(stamp);
+  const run = safeDecode(runEnc);
+  if (!time || run === undefined || !/^[0-9a-f]+$/.test(nonce) || !/^\d+$/.test(seq)) return undefined;
+  if ((kind === 'T' || kind === 'R') && f.length === 5) return 'body';
+  if (kind === 't' && f.length === 7) {
+    const tile = safeDecode(f[6]);
+    if (!STATUSES.has(f[5]) || tile === undefined || tile === '') return undefined;
+    const rec: TileRecord = { type: 'tile', tile, status: f[5] as TileStatus, time, run };
+    return rec;
+  }
+  if (kind === 'r' && f.length >= 6) {
+    try {
+      const p = JSON.parse(Buffer.from(f.slice(5).join('_'), 'base64url').toString('utf8')) as Partial<RunRecord>;
+      if (typeof p.selection !== 'string' || typeof p.version !== 'string' || typeof p.source !== 'string') return undefined;
+      const rec: RunRecord = { type: 'run', run, time, version: p.version, selection: p.selection, source: p.source };
+      return rec;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Names compare by their bytes, the order S3 lists them in. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isRecord(r: JournalRecord): boolean {
+  return (r?.type === 'tile' && typeof r.tile === 'string' && typeof r.status === 'string') || (r?.type === 'run' && typeof r.run === 'string');
+}

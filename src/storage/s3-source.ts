@@ -1,0 +1,180 @@
+/**
+ * One S3 object as a ByteSource: ranged GETs pinned to the ETag seen at discovery, bodies streamed into a
+ * preallocated buffer, large slices split into parallel parts, stalled reads aborted and retried.
+ */
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { checkRange, type SourceStats } from './source.js';
+import type { OpenedObject } from './tile-store.js';
+import { BodyLengthError, httpStatusOf, StallError, withRetry, type RetryOptions } from './retry.js';
+import { s3Error } from './s3-client.js';
+import { formatS3Url } from './s3-url.js';
+
+export interface S3SourceOptions {
+  /** Slices larger than this are read as parallel ranged GETs of this size (default 16 MiB). */
+  partSize?: number;
+  /** Ranged GETs in flight for one large slice (default 4). */
+  partConcurrency?: number;
+  /** A response body that delivers no bytes for this long is aborted and retried (default 30 s). */
+  stallMs?: number;
+  retry?: RetryOptions;
+}
+
+export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+
+/**
+ * The object is not the one discovery saw (S3 answered 412 to If-Match, or the ETag or size of the answer
+ * differ): its tile fails in this run and is retried by a later one, which discovers the new object.
+ */
+export class ObjectChangedError extends Error {
+  override name = 'ObjectChangedError';
+  readonly code = 'OBJECT_CHANGED';
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`${formatS3Url(bucket, key)}: the object changed since it was discovered (${reason}); its tile will be retried by a later run`);
+  }
+}
+
+/** An ETag without quotes or weak marker, so '"abc"', 'abc' and 'W/"abc"' compare equal. */
+export function normalizeEtag(etag: string | undefined): string | undefined {
+  if (etag === undefined || etag === '') return undefined;
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+/**
+ * An S3 object of known size (from discovery) read by byte ranges. Every GET carries `If-Match` with the
+ * ETag discovery reported (or, without one, the first ETag an answer carried), and the answer's own ETag
+ * and Content-Range total are checked too, for servers that ignore If-Match.
+ */
+export class S3ObjectSource implements OpenedObject {
+  readonly name: string;
+  readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+  private etag: string | undefined;
+  private readonly partSize: number;
+  private readonly partConcurrency: number;
+  private readonly stallMs: number;
+
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+    readonly key: string,
+    readonly byteLength: number,
+    etag?: string,
+    private readonly opts: S3SourceOptions = {},
+  ) {
+    this.name = formatS3Url(bucket, key);
+    this.etag = normalizeEtag(etag);
+    this.partSize = Math.max(1, opts.partSize ?? DEFAULT_PART_SIZE);
+    this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
+    this.stallMs = opts.stallMs ?? 30_000;
+  }
+
+  /** The ETag every read is pinned to (unquoted), once known. */
+  get pinnedEtag(): string | undefined {
+    return this.etag;
+  }
+
+  /**
+   * Bytes [start, end) in a fresh buffer (byteOffset 0). Up to partSize bytes take one GET; more are split
+   * into partSize GETs, partConcurrency at a time, each writing its own region of the same buffer.
+   */
+  async slice(start: number, end: number): Promise<Uint8Array> {
+    checkRange(this.name, this.byteLength, start, end);
+    const out = new Uint8Array(end - start);
+    if (end === start) return out;
+    const parts: [number, number][] = [];
+    for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
+    let next = 0;
+    let failed = false;
+    const lane = async () => {
+      while (next < parts.length && !failed) {
+        const [s, e] = parts[next++];
+        try {
+          await this.readPart(out, s - start, s, e);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const lanes = Array.from({ length: Math.min(this.partConcurrency, parts.length) }, lane);
+    const results = await Promise.allSettled(lanes);
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    // The keep-alive agent belongs to the client; an object holds nothing open between reads.
+  }
+
+  /** One part with retries; the final error names the object, or is an ObjectChangedError. */
+  private async readPart(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
+    try {
+      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.opts.retry);
+    } catch (err) {
+      if (err instanceof ObjectChangedError) throw err;
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key: this.key, operation: `GetObject bytes=${start}-${end - 1}` });
+    }
+  }
+
+  /** One attempt: a ranged GET whose body is streamed into out[offset, offset + end - start). */
+  private async getRange(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
+    const ac = new AbortController();
+    let body: Readable | undefined;
+    let stalled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        ac.abort();
+        body?.destroy();
+      }, this.stallMs);
+    };
+    this.stats.requests += 1;
+    const want = end - start;
+    try {
+      // Until the answer's headers come, the client's connection and socket timeouts watch the request (a
+      // request queued for a free socket is not stalled); from then on, this timer watches the body.
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}`, IfMatch: this.etag ? `"${this.etag}"` : undefined }),
+        { abortSignal: ac.signal },
+      );
+      body = r.Body as Readable | undefined;
+      arm();
+      const got = normalizeEtag(r.ETag);
+      if (this.etag && got && got !== this.etag) throw new ObjectChangedError(this.bucket, this.key, `ETag ${got}, expected ${this.etag}`);
+      if (!this.etag && got) this.etag = got;
+      if (r.ContentRange) {
+        const total = /\/(\d+)\s*$/.exec(r.ContentRange)?.[1];
+        if (total !== undefined && Number(total) !== this.byteLength) throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
+      } else if (want !== this.byteLength) {
+        body?.destroy();
+        throw new Error(`${this.name}: the server ignored the Range header (answered the whole object to a request for bytes ${start}-${end - 1})`);
+      }
+      if (!body) throw new BodyLengthError(`${this.name}: the answer to bytes ${start}-${end - 1} has no body`);
+      let pos = offset;
+      const limit = offset + want;
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        arm();
+        this.stats.bytesFetched += chunk.byteLength;
+        if (pos + chunk.byteLength > limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} is longer than the ${want} bytes asked for`);
+        out.set(chunk, pos);
+        pos += chunk.byteLength;
+      }
+      if (pos < limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} ended after ${pos - offset} of ${want} bytes`);
+    } catch (err) {
+      if (stalled) throw new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
+      const status = httpStatusOf(err);
+      if (status === 412) throw new ObjectChangedError(this.bucket, this.key, `HTTP 412 to If-Match "${this.etag}"`);
+      if (status === 416) throw new ObjectChangedError(this.bucket, this.key, `HTTP 416: bytes ${start}-${end - 1} are no longer inside it`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

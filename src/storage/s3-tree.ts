@@ -1,0 +1,155 @@
+/**
+ * A DESI healpix tree under an S3 prefix: `{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-….fits`.
+ */
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { HEALPIX_PIXELS, pixgroup, type ObjectRef, type TileRef } from '../desi/tile.js';
+import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
+import { withRetry, type RetryOptions } from './retry.js';
+import { S3Error, s3Error } from './s3-client.js';
+import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
+import { folderPrefix, formatS3Url, joinKey, parseS3Url, parseTileObjectKey, s3UrlText, type S3Url } from './s3-url.js';
+
+/** Pixgroups of nside 64: floor(pixnum / 100) for pixnum in 0..49,151, so 0..491. */
+export const PIXGROUPS = pixgroup(HEALPIX_PIXELS - 1) + 1;
+
+export interface S3TileStoreOptions {
+  /** Listings in flight during discovery (default 32). */
+  listConcurrency?: number;
+  /** MaxKeys of each ListObjectsV2 page (default: the server's, 1000 on S3); tests set it small. */
+  maxKeys?: number;
+  /** Problems reported in full before the rest are only counted (default 100). */
+  maxProblems?: number;
+  retry?: RetryOptions;
+  /** Options of the objects open() returns (part size, stall timeout). */
+  source?: S3SourceOptions;
+}
+
+/** Requests made by discovery, for the run log. */
+export interface S3ListStats {
+  listRequests: number;
+  keys: number;
+}
+
+/**
+ * Tiles stored in S3 the way DESI lays out its healpix tree. Discovery lists each
+ * `{prefix}/{survey}/{program}/{pixgroup}/` without a delimiter, up to listConcurrency at a time, and
+ * pairs each tile's coadd and redrock with their size and ETag (unquoted); `ObjectRef.path` is the object key.
+ */
+export class S3TileStore implements TileStore {
+  readonly supportsRanges = true;
+  readonly root: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly stats: S3ListStats = { listRequests: 0, keys: 0 };
+
+  constructor(
+    private readonly client: S3Client,
+    url: string | S3Url,
+    private readonly opts: S3TileStoreOptions = {},
+  ) {
+    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    this.bucket = u.bucket;
+    this.prefix = u.prefix;
+    this.root = s3UrlText(u);
+  }
+
+  /**
+   * Lists the surveys and programs asked for. A first one-key listing of the prefix checks that the bucket
+   * exists, is readable and the endpoint answers, so those fail at once with a thrown S3Error naming the
+   * bucket, prefix and endpoint. A pixgroup whose listing still fails after retries also throws: a silent
+   * hole in discovery would look like a finished run. Keys that do not fit the layout are problems.
+   */
+  async discover(filter: DiscoveryFilter): Promise<Discovery> {
+    const problems: string[] = [];
+    let extraProblems = 0;
+    const maxProblems = this.opts.maxProblems ?? 100;
+    const problem = (key: string, why: string) => {
+      if (problems.length < maxProblems) problems.push(`${formatS3Url(this.bucket, key)}: ${why}`);
+      else extraProblems += 1;
+    };
+    // The first contact: two attempts at most, so a wrong or silent endpoint is reported within a minute.
+    const probe = await this.list(folderPrefix(this.prefix), 1, undefined, { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) });
+    if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0) problems.push(`${formatS3Url(this.bucket, folderPrefix(this.prefix))}: no objects under this prefix`);
+
+    const jobs: { survey: string; program: string; group: number }[] = [];
+    for (const survey of filter.surveys) for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
+    const found = new Map<string, TileRef>();
+    let next = 0;
+    let failure: unknown;
+    const lane = async () => {
+      while (next < jobs.length && failure === undefined) {
+        const job = jobs[next++];
+        try {
+          await this.listGroup(job.survey, job.program, job.group, found, problem);
+        } catch (err) {
+          failure = failure ?? err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.listConcurrency ?? 32, jobs.length) }, lane));
+    if (failure !== undefined) throw failure;
+    if (extraProblems > 0) problems.push(`… and ${extraProblems} more keys that do not fit the layout`);
+
+    const order = (t: TileRef) => [filter.surveys.indexOf(t.survey), filter.programs.indexOf(t.program), t.healpix];
+    const tiles = [...found.values()].sort((a, b) => {
+      const x = order(a);
+      const y = order(b);
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    });
+    return { tiles, problems };
+  }
+
+  /** An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. */
+  async open(ref: ObjectRef): Promise<OpenedObject> {
+    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.opts.source);
+  }
+
+  /** `s3://bucket/key`. */
+  displayName(ref: ObjectRef): string {
+    return formatS3Url(this.bucket, ref.path);
+  }
+
+  private async listGroup(survey: string, program: string, group: number, found: Map<string, TileRef>, problem: (key: string, why: string) => void): Promise<void> {
+    const folder = folderPrefix(joinKey(this.prefix, survey, program, String(group)));
+    let token: string | undefined;
+    do {
+      const page = await this.list(folder, this.opts.maxKeys, token);
+      for (const obj of page.Contents ?? []) {
+        const key = obj.Key;
+        if (key === undefined || !key.startsWith(folder)) continue;
+        const parsed = parseTileObjectKey(survey, program, group, key.slice(folder.length));
+        if (parsed.kind === 'problem') {
+          problem(key, parsed.problem);
+          continue;
+        }
+        const tileId = `${survey}/${program}/${parsed.healpix}`;
+        let tile = found.get(tileId);
+        if (!tile) {
+          tile = { survey, program, healpix: parsed.healpix };
+          found.set(tileId, tile);
+        }
+        if (parsed.kind === 'other') continue;
+        const ref: ObjectRef = { path: key, size: obj.Size ?? 0 };
+        const etag = normalizeEtag(obj.ETag);
+        if (etag) ref.etag = etag;
+        if (obj.LastModified) ref.mtimeMs = obj.LastModified.getTime();
+        tile[parsed.kind] = ref;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token) throw new S3Error(`${formatS3Url(this.bucket, folder)}: ListObjectsV2 said the listing is truncated but gave no continuation token`, this.bucket, folder, 'ListObjectsV2', undefined, undefined, false);
+    } while (token);
+  }
+
+  private async list(prefix: string, maxKeys: number | undefined, token: string | undefined, retry = this.opts.retry): Promise<ListObjectsV2CommandOutput> {
+    try {
+      return await withRetry(`list ${formatS3Url(this.bucket, prefix)}`, async () => {
+        this.stats.listRequests += 1;
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }));
+        this.stats.keys += page.Contents?.length ?? 0;
+        return page;
+      }, retry);
+    } catch (err) {
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key: prefix, operation: 'ListObjectsV2' });
+    }
+  }
+}

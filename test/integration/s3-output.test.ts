@@ -1,0 +1,123 @@
+/**
+ * The dataset written to a real S3 server (s3rver): atomic uploads (single and multipart) read back equal,
+ * keys outside the prefix refused, leftovers of interrupted multipart uploads swept (and a server without
+ * ListMultipartUploads answered gracefully).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { LocalS3 } from '../../src/dev/local-s3.js';
+import { S3Error } from '../../src/storage/s3-client.js';
+import { S3OutputStore } from '../../src/storage/s3-output.js';
+import { S3UrlError } from '../../src/storage/s3-url.js';
+import { anonClient, FAST_RETRY, getObjectBytes, pseudoRandomBytes, S3_TEST_TIMEOUT, s3ErrorXml, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
+
+const BUCKET = 'desi-out';
+let s3: LocalS3;
+let client: S3Client;
+
+before(async () => {
+  s3 = await startS3([BUCKET]);
+  client = signedClient(s3.endpoint);
+});
+after(async () => {
+  await s3?.stop();
+});
+
+test('writeAtomic then GET returns the same bytes, at the key under the prefix', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const out = new S3OutputStore(client, `s3://${BUCKET}/runs/qso/`, { retry: FAST_RETRY });
+  assert.equal(out.root, `s3://${BUCKET}/runs/qso`);
+  const rel = 'main/dark/230/main-dark-23040.parquet';
+  assert.equal(out.location(rel), `s3://${BUCKET}/runs/qso/main/dark/230/main-dark-23040.parquet`);
+  const small = pseudoRandomBytes(123_457, 5);
+  await out.writeAtomic(rel, small);
+  assert.deepEqual(await getObjectBytes(client, BUCKET, 'runs/qso/main/dark/230/main-dark-23040.parquet'), small);
+
+  // Larger than the part size: a multipart upload, complete when writeAtomic resolves.
+  const big = pseudoRandomBytes(11 * 1024 * 1024 + 17, 6);
+  const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
+  try {
+    await new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { partSize: 5 * 1024 * 1024, retry: FAST_RETRY }).writeAtomic('main/dark/231/main-dark-23100.parquet', big);
+    assert.equal(proxy.requests.filter((r) => r.method === 'PUT' && /[?&]partNumber=\d+/.test(r.url)).length, 3, 'three parts of 5 MiB at most');
+  } finally {
+    await proxy.close();
+  }
+  const back = await getObjectBytes(client, BUCKET, 'runs/qso/main/dark/231/main-dark-23100.parquet');
+  assert.equal(back.byteLength, big.byteLength);
+  assert.ok(Buffer.from(back).equals(Buffer.from(big)), 'no aws-chunked framing or checksum trailer stored inside the object');
+
+  // Overwriting keeps one whole version.
+  const again = pseudoRandomBytes(1000, 9);
+  await out.writeAtomic(rel, again);
+  assert.deepEqual(await getObjectBytes(client, BUCKET, 'runs/qso/main/dark/230/main-dark-23040.parquet'), again);
+});
+
+test('paths that could leave the prefix are refused before any request', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
+  try {
+    const out = new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY });
+    for (const bad of ['../escape.parquet', 'main/../../escape.parquet', '/abs.parquet', 'main//x.parquet', './x.parquet', 'x\0.parquet', '', 'main/']) {
+      await assert.rejects(out.writeAtomic(bad, new Uint8Array(1)), S3UrlError, JSON.stringify(bad));
+      assert.throws(() => out.location(bad), S3UrlError);
+    }
+    assert.equal(proxy.requests.length, 0);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'runs/escape' }));
+    assert.equal(listed.KeyCount ?? 0, 0);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a write to a bucket that does not exist or is denied: S3Error marked fatal', { timeout: S3_TEST_TIMEOUT }, async () => {
+  await assert.rejects(new S3OutputStore(client, 's3://no-such-out/x', { retry: FAST_RETRY }).writeAtomic('a.parquet', new Uint8Array(10)), (err: unknown) => {
+    assert.ok(err instanceof S3Error);
+    assert.equal(err.code, 'NoSuchBucket');
+    assert.equal(err.fatal, true);
+    assert.match(err.message, /^s3:\/\/no-such-out\/x\/a\.parquet: Upload failed: HTTP 404 NoSuchBucket/);
+    return true;
+  });
+  const denied = await startFaultServer(undefined, () => ({ status: 403, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('AccessDenied', 'Access Denied') }));
+  try {
+    await assert.rejects(new S3OutputStore(anonClient(denied.endpoint), `s3://${BUCKET}/x`, { retry: FAST_RETRY }).writeAtomic('a.parquet', new Uint8Array(10)), (err: unknown) => err instanceof S3Error && err.fatal && err.status === 403);
+    assert.equal(denied.requests.length, 1, 'a 403 is not retried');
+  } finally {
+    await denied.close();
+  }
+});
+
+test('sweepTemporaries: 0 when the server has no ListMultipartUploads (s3rver)', { timeout: S3_TEST_TIMEOUT }, async () => {
+  assert.equal(await new S3OutputStore(client, `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY }).sweepTemporaries(), 0);
+});
+
+test('sweepTemporaries aborts old incomplete uploads under the prefix only, across pages', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const old = '2020-01-01T00:00:00.000Z';
+  const recent = new Date().toISOString();
+  const page = (uploads: [string, string, string][], next?: [string, string]) =>
+    `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${BUCKET}</Bucket><Prefix>runs/qso/</Prefix>` +
+    `<IsTruncated>${next ? 'true' : 'false'}</IsTruncated>${next ? `<NextKeyMarker>${next[0]}</NextKeyMarker><NextUploadIdMarker>${next[1]}</NextUploadIdMarker>` : ''}` +
+    uploads.map(([k, id, t]) => `<Upload><Key>${k}</Key><UploadId>${id}</UploadId><Initiated>${t}</Initiated></Upload>`).join('') +
+    `</ListMultipartUploadsResult>`;
+  const server = await startFaultServer(undefined, (req) => {
+    if (req.method === 'GET' && req.url.includes('uploads') && !req.url.includes('key-marker')) {
+      return { status: 200, headers: { 'content-type': 'application/xml' }, body: page([['runs/qso/main/dark/230/a.parquet', 'u1', old], ['runs/qso/main/dark/230/b.parquet', 'u2', recent]], ['runs/qso/main/dark/230/b.parquet', 'u2']) };
+    }
+    if (req.method === 'GET' && req.url.includes('uploads')) {
+      return { status: 200, headers: { 'content-type': 'application/xml' }, body: page([['runs/qso/main/dark/231/c.parquet', 'u3', old], ['elsewhere/d.parquet', 'u4', old]]) };
+    }
+    if (req.method === 'DELETE') return { status: 204 };
+    return { status: 500, body: s3ErrorXml('InternalError', 'unexpected') };
+  });
+  try {
+    const out = new S3OutputStore(anonClient(server.endpoint), `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY });
+    assert.equal(await out.sweepTemporaries(), 2);
+    const deletes = server.requests.filter((r) => r.method === 'DELETE').map((r) => decodeURIComponent(r.url));
+    assert.equal(deletes.length, 2);
+    assert.match(deletes[0], /\/desi-out\/runs\/qso\/main\/dark\/230\/a\.parquet\?.*uploadId=u1/);
+    assert.match(deletes[1], /\/desi-out\/runs\/qso\/main\/dark\/231\/c\.parquet\?.*uploadId=u3/);
+    const lists = server.requests.filter((r) => r.method === 'GET');
+    assert.equal(lists.length, 2);
+    assert.match(decodeURIComponent(lists[0].url), /prefix=runs\/qso\//);
+  } finally {
+    await server.close();
+  }
+});

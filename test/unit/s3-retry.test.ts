@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { attemptsOf, backoffDelay, BodyLengthError, formatRetryCounters, resetRetryCounters, retryCounters, retryReason, snapshotRetryCounters, StallError, withRetry } from '../../src/storage/retry.js';
+
+const sdkError = (name: string, status?: number, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
+const netError = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
+
+test('backoffDelay: full jitter inside [0, min(max, base * 2^(attempt-1)))', () => {
+  assert.equal(backoffDelay(1, 100, 10_000, () => 0), 0);
+  assert.equal(backoffDelay(1, 100, 10_000, () => 0.999999), 99);
+  assert.equal(backoffDelay(3, 100, 10_000, () => 0.5), 200);
+  assert.equal(backoffDelay(4, 100, 10_000, () => 0.999999), 799);
+  assert.equal(backoffDelay(20, 100, 10_000, () => 0.999999), 9999); // capped at maxDelay
+  for (let attempt = 1; attempt <= 12; attempt++) {
+    const ceiling = Math.min(5000, 100 * 2 ** (attempt - 1));
+    for (let i = 0; i < 200; i++) {
+      const d = backoffDelay(attempt, 100, 5000);
+      assert.ok(d >= 0 && d < ceiling, `attempt ${attempt}: ${d} outside [0, ${ceiling})`);
+    }
+  }
+});
+
+test('retryReason: which errors are retried', () => {
+  assert.equal(retryReason(sdkError('SlowDown', 503)), 'throttle');
+  assert.equal(retryReason(sdkError('TooManyRequests', 429)), 'throttle');
+  assert.equal(retryReason(sdkError('ServiceUnavailable', 503)), 'server');
+  assert.equal(retryReason(sdkError('InternalError', 500)), 'server');
+  assert.equal(retryReason(sdkError('Unknown', 502)), 'server');
+  assert.equal(retryReason(sdkError('RequestTimeout', 400)), 'timeout');
+  assert.equal(retryReason(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' })), 'timeout');
+  assert.equal(retryReason(netError('ECONNRESET')), 'network');
+  assert.equal(retryReason(netError('EPIPE')), 'network');
+  assert.equal(retryReason(new Error('wrapped', { cause: netError('ECONNRESET') })), 'network');
+  assert.equal(retryReason(new BodyLengthError('short')), 'body');
+  assert.equal(retryReason(new StallError('stalled')), 'timeout');
+  // Not retried: another attempt would get the same answer.
+  assert.equal(retryReason(sdkError('NotImplemented', 501)), undefined);
+  assert.equal(retryReason(sdkError('AccessDenied', 403)), undefined);
+  assert.equal(retryReason(sdkError('NoSuchBucket', 404)), undefined);
+  assert.equal(retryReason(sdkError('PreconditionFailed', 412)), undefined);
+  assert.equal(retryReason(netError('ECONNREFUSED')), undefined);
+  assert.equal(retryReason(netError('ENOTFOUND')), undefined);
+  assert.equal(retryReason(new TypeError('a bug')), undefined);
+  assert.equal(retryReason(undefined), undefined);
+});
+
+test('withRetry: retries retryable errors, counts them, and stops at maxAttempts', async () => {
+  resetRetryCounters();
+  let calls = 0;
+  const delays: number[] = [];
+  const value = await withRetry('x', async () => {
+    calls += 1;
+    if (calls <= 2) throw sdkError('SlowDown', 503);
+    if (calls === 3) throw netError('ECONNRESET');
+    return 'done';
+  }, { baseDelayMs: 1, maxDelayMs: 4, onRetry: (i) => delays.push(i.delayMs) });
+  assert.equal(value, 'done');
+  assert.equal(calls, 4);
+  assert.deepEqual(snapshotRetryCounters(), { retries: 3, throttle: 2, server: 0, network: 1, timeout: 0, body: 0, gaveUp: 0 });
+  assert.ok(delays.every((d) => d >= 0 && d < 4));
+
+  calls = 0;
+  const err = sdkError('InternalError', 500);
+  await assert.rejects(withRetry('y', async () => {
+    calls += 1;
+    throw err;
+  }, { maxAttempts: 3, baseDelayMs: 1 }), (e) => e === err);
+  assert.equal(calls, 3);
+  assert.equal(attemptsOf(err), 3);
+  assert.equal(retryCounters.gaveUp, 1);
+  assert.equal(retryCounters.server, 2);
+  assert.match(formatRetryCounters(), /S3 retries: 5 \(throttled 2, 5xx 2, network 1/);
+
+  calls = 0;
+  await assert.rejects(withRetry('z', async () => {
+    calls += 1;
+    throw sdkError('AccessDenied', 403);
+  }, { baseDelayMs: 1 }), /AccessDenied/);
+  assert.equal(calls, 1, 'a 403 is not retried');
+  resetRetryCounters();
+  assert.equal(retryCounters.retries, 0);
+});
