@@ -1,25 +1,32 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseSelection } from '../desi/selection.js';
 import { PROGRAMS, SURVEYS } from '../desi/tile.js';
 import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
-import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
-import { LocalJournalStore } from '../storage/journal-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
-import { relative } from 'node:path';
+import { DR1_HEALPIX, openStores } from './stores.js';
+import { isS3Url } from '../storage/s3-url.js';
 
-/** The journal's place inside --out; names starting with '_' are skipped by Spark and by `*.parquet` globs. */
-export const JOURNAL_REL = '_desi-qad/journal.jsonl';
+/**
+ * Rows of an image closer than this are fetched in one read. On a local disk a read costs little, so only
+ * near neighbours merge; on S3 each request costs a round trip (tens of ms, about 1 MB at the seed's
+ * 35 MB/s), so rows up to 1 MiB apart are cheaper to read through. Measured by `npm run bench`.
+ */
+export const DEFAULT_GAP_LOCAL = 64 * 1024;
+export const DEFAULT_GAP_S3 = 1 << 20;
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 export function convertOptions(y: Argv) {
   return y
-    .option('source', { type: 'string', describe: 'healpix root laid out like DESI\'s: {survey}/{program}/{pixgroup}/{pixnum}/', demandOption: true })
-    .option('out', { type: 'string', describe: 'output folder of the Parquet dataset (the journal lives there too)', demandOption: true })
+    .option('source', { type: 'string', default: DR1_HEALPIX, describe: 'healpix root laid out like DESI\'s ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix' })
+    .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
+    .option('region', { type: 'string', default: 'us-west-2', describe: 'S3 region' })
+    .option('endpoint', { type: 'string', alias: 'endpoint-url', describe: 'an S3-compatible server, e.g. http://127.0.0.1:4568 (path-style addressing)' })
+    .option('sign-request', { type: 'boolean', describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)' })
+    .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
     .option('survey', { type: 'string', default: 'main', describe: `comma list of surveys (${SURVEYS.join(', ')})` })
     .option('program', { type: 'string', default: 'dark', describe: `comma list of programs (${PROGRAMS.join(', ')})` })
     .option('tiles', { type: 'string', describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix' })
@@ -30,7 +37,7 @@ export function convertOptions(y: Argv) {
     .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
     .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
     .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
-    .option('gap-bytes', { type: 'number', default: 1 << 20, describe: 'rows closer than this are read in one request (ranges)' })
+    .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 1 MiB on S3)' })
     .option('memory', { type: 'string', describe: 'budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine\'s memory, 1–16 GiB)' })
     .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
     .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })
@@ -47,7 +54,7 @@ export function convertOptions(y: Argv) {
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1)) throw new Error('--max-batches must be a positive integer');
       if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
-      if (!(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
+      if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
       return true;
     });
 }
@@ -69,13 +76,20 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
-  const out = new LocalOutputStore(a.out);
+  let stores: ReturnType<typeof openStores>;
+  try {
+    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads });
+  } catch (err) {
+    process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  const { store: source, out, journal, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
-  const source = new LocalTileStore(a.source);
+  const gapBytes = a['gap-bytes'] ?? (isS3Url(a.source) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
   const opts: RunOptions = {
     store: source,
     out,
-    journal: new LocalJournalStore(join(out.root, JOURNAL_REL)),
+    journal,
     selection,
     surveys: list(a.survey),
     programs: list(a.program),
@@ -91,16 +105,11 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     minReduction: a['min-reduction'],
     fetch: keep ? 'full' : a.fetch,
     memoryBytes,
-    keepFits: keep && (async (ref, bytes) => keep.writeAtomic(keptPath(source.root, ref.path), bytes)),
-    gapBytes: a['gap-bytes'],
+    keepFits: keep && (async (ref, bytes) => keep.writeAtomic(relativeOf(ref), bytes)),
+    gapBytes,
     version: toolVersion(),
     quiet: a.quiet,
   };
   const r = await runConvert(opts);
   return r.exitCode;
-}
-
-/** Where --keep-fits puts a source file: its path relative to the source root (DESI's layout). */
-function keptPath(root: string, path: string): string {
-  return relative(root, path);
 }

@@ -63,11 +63,19 @@ export function classify(err: unknown): Failure {
   if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return { errorClass: `IO_${e.code}`, message: msg };
   // Our own error classes carry an upper-case code (MEMORY_BUDGET, OBJECT_CHANGED, S3_...): keep it.
   if (typeof e?.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(e.code)) return { errorClass: e.code, message: msg };
+  // S3 errors carry S3's own code (SlowDown, NoSuchKey, AccessDenied) or an errno: S3_<code>.
+  if (e?.name === 'S3Error') return { errorClass: `S3_${typeof e.code === 'string' ? e.code : 'ERROR'}`, message: msg };
   if (e instanceof RangeError) return { errorClass: 'IO_RANGE', message: msg };
   return { errorClass: e?.name && e.name !== 'Error' ? e.name : 'INTERNAL', message: msg };
 }
 
-export function isFatal(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' && FATAL_ERRNO.has(code);
+/**
+ * Whether an error of writing the output means no later tile can be written either: a full or read-only disk,
+ * or an S3 output that does not exist, denies access or does not answer. Only output-side errors are passed
+ * here; a source object that cannot be read fails its tile alone.
+ */
+export function isFatalOutput(err: unknown): boolean {
+  const e = err as { code?: unknown; fatal?: unknown };
+  if (typeof e?.code === 'string' && FATAL_ERRNO.has(e.code)) return true;
+  return e?.fatal === true;
 }

@@ -9,6 +9,7 @@ import { WorkerPool } from './pool.js';
 import { sample } from './sample.js';
 import { runTile, type FetchMode, type TileJobContext, type TileOutcome } from './tile-job.js';
 import { ByteBudget } from './budget.js';
+import { formatRetryCounters, snapshotRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
 
@@ -121,7 +122,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
     // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
-    const state = batches.map((tiles) => ({ tiles, outcomes: [] as TileOutcome[], stats: undefined as BatchStats | undefined, busy0: 0, busy1: 0 }));
+    const state = batches.map((tiles) => ({ tiles, outcomes: [] as TileOutcome[], stats: undefined as BatchStats | undefined, busy0: 0, busy1: 0, retries0: snapshotRetryCounters() }));
     let summarized = 0;
     const summarize = (b: number) => {
       const st = state[b];
@@ -137,6 +138,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       const idle = stats.ms > 0 ? Math.max(0, 1 - (st.busy1 - st.busy0) / (o.threads * stats.ms)) : 0;
       const ioSec = st.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
       const poolSec = st.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
+      log.info(`  Retries         : ${formatRetryCounters(diffCounters(snapshotRetryCounters(), st.retries0))}`);
       log.info(`  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`);
       if (st.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${b + 1}/${batches.length}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
@@ -149,6 +151,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       if (!st.stats) {
         st.stats = new BatchStats();
         st.busy0 = p.busyMs();
+        st.retries0 = snapshotRetryCounters();
         log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
       }
       const out = await runTile(ctx, tile);
@@ -186,6 +189,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);
     for (const line of totalsLines(runStats, Date.now() - startDate.getTime())) log.info(line);
+    log.info(`  Retries         : ${formatRetryCounters()}`);
     const exitCode = stopReason === 'failureRate' ? EXIT.failureRate : stopReason ? EXIT.fatal : outcomes.some((x) => x.status === 'failed' || x.status === 'missing') ? EXIT.someFailed : EXIT.ok;
     if (stopReason) log.warn(`Run stopped early (${stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal'}); exit status ${exitCode}. Run the same command to resume.`);
     else log.info('✅ Run finished.');
@@ -234,4 +238,11 @@ async function forEachLimited<T>(items: T[], limit: number, stop: () => boolean,
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+}
+
+/** Counters of retries made since `before` (the counters are process-wide). */
+function diffCounters(now: RetryCounters, before: RetryCounters): RetryCounters {
+  const d = { ...now };
+  for (const k of Object.keys(d) as (keyof RetryCounters)[]) d[k] = now[k] - before[k];
+  return d;
 }

@@ -9,7 +9,7 @@ import { imageInfo } from '../fits/index.js';
 import { MemorySource, type ByteSource } from '../storage/source.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
-import { classify, isFatal } from './errors.js';
+import { classify, isFatalOutput } from './errors.js';
 import type { TileStatus } from './journal.js';
 import type { WorkerPool } from './pool.js';
 import type { ByteBudget } from './budget.js';
@@ -158,7 +158,12 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     const { coaddRows, order, fibermap: fm } = match;
     const enc = await pool('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata });
     const rel = outputPath(tile);
-    await io(ctx.out.writeAtomic(rel, enc.parquet));
+    try {
+      await io(ctx.out.writeAtomic(rel, enc.parquet));
+    } catch (err) {
+      outcome.fatal = isFatalOutput(err);
+      throw err;
+    }
     Object.assign(outcome, { status: 'ok', rows: enc.rows, parquetBytes: enc.parquet.byteLength, path: rel });
     return outcome;
   } catch (err) {
@@ -166,7 +171,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.status = 'failed';
     outcome.errorClass = f.errorClass;
     outcome.error = f.message;
-    outcome.fatal = isFatal(err);
+    outcome.fatal = outcome.fatal === true;
     return outcome;
   } finally {
     letGo();

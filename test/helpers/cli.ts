@@ -17,13 +17,13 @@ export interface CliResult {
 }
 
 /** Starts `desi-qad ARGS` as a real process (the way users run it). */
-export function startCli(args: string[], cwd = REPO): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], cwd = REPO, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `desi-qad ARGS` to the end and collects its output. */
-export function runCli(args: string[], cwd = REPO): Promise<CliResult> {
-  const child = startCli(args, cwd);
+export function runCli(args: string[], cwd = REPO, env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+  const child = startCli(args, cwd, env);
   return collect(child);
 }
 

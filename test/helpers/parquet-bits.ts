@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { tableFromIPC, type Table } from 'apache-arrow';
+import { tableFromIPC, type Data, type Table } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 
 /** Reads a Parquet file back into an Arrow table (for bit-level checks of the stored values). */
@@ -25,4 +25,18 @@ export function listRow(table: Table, column: string, i: number): ArrayBufferVie
   const row = v.get(i) as { toArray(): ArrayBufferView } | null;
   if (row === null) throw new Error(`${column}[${i}] is null`);
   return row.toArray();
+}
+
+/** A digest of a column's stored buffers (values, offsets, validity, children), chunk by chunk. */
+export function columnDigest(table: Table, name: string): string {
+  const h = createHash('sha256');
+  const walk = (d: Data) => {
+    for (const b of [d.values, d.valueOffsets, d.nullBitmap] as (ArrayBufferView | undefined)[]) {
+      if (b) h.update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      h.update('|');
+    }
+    for (const c of d.children) walk(c);
+  };
+  for (const d of table.getChild(name)!.data) walk(d);
+  return h.digest('hex');
 }

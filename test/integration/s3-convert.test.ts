@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import type { Data, Table } from 'apache-arrow';
 import { FOOTER_KEY, type FooterInfo } from '../../src/desi/schema.js';
 import { DEFAULT_SELECTION } from '../../src/desi/selection.js';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
@@ -22,7 +20,7 @@ import { journalUrlFor, S3JournalStore } from '../../src/storage/s3-journal.js';
 import { S3OutputStore } from '../../src/storage/s3-output.js';
 import { S3TileStore } from '../../src/storage/s3-tree.js';
 import { FIXTURE_TREE, listFiles } from '../helpers/cli.js';
-import { readArrow } from '../helpers/parquet-bits.js';
+import { columnDigest, readArrow } from '../helpers/parquet-bits.js';
 import { anonClient, FAST_RETRY, getObjectBytes, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 
@@ -58,20 +56,6 @@ function options(o: Pick<RunOptions, 'store' | 'out' | 'journal'>, logDir: strin
     version: 'test',
     quiet: true,
   };
-}
-
-/** A digest of a column's stored buffers (values, offsets, validity, children), chunk by chunk. */
-function columnDigest(table: Table, name: string): string {
-  const h = createHash('sha256');
-  const walk = (d: Data) => {
-    for (const b of [d.values, d.valueOffsets, d.nullBitmap] as (ArrayBufferView | undefined)[]) {
-      if (b) h.update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-      h.update('|');
-    }
-    for (const c of d.children) walk(c);
-  };
-  for (const d of table.getChild(name)!.data) walk(d);
-  return h.digest('hex');
 }
 
 test('S3 source to S3 output gives the dataset the local run gives, and resumes from the S3 journal', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {

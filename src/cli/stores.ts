@@ -1,0 +1,57 @@
+import { join, relative } from 'node:path';
+import type { ObjectRef } from '../desi/tile.js';
+import type { JournalStore } from '../pipeline/journal.js';
+import { LocalJournalStore } from '../storage/journal-local.js';
+import { LocalTileStore } from '../storage/local-tree.js';
+import { LocalOutputStore } from '../storage/output-local.js';
+import type { OutputStore } from '../storage/output-store.js';
+import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
+import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
+import { S3OutputStore } from '../storage/s3-output.js';
+import { S3TileStore } from '../storage/s3-tree.js';
+import { isS3Url, parseS3Url } from '../storage/s3-url.js';
+import type { TileStore } from '../storage/tile-store.js';
+
+/** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
+export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
+
+/** The journal's place inside a local --out; names starting with '_' are skipped by Spark and by `*.parquet` globs. */
+export const JOURNAL_REL = '_desi-qad/journal.jsonl';
+
+export interface StoreArgs {
+  source: string;
+  out: string;
+  region: string;
+  endpoint?: string;
+  /** false with --no-sign-request; undefined = anonymous for DESI's public bucket, signed otherwise. */
+  signRequest?: boolean;
+  profile?: string;
+  downloads: number;
+}
+
+/**
+ * Where the run reads and writes, from the command line: a local folder or an s3:// URL for each. Reading
+ * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
+ */
+export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; journal: JournalStore; relativeOf: (ref: ObjectRef) => string } {
+  const s3opts = (anonymous: boolean): S3ClientOptions => ({ region: a.region, endpoint: a.endpoint, noSignRequest: anonymous, profile: a.profile, maxSockets: Math.max(64, a.downloads * 8) });
+  let store: TileStore;
+  let relativeOf: (ref: ObjectRef) => string;
+  if (isS3Url(a.source)) {
+    const url = parseS3Url(a.source);
+    const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
+    store = new S3TileStore(makeS3Client(s3opts(anonymous)), url);
+    relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
+  } else {
+    const local = new LocalTileStore(a.source);
+    store = local;
+    relativeOf = (ref) => relative(local.root, ref.path);
+  }
+  if (isS3Url(a.out)) {
+    const url = parseS3Url(a.out);
+    const client = makeS3Client(s3opts(false));
+    return { store, out: new S3OutputStore(client, url), journal: new S3JournalStore(client, journalUrlFor(url)), relativeOf };
+  }
+  const out = new LocalOutputStore(a.out);
+  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf };
+}
