@@ -3,7 +3,12 @@
  * bench/.cache). Prints a markdown table and writes bench/results/latest.{json,md}. Figures are measured,
  * never asserted in tests.
  *
- *   npm run bench -- [--scale 0.1] [--skip-e2e]
+ *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
+ *
+ * Sections: the worker's conversion rate on one thread (next to a memcpy); `desi-qad convert` on the local
+ * disk with --threads 1 and 2; the dataset served by s3rver behind a link shaper (default 35 MB/s, 20 ms: the
+ * seed's link) and unshaped, with --fetch full and --fetch ranges (at several --gap-bytes), side by side with
+ * their ratio; and peak memory with a 2 GB coadd in the set.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -12,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { benchDataset } from './dataset.js';
 import { measureMemcpy, measureWorkerRate } from './worker-rate.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
+import { measureLinks, type LinkRuns } from './s3-link.js';
+import { measureMemory, type MemoryRun } from './memory.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -20,7 +27,12 @@ const opt = (name: string, def: string) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const scale = Number(opt('scale', '1'));
-const skipE2e = args.includes('--skip-e2e');
+const skipLocal = args.includes('--skip-local');
+const skipS3 = args.includes('--skip-s3');
+const skipMemory = args.includes('--skip-memory');
+const bandwidth = Number(opt('bandwidth', '35')) * 1e6;
+const rttMs = Number(opt('rtt', '20'));
+const gaps = opt('gaps', '16,64,256').split(',').map((k) => Number(k) * 1024);
 const MB = 1e6;
 
 async function main(): Promise<void> {
@@ -35,7 +47,7 @@ async function main(): Promise<void> {
   const memcpy = measureMemcpy(256 * 2 ** 20);
 
   const runs: CliRun[] = [];
-  if (!skipE2e) {
+  if (!skipLocal) {
     const work = join(cache, 'runs');
     for (const [label, extra] of [
       ['local, --fetch full, --threads 1', ['--fetch', 'full', '--threads', '1']],
@@ -52,6 +64,11 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
 
+  let links: LinkRuns | undefined;
+  if (!skipS3) links = await measureLinks(cache, tree, { bandwidth, rttMs }, 2, gaps);
+  let memory: { coaddBytes: number; runs: MemoryRun[] } | undefined;
+  if (!skipMemory) memory = await measureMemory(cache, 2);
+
   const result = {
     date,
     machine,
@@ -64,7 +81,32 @@ async function main(): Promise<void> {
       memcpyGBps: memcpy,
     },
     runs,
+    links,
+    memory,
   };
+  const row = (r: CliRun) => `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
+  const header = ['| run (`desi-qad convert`, dataset above) | wall | MB/s of FITS | fetched (% of FITS) | requests | peak RSS | Parquet |', '|---|---|---|---|---|---|---|'];
+  const linkLines: string[] = [];
+  if (links) {
+    linkLines.push(...header, ...links.runs.map(row), '');
+    for (const [name, same] of Object.entries(links.identical)) {
+      const mine = links.runs.filter((r) => r.label.startsWith(`S3 ${name},`));
+      const full = mine.find((r) => r.label.endsWith('--fetch full'))!;
+      const best = mine.filter((r) => r !== full).sort((a, b) => a.wallSec - b.wallSec)[0];
+      linkLines.push(`- ${name}: \`--fetch full\` took ${full.wallSec.toFixed(1)} s, the fastest \`--fetch ranges\` (${best.label.replace(/^.*--fetch /, '')}) ${best.wallSec.toFixed(1)} s: **${(full.wallSec / best.wallSec).toFixed(1)}× sooner**, fetching ${((100 * best.fetchedBytes) / best.fitsBytes).toFixed(2)}% of the FITS bytes; Parquet output of every ranges run byte-identical to full: **${same ? 'yes' : 'NO'}**.`);
+    }
+    linkLines.push('');
+  }
+  const memLines = memory
+    ? [
+        `Peak memory with a ${(memory.coaddBytes / 1e9).toFixed(2)} GB coadd in the set (the seed shape at 5% plus that tile, from s3rver on loopback):`,
+        '',
+        '| run | --memory | peak RSS | wall |',
+        '|---|---|---|---|',
+        ...memory.runs.map((r) => `| ${r.label} | ${(r.budgetBytes / 1e9).toFixed(1)} GB | ${(r.peakRssMB / 1000).toFixed(2)} GB | ${r.wallSec.toFixed(1)} s |`),
+        '',
+      ]
+    : [];
   const md = [
     `Measured ${date} on ${machine}; dataset: the seed dry run's shape at scale ${scale} (${report.tiles.length} tiles, ${(report.totalBytes / 1e9).toFixed(2)} GB of FITS, ${result.dataset.goodQso} good quasars).`,
     '',
@@ -75,13 +117,9 @@ async function main(): Promise<void> {
     `| Parquet encoded per second (raw values in) | ${result.worker.parquetEncodeMBps.toFixed(1)} MB/s |`,
     `| memcpy of the same machine (Uint8Array#set, 256 MiB) | ${(memcpy * 1000).toFixed(0)} MB/s |`,
     '',
-    ...(runs.length
-      ? [
-          '| end to end (`desi-qad convert`) | wall | MB/s of FITS | fetched | requests | peak RSS | Parquet |',
-          '|---|---|---|---|---|---|---|',
-          ...runs.map((r) => `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`),
-        ]
-      : []),
+    ...(runs.length ? [...header, ...runs.map(row), ''] : []),
+    ...linkLines,
+    ...memLines,
   ].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });

@@ -27,6 +27,9 @@ export function convertOptions(y: Argv) {
     .option('endpoint', { type: 'string', alias: 'endpoint-url', describe: 'an S3-compatible server, e.g. http://127.0.0.1:4568 (path-style addressing)' })
     .option('sign-request', { type: 'boolean', describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)' })
     .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
+    .option('cli-read-timeout', { type: 'number', default: 30, describe: 'S3: seconds without a byte before a read is abandoned and retried' })
+    .option('cli-connect-timeout', { type: 'number', default: 5, describe: 'S3: seconds to open a connection' })
+    .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them) before the tile fails' })
     .option('survey', { type: 'string', default: 'main', describe: `comma list of surveys (${SURVEYS.join(', ')})` })
     .option('program', { type: 'string', default: 'dark', describe: `comma list of programs (${PROGRAMS.join(', ')})` })
     .option('tiles', { type: 'string', describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix' })
@@ -48,12 +51,17 @@ export function convertOptions(y: Argv) {
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress display (the log file is still written)' })
     .check((a) => {
-      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['seed', a.seed, 0]] as const) {
+      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['seed', a.seed, 0], ['max-attempts', a['max-attempts'], 1]] as const) {
         if (!Number.isInteger(v) || (v as number) < min) throw new Error(`--${k} must be an integer >= ${min}`);
       }
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1)) throw new Error('--max-batches must be a positive integer');
       if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
+      for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
+      for (const name of [...list(a.survey), ...list(a.program)]) {
+        // Survey and program names become folders of the output: nothing that could climb out of --out.
+        if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new Error(`--survey/--program: ${JSON.stringify(name)} is not a DESI survey or program name`);
+      }
       if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
       return true;
     });
@@ -78,7 +86,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   }
   let stores: ReturnType<typeof openStores>;
   try {
-    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads });
+    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads, readTimeoutSec: a['cli-read-timeout'], connectTimeoutSec: a['cli-connect-timeout'], maxAttempts: a['max-attempts'] });
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;

@@ -27,6 +27,12 @@ export interface StoreArgs {
   signRequest?: boolean;
   profile?: string;
   downloads: number;
+  /** --cli-read-timeout: seconds without a byte before a read is abandoned and retried. */
+  readTimeoutSec: number;
+  /** --cli-connect-timeout: seconds to open a connection. */
+  connectTimeoutSec: number;
+  /** --max-attempts: tries per S3 request before its tile fails. */
+  maxAttempts: number;
 }
 
 /**
@@ -34,13 +40,22 @@ export interface StoreArgs {
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
  */
 export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; journal: JournalStore; relativeOf: (ref: ObjectRef) => string } {
-  const s3opts = (anonymous: boolean): S3ClientOptions => ({ region: a.region, endpoint: a.endpoint, noSignRequest: anonymous, profile: a.profile, maxSockets: Math.max(64, a.downloads * 8) });
+  const s3opts = (anonymous: boolean): S3ClientOptions => ({
+    region: a.region,
+    endpoint: a.endpoint,
+    noSignRequest: anonymous,
+    profile: a.profile,
+    maxSockets: Math.max(64, a.downloads * 8),
+    connectionTimeoutMs: a.connectTimeoutSec * 1000,
+    socketTimeoutMs: a.readTimeoutSec * 1000,
+  });
+  const retry = { maxAttempts: a.maxAttempts };
   let store: TileStore;
   let relativeOf: (ref: ObjectRef) => string;
   if (isS3Url(a.source)) {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
-    store = new S3TileStore(makeS3Client(s3opts(anonymous)), url);
+    store = new S3TileStore(makeS3Client(s3opts(anonymous)), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
     const local = new LocalTileStore(a.source);
@@ -50,7 +65,7 @@ export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; 
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
     const client = makeS3Client(s3opts(false));
-    return { store, out: new S3OutputStore(client, url), journal: new S3JournalStore(client, journalUrlFor(url)), relativeOf };
+    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf };
   }
   const out = new LocalOutputStore(a.out);
   return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf };

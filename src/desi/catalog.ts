@@ -31,7 +31,7 @@ export function gatherColumns(file: string, hdu: Hdu, info: TableInfo, data: Uin
 function convert(file: string, hduName: string, def: CatalogColumnDef, cd: ColumnData, rows: Int32Array): CatalogValues {
   const bad = (why: string) => new DesiError('BAD_TYPE', file, why, hduName, def.name);
   if (def.type === 'utf8') {
-    if (cd.type !== 'string') throw bad(`expected a character (A) column, found ${cd.type}`);
+    if (cd.type !== 'string' || cd.repeat !== 1) throw bad(`expected one character string (A) per row, found ${cd.type} with ${cd.repeat} per row`);
     return { name: def.name, type: 'utf8', values: Array.from(rows, (r) => cd.values[r]) };
   }
   if (cd.type === 'string' || cd.type === 'bool' || cd.type === 'bits' || cd.type === 'varlen' || cd.type === 'complex64' || cd.type === 'complex128') {

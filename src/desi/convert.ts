@@ -29,7 +29,9 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
   if (tid.type !== 'int64' || tid.repeat !== 1) throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
   const ids = tid.values as BigInt64Array;
   const spectype = sel.spectypes === 'any' ? undefined : read('SPECTYPE');
-  if (spectype && spectype.type !== 'string') throw new DesiError('BAD_TYPE', file, `SPECTYPE must be characters (A), found ${spectype.type}`, hdu.name, 'SPECTYPE');
+  if (spectype && (spectype.type !== 'string' || spectype.repeat !== 1 || spectype.values.length !== info.rows)) {
+    throw new DesiError('BAD_TYPE', file, `SPECTYPE must be one character string (A) per row, found ${spectype.type} with ${spectype.repeat} per row`, hdu.name, 'SPECTYPE');
+  }
   const zwarn = sel.zwarnZero ? read('ZWARN') : undefined;
   const dchi2 = sel.minDeltaChi2 !== undefined ? read('DELTACHI2') : undefined;
   for (const [name, c] of [['ZWARN', zwarn], ['DELTACHI2', dchi2]] as const) {

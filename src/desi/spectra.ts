@@ -34,7 +34,10 @@ export function findArms(file: string, hdus: Hdu[]): Arm[] {
     const arm = m[1];
     arms.push({ arm, wavelength: one(`${arm}_WAVELENGTH`), images: SPECTRA_KINDS.map((kind) => ({ kind, hdu: one(`${arm}_${kind.suffix}`) })) });
   }
-  if (arms.length === 0) throw new FitsError('MISSING_HDU', file, 'no spectra: no HDU named like B_FLUX');
+  // Every file of a dataset has the same columns: a coadd without one of DESI's arms cannot be converted.
+  for (const a of ARM_ORDER) {
+    if (!arms.some((x) => x.arm === a)) throw new FitsError('MISSING_HDU', file, `no HDU with EXTNAME ${a}_FLUX (the ${a} arm)`, `${a}_FLUX`);
+  }
   // The output's column order must not depend on the HDU order of a file: DESI's arms first, then any other.
   const rank = (a: string) => (ARM_ORDER.indexOf(a) + ARM_ORDER.length + 1) % (ARM_ORDER.length + 1);
   return arms.sort((x, y) => rank(x.arm) - rank(y.arm) || x.arm.localeCompare(y.arm));
@@ -56,6 +59,9 @@ export function spectraImageInfo(file: string, hdu: Hdu, nspec: number, nwave: n
   const info = imageInfo(file, hdu);
   if (info.axes.length !== 2) throw new DesiError('SHAPE_MISMATCH', file, `expected a 2-D image (nwave, nspec), found NAXIS=${info.axes.length}`, hdu.name);
   if (info.rows !== nspec) throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rows} spectra (NAXIS2) but FIBERMAP has ${nspec} rows`, hdu.name, 'NAXIS2');
+  if (info.rowLength * info.rows * info.bytesPerValue > hdu.dataLength) {
+    throw new DesiError('SHAPE_MISMATCH', file, `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`, hdu.name, 'NAXIS');
+  }
   if (nwave !== undefined && info.rowLength !== nwave) {
     throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rowLength} wavelengths (NAXIS1) but the WAVELENGTH HDU has ${nwave}`, hdu.name, 'NAXIS1');
   }

@@ -30,10 +30,30 @@ export async function startLinkShaper(opts: LinkShaperOptions): Promise<LinkShap
   let down = 0;
   const sockets = new Set<Socket>();
 
-  /** Forwards `from` to `to`, each chunk delayed by one-way latency and, downstream, by the shared bandwidth. */
+  /**
+   * Forwards `from` to `to`, each chunk delayed by one-way latency and, downstream, by the shared bandwidth.
+   * Chunks of a connection wait in one FIFO drained by one timer, so they always leave in the order they came
+   * (separate timers with equal due times may fire in any order and would garble the stream).
+   */
   const pipe = (from: Socket, to: Socket, shaped: boolean) => {
+    const queue: { at: number; chunk: Buffer }[] = [];
     let queued = 0;
-    let lastAt = 0; // keeps chunks of one connection in order
+    let lastAt = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const drain = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0].at <= now + 0.5) {
+        const { chunk } = queue.shift()!;
+        queued -= chunk.length;
+        if (shaped) down += chunk.length;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queued <= HIGH_WATER && from.isPaused()) from.resume();
+      if (queue.length > 0) timer = setTimeout(drain, Math.max(0, queue[0].at - now));
+      else if (ended && !to.destroyed) to.end();
+    };
     from.on('data', (chunk: Buffer) => {
       const now = performance.now();
       let at = now + oneWay;
@@ -43,18 +63,22 @@ export async function startLinkShaper(opts: LinkShaperOptions): Promise<LinkShap
       }
       at = Math.max(at, lastAt);
       lastAt = at;
+      queue.push({ at, chunk });
       queued += chunk.length;
       if (queued > HIGH_WATER) from.pause();
-      setTimeout(() => {
-        queued -= chunk.length;
-        if (shaped) down += chunk.length;
-        if (!to.destroyed) to.write(chunk);
-        if (queued <= HIGH_WATER && from.isPaused()) from.resume();
-      }, Math.max(0, at - now));
+      if (!timer) timer = setTimeout(drain, Math.max(0, queue[0].at - now));
     });
-    from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastAt - performance.now()) + 1));
+    from.on('end', () => {
+      ended = true;
+      if (!timer) drain();
+    });
     from.on('error', () => to.destroy());
-    from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, lastAt - performance.now()) + 5));
+    from.on('close', () => {
+      if (!ended) {
+        if (timer) clearTimeout(timer);
+        to.destroy();
+      }
+    });
   };
 
   const server: Server = createServer((client) => {

@@ -87,7 +87,7 @@ export type ColumnData =
   | { type: 'bits'; repeat: number; values: Uint8Array; nulls?: undefined }
   | { type: 'string'; repeat: number; values: string[]; nulls?: undefined }
   | { type: 'complex64' | 'complex128'; repeat: number; values: Float32Array | Float64Array; nulls?: undefined }
-  | { type: 'varlen'; repeat: 1; values: ColumnData[]; nulls?: undefined };
+  | { type: 'varlen'; repeat: 0 | 1; values: ColumnData[] /* one per row; none when repeat is 0 (a 0P field) */; nulls?: undefined };
 
 const RAW_TYPE: Partial<Record<TformCode, NumericType>> = {
   B: 'uint8', I: 'int16', J: 'int32', K: 'int64', E: 'float32', D: 'float64',
@@ -261,6 +261,8 @@ function decodeField(col: TableColumn, bytes: Uint8Array, rows: number, count: n
       return nulls ? { type: 'bool', repeat: count, values, nulls } : { type: 'bool', repeat: count, values };
     }
     case 'X': {
+      // A 0X field holds nothing: answer at once rather than loop over however many rows NAXIS2 claims.
+      if (xBits === 0) return { type: 'bits', repeat: 0, values: new Uint8Array(0) };
       const perRow = Math.ceil(xBits / 8);
       const values = new Uint8Array(rows * xBits);
       for (let r = 0; r < rows; r++) {
@@ -388,11 +390,10 @@ function readVarColumn(file: string, hdu: Hdu, info: TableInfo, col: TableColumn
   const where = label(hdu);
   const key = col.name || `TFORM${col.index}`;
   const code = col.varCode!;
+  // A 0P/0Q field has no descriptor, so no array in any row: repeat 0 and nothing to build, whatever NAXIS2
+  // claims (building one empty array per claimed row would allocate from the header's word).
+  if (col.repeat === 0) return { type: 'varlen', repeat: 0, values: [] };
   const values: ColumnData[] = new Array(info.rows);
-  if (col.repeat === 0) {
-    for (let r = 0; r < info.rows; r++) values[r] = decodeField(col, new Uint8Array(0), 0, 0, 0, code);
-    return { type: 'varlen', repeat: 1, values };
-  }
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const heapStart = info.heapOffset;
   const heapEnd = info.heapOffset + info.heapLength;

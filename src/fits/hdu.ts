@@ -209,6 +209,15 @@ export function dataLengthOf(header: Header, index: number): number {
     gcount = header.requireInt('GCOUNT');
     if (pcount < 0) throw new FitsError('BAD_HEADER', file, `PCOUNT = ${pcount} is negative`, hdu, 'PCOUNT');
     if (gcount < 0) throw new FitsError('BAD_HEADER', file, `GCOUNT = ${gcount} is negative`, hdu, 'GCOUNT');
+    // FITS 4.0 §7: IMAGE extensions have PCOUNT = 0 and GCOUNT = 1, binary and ASCII tables GCOUNT = 1. A header
+    // that says otherwise would make the data size disagree with the rows located from NAXISn.
+    const xt = typeof header.get('XTENSION') === 'string' ? String(header.get('XTENSION')).trim() : '';
+    if (xt === 'IMAGE' && (pcount !== 0 || gcount !== 1)) {
+      throw new FitsError('BAD_HEADER', file, `an IMAGE extension must have PCOUNT = 0 and GCOUNT = 1, found ${pcount} and ${gcount}`, hdu, pcount !== 0 ? 'PCOUNT' : 'GCOUNT');
+    }
+    if ((xt === 'BINTABLE' || xt === 'TABLE') && gcount !== 1) {
+      throw new FitsError('BAD_HEADER', file, `a ${xt} extension must have GCOUNT = 1, found ${gcount}`, hdu, 'GCOUNT');
+    }
   }
   if (naxis === 0) return 0;
   let values = 1;

@@ -12,6 +12,9 @@ export const WORKER_FILE = fileURLToPath(new URL('../../workers/convert.js', imp
  */
 export class WorkerPool {
   private readonly pool: Piscina;
+  /** Worker failures outside tasks, and who hears of them (the run log). */
+  workerErrors = 0;
+  onWorkerError?: (err: Error) => void;
   constructor(readonly threads: number) {
     this.pool = new Piscina({
       filename: WORKER_FILE,
@@ -19,6 +22,12 @@ export class WorkerPool {
       maxThreads: threads,
       idleTimeout: 60_000,
       // The WASM heap of parquet-wasm never shrinks; recycle nothing by time, but let piscina replace crashed threads.
+    });
+    // A worker that fails outside a task (it could not load, it ran out of memory) is replaced by piscina; its
+    // 'error' event must have a listener, or Node would end the whole run for it. Tasks in it fail on their own.
+    this.pool.on('error', (err: Error) => {
+      this.workerErrors += 1;
+      this.onWorkerError?.(err);
     });
   }
 

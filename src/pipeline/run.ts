@@ -109,6 +109,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     await journal.startRun({ type: 'run', run: runId(startDate), time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
 
     pool = new WorkerPool(o.threads);
+    pool.onWorkerError = (err) => log.error(`A worker thread failed outside a task and was replaced: ${err.message}`);
     const p = pool;
     const totalBytes = batches.flat().reduce((s, t) => s + (t.coadd?.size ?? 0) + (t.redrock?.size ?? 0), 0);
     const totalTiles = batches.reduce((s, b) => s + b.length, 0);

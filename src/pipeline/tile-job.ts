@@ -105,7 +105,8 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
   try {
     if (ctx.fetch === 'full') await hold(2 * outcome.fitsBytes, `${key} (whole files)`);
     const [rr, coaddLazy] = ctx.fetch === 'full' ? await Promise.all([open(tile.redrock), open(tile.coadd)]) : [await open(tile.redrock), undefined];
-    const rrHdus = await io(scanHdus(rr, { until: ['REDSHIFTS'] }));
+    // All of the redrock's headers (a few small reads): a second REDSHIFTS would make the table meant ambiguous.
+    const rrHdus = await io(scanHdus(rr));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
     if (ctx.fetch === 'ranges') await hold(redshifts.dataLength, `${rr.name} REDSHIFTS`);
     const sel = await pool('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readData(rr, redshifts)), selection: ctx.selection });

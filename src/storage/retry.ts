@@ -110,6 +110,9 @@ export function retryReason(err: unknown): RetryReason | undefined {
   if (TIMEOUT_CODES.has(name ?? '') || TIMEOUT_CODES.has(code ?? '')) return 'timeout';
   if (status !== undefined && status >= 500 && status !== 501) return 'server';
   if (NETWORK_CODES.has(code ?? '') || NETWORK_CODES.has(name ?? '')) return 'network';
+  // A garbled HTTP response (Node's parser: HPE_INVALID_CONSTANT, HPE_INVALID_CHUNK_SIZE...) is a transport
+  // fault like a reset: the next attempt opens a fresh connection.
+  if (typeof code === 'string' && code.startsWith('HPE_')) return 'network';
   if (status === undefined && e.cause && e.cause !== err) return retryReason(e.cause);
   return undefined;
 }

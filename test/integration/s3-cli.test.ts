@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
 import { startFaultProxy } from '../../src/dev/fault-proxy.js';
-import { FIXTURE_TREE, latestLog, listFiles, runCli } from '../helpers/cli.js';
-import { columnDigest, readArrow } from '../helpers/parquet-bits.js';
+import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
+import { assertSameDataset } from '../helpers/dataset.js';
 import { closedPort, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
@@ -33,24 +33,12 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Asserts two dataset folders hold the same files with the same column data, bit for bit. */
-async function assertSameDataset(a: string, b: string): Promise<void> {
-  const files = (await listFiles(a)).filter((f) => f.endsWith('.parquet'));
-  assert.deepEqual((await listFiles(b)).filter((f) => f.endsWith('.parquet')), files);
-  assert.ok(files.length >= 5);
-  for (const f of files) {
-    const [ta, tb] = [await readArrow(join(a, f)), await readArrow(join(b, f))];
-    assert.deepEqual(tb.schema.fields.map((x) => String(x)), ta.schema.fields.map((x) => String(x)), `${f}: schema`);
-    for (const field of ta.schema.fields) assert.equal(columnDigest(tb, field.name), columnDigest(ta, field.name), `${f}: ${field.name}`);
-  }
-}
-
 test('--source s3://… --endpoint … --no-sign-request gives the local run\'s dataset, bit for bit', { timeout: S3_TEST_TIMEOUT }, async () => {
   const out = join(work, 's3-out');
   const logs = join(work, 'logs-s3');
   const r = await runCli(['convert', '--source', 's3://desidata/dr1/spectro/redux/iron/healpix', '--endpoint', s3.endpoint, '--no-sign-request', '--out', out, '--log-dir', logs, ...ALL]);
   assert.equal(r.code, 1, r.stderr);
-  await assertSameDataset(localOut, out);
+  await assertSameDataset(localOut, out, 5);
   const log = await latestLog(logs);
   assert.match(log, /Tile 27248: .*Status=missing \[MISSING_SOURCE\]/);
   assert.match(log, /S3 retries: 0/);
@@ -79,7 +67,7 @@ test('throttling answered with backoff: through a proxy that sends SlowDown burs
     const r = await runCli(['convert', '--source', 's3://desidata/dr1/spectro/redux/iron/healpix', '--endpoint', proxy.endpoint, '--no-sign-request', '--out', out, '--log-dir', logs, ...ALL]);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(proxy.stats().injected.slowDown > 0, 'faults were injected');
-    await assertSameDataset(localOut, out);
+    await assertSameDataset(localOut, out, 5);
     const retries = Number(/TOTALS:[\s\S]*S3 retries: (\d+) \(throttled (\d+)/.exec(await latestLog(logs))![1]);
     assert.ok(retries >= proxy.stats().injected.slowDown, `${retries} retries logged for ${proxy.stats().injected.slowDown} SlowDowns`);
   } finally {
