@@ -35,7 +35,7 @@ export async function measureMemory(cacheRoot: string, threads: number): Promise
   const runs: MemoryRun[] = [];
   try {
     if (!existsSync(join(s3dir, '.uploaded'))) {
-      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 600_000 }); // s3rver writes big objects slowly
       await uploadTree(client, join(root, 'tree'), 'mem', 'healpix', { concurrency: 4 });
       client.destroy();
       await writeFile(join(s3dir, '.uploaded'), 'yes');

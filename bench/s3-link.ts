@@ -31,7 +31,7 @@ export async function measureLinks(cacheRoot: string, tree: string, shaped: { ba
   try {
     if (!existsSync(marker)) {
       process.stderr.write('bench: uploading the dataset to the local S3 server (once)...\n');
-      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 600_000 }); // s3rver writes big objects slowly
       await uploadTree(client, tree, BUCKET, PREFIX, { concurrency: 8 });
       client.destroy();
       await writeFile(marker, new Date().toISOString());

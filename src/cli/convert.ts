@@ -10,12 +10,14 @@ import { DR1_HEALPIX, openStores } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
 
 /**
- * Rows of an image closer than this are fetched in one read. On a local disk a read costs little, so only
- * near neighbours merge; on S3 each request costs a round trip (tens of ms, about 1 MB at the seed's
- * 35 MB/s), so rows up to 1 MiB apart are cheaper to read through. Measured by `npm run bench`.
+ * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
+ * kept quasars are a few percent of the rows, so merging rows far apart reads mostly rows nobody keeps. The
+ * reads of a tile go out concurrently, so the round trip of an extra request is mostly hidden: measured by
+ * `npm run bench` on the seed-shaped set, a 16 KiB gap fetched under 5% of the FITS bytes and was as fast as
+ * wider gaps on a 35 MB/s, 20 ms link (README, Benchmark).
  */
 export const DEFAULT_GAP_LOCAL = 64 * 1024;
-export const DEFAULT_GAP_S3 = 1 << 20;
+export const DEFAULT_GAP_S3 = 16 * 1024;
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -40,7 +42,7 @@ export function convertOptions(y: Argv) {
     .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
     .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
     .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
-    .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 1 MiB on S3)' })
+    .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 16 KiB on S3)' })
     .option('memory', { type: 'string', describe: 'budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine\'s memory, 1–16 GiB)' })
     .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
     .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })

@@ -103,7 +103,11 @@ function reorder(v: CatalogValues, order: Int32Array): CatalogValues {
 }
 
 function toSpec(v: CatalogValues): ColumnSpec {
-  if ('absent' in v) return { name: v.name, kind: 'null', type: v.type };
+  if ('absent' in v) {
+    const def = CATALOG_COLUMNS.find((c) => c.name === v.name);
+    if (def?.list) return { name: v.name, kind: 'nullList', type: v.type === 'int64' ? 'int64' : 'float64' };
+    return { name: v.name, kind: 'null', type: v.type };
+  }
   if (v.type === 'utf8') return { name: v.name, kind: 'scalar', type: 'utf8', values: v.values, valid: v.valid };
   if (v.width !== undefined) return { name: v.name, kind: 'list', type: v.type === 'float64' ? 'float64' : v.type === 'int64' ? 'int64' : 'int32', values: v.values, width: v.width } as ColumnSpec;
   return { name: v.name, kind: 'scalar', type: v.type, values: v.values, valid: v.valid } as ColumnSpec;

@@ -61,7 +61,8 @@ export type ColumnSpec =
   | { name: string; kind: 'scalar'; type: 'bool'; values: Uint8Array /* 0/1 */; valid?: Uint8Array }
   | { name: string; kind: 'scalar'; type: 'utf8'; values: string[]; valid?: Uint8Array }
   | { name: string; kind: 'null'; type: Exclude<ScalarType, never> } // column absent from the source: all rows null, with this type
-  | { name: string; kind: 'list'; type: ListElementType; values: ScalarArray /* rows*width flat, row-major */; width: number /* values per row */ };
+  | { name: string; kind: 'list'; type: ListElementType; values: ScalarArray /* rows*width flat, row-major */; width: number /* values per row */ }
+  | { name: string; kind: 'nullList'; type: ListElementType }; // a list column absent from the source: all rows null, list<type>
 
 /** Name of the child field of every list column (see the module comment for why "element"). */
 export const LIST_ELEMENT_NAME = 'element';
@@ -125,6 +126,7 @@ export function buildTable(rows: number, columns: ColumnSpec[]): Table {
       case 'scalar': data = scalarData(spec, rows); break;
       case 'null': data = nullData(spec.name, spec.type, rows); break;
       case 'list': data = listData(spec, rows, offsetsByWidth); break;
+      case 'nullList': data = nullListData(spec.type, rows); break;
       default: throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
     }
     fields.push(new Field(spec.name, data.type, true));
@@ -199,6 +201,14 @@ function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int3
   const child = makeData({ type: elementType, length: values.length, nullCount: 0, data: values } as never) as Data;
   const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
   return makeData({ type: listType, length: rows, nullCount: 0, valueOffsets, child });
+}
+
+/** An all-null list<T> column (same type as a present one, so every file of a dataset has one schema). */
+function nullListData(type: ListElementType, rows: number): Data {
+  const elementType = arrowType(type);
+  const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type]!(0) } as never) as Data;
+  const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
+  return makeData({ type: listType, length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), valueOffsets: new Int32Array(rows + 1), child });
 }
 
 function checkLength(name: string, got: number, rows: number): void {

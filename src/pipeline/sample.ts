@@ -1,14 +1,6 @@
-/** A small seeded PRNG (mulberry32): the same --seed picks the same --sample on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/prng.js';
+
+export { mulberry32 };
 
 /** n items drawn without replacement, deterministic for the seed, kept in their original order. */
 export function sample<T>(items: T[], n: number, seed: number): T[] {

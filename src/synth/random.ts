@@ -2,6 +2,7 @@
  * Seeded pseudo-random numbers for the tile generator: the same seed gives the same bytes on every
  * machine (no Math.random, no clock).
  */
+import { mulberry32u32 } from '../util/prng.js';
 
 /** A 32-bit hash of a list of integers (for deriving independent sub-seeds: tile, arm, target...). */
 export function mixSeed(...parts: number[]): number {
@@ -20,17 +21,14 @@ export function mixSeed(...parts: number[]): number {
 
 /** A small fast generator (mulberry32) with the draws the synth needs. */
 export class Rng {
-  private state: number;
+  private readonly gen: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.gen = mulberry32u32(seed);
   }
 
   /** A uniform 32-bit unsigned integer. */
   u32(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.gen();
   }
 
   /** A uniform float in [0, 1). */

@@ -1,15 +1,22 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { LocalFileSource } from '../../src/storage/local.js';
-import { findHdu, scanHdus, tableInfo, findColumn } from '../../src/fits/index.js';
+import { findHdu, scanHdus, tableInfo, findColumn, type Hdu } from '../../src/fits/index.js';
 
 /** Ways to break a FITS file on disk, for the bad-input tests. Each names what it broke. */
 
+/** The named HDU of a file on disk (headers read up to it). */
+async function locate(path: string, extname: string): Promise<Hdu> {
+  const src = await LocalFileSource.open(path);
+  try {
+    return findHdu(path, await scanHdus(src, { until: [extname] }), extname);
+  } finally {
+    await src.close();
+  }
+}
+
 /** Cuts the file inside the data of the named HDU. */
 export async function truncateInside(path: string, extname: string): Promise<void> {
-  const src = await LocalFileSource.open(path);
-  const hdus = await scanHdus(src);
-  await src.close();
-  const h = findHdu(path, hdus, extname);
+  const h = await locate(path, extname);
   const fh = await open(path, 'r+');
   await fh.truncate(h.dataStart + Math.floor(h.dataLength / 2));
   await fh.close();
@@ -17,10 +24,7 @@ export async function truncateInside(path: string, extname: string): Promise<voi
 
 /** Rewrites one header card of the named HDU (key = value), keeping the 80-column layout. */
 export async function setCard(path: string, extname: string, key: string, value: string): Promise<void> {
-  const src = await LocalFileSource.open(path);
-  const hdus = await scanHdus(src, { until: [extname] });
-  await src.close();
-  const h = findHdu(path, hdus, extname);
+  const h = await locate(path, extname);
   const buf = await readFile(path);
   for (let p = h.headerStart; p < h.dataStart; p += 80) {
     if (buf.toString('latin1', p, p + 8).trimEnd() === key) {
@@ -34,10 +38,7 @@ export async function setCard(path: string, extname: string, key: string, value:
 
 /** Blanks the END card of the named HDU, so its header runs on into the data. */
 export async function removeEnd(path: string, extname: string): Promise<void> {
-  const src = await LocalFileSource.open(path);
-  const hdus = await scanHdus(src, { until: [extname] });
-  await src.close();
-  const h = findHdu(path, hdus, extname);
+  const h = await locate(path, extname);
   const buf = await readFile(path);
   for (let p = h.headerStart; p < h.dataStart; p += 80) {
     if (buf.toString('latin1', p, p + 80).trimEnd() === 'END') {
@@ -51,10 +52,7 @@ export async function removeEnd(path: string, extname: string): Promise<void> {
 
 /** Changes every TARGETID of a table (so the other file of the tile no longer matches it). */
 export async function scrambleTargetIds(path: string, extname: string): Promise<void> {
-  const src = await LocalFileSource.open(path);
-  const hdus = await scanHdus(src);
-  await src.close();
-  const h = findHdu(path, hdus, extname);
+  const h = await locate(path, extname);
   const info = tableInfo(path, h);
   const col = findColumn(info, 'TARGETID')!;
   const buf = await readFile(path);

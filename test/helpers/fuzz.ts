@@ -11,6 +11,7 @@
  * RangeError, IO_RANGE, MEMORY_BUDGET, a crashed worker) or when a step overruns the per-case time limit.
  * Case k of seed s is the same mutation on every machine, so a problem is replayed from (s, k) alone.
  */
+import { mulberry32 } from '../../src/util/prng.js';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -46,17 +47,14 @@ export const KNOWN_ERROR_CLASSES: ReadonlySet<string> = new Set([...Object.keys(
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same sequence on every platform. */
 export class Rng {
-  private s: number;
+  private readonly gen: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
+    this.gen = mulberry32(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.gen();
   }
 
   /** An integer in [0, n). */

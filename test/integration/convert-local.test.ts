@@ -200,3 +200,22 @@ test('bad usage exits 2 with a message', async () => {
   const r2 = await runCli(['frobnicate']);
   assert.equal(r2.code, 2);
 });
+
+test('--max-batches and --sample bound a dry run, and the same command resumes the same sample', async () => {
+  const first = await convert(['--sample', '4', '--seed', '3', '--batch-size', '2', '--max-batches', '1']);
+  assert.match(first.log, /Discovered 4 tiles remaining to be processed\./);
+  assert.match(first.log, /Ready to process 1 batches of up to 2 tiles each\./);
+  const records = async () => (await readFile(join(first.out, '_desi-qad/journal.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"type":"tile"')).map((l) => JSON.parse(l) as { tile: string; status: string });
+  const journal = async () => (await records()).map((r) => r.tile);
+  const batch1 = await journal();
+  assert.equal(batch1.length, 2);
+  const done1 = (await records()).filter((r) => r.status === 'ok' || r.status === 'empty').length;
+  const again = await runCli(['convert', '--source', FIXTURE_TREE, '--out', first.out, '--log-dir', first.logs, '--threads', '2', '--quiet', ...ALL, '--sample', '4', '--seed', '3', '--batch-size', '2']);
+  assert.ok(again.code === 0 || again.code === 1, again.stderr);
+  const log = await latestLog(first.logs);
+  assert.match(log, new RegExp(`Found ${done1} completed tiles\\.`));
+  assert.match(log, new RegExp(`Discovered ${4 - done1} tiles remaining to be processed\\.`), 'the rest of the same sample of 4');
+  const all = await journal();
+  assert.equal(new Set(all).size, 4);
+  assert.ok(batch1.every((t) => all.includes(t)));
+});
