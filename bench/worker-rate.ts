@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Piscina } from 'piscina';
-import { findHdu, scanHdus, imageInfo } from '../src/fits/index.js';
+import { findHdu, scanHdus, imageInfo, readHduData } from '../src/fits/index.js';
 import { parseSelection } from '../src/desi/selection.js';
 import { findArms, planRowRanges, spectraImageInfo } from '../src/desi/spectra.js';
 import { MemorySource } from '../src/storage/source.js';
@@ -31,7 +31,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     r.tiles += 1;
     r.fitsBytes += rr.byteLength + co.byteLength;
     const rs = findHdu(rr.name, await scanHdus(rr), 'REDSHIFTS');
-    const rsData = await rr.slice(rs.dataStart, rs.dataStart + rs.dataLength);
+    const rsData = await readHduData(rr, rs);
     r.decodedBytes += rsData.byteLength;
     let t0 = performance.now();
     const sel = (await worker.select({ file: rr.name, hdu: toWire(rs), data: rsData, selection })) as SelectResult;
@@ -39,7 +39,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     if (sel.targetids.length === 0) continue;
     const hdus = await scanHdus(co);
     const fm = findHdu(co.name, hdus, 'FIBERMAP');
-    const fmData = await co.slice(fm.dataStart, fm.dataStart + fm.dataLength);
+    const fmData = await readHduData(co, fm);
     r.decodedBytes += fmData.byteLength;
     t0 = performance.now();
     const match = (await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids })) as MatchResult;
@@ -48,7 +48,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const wavelengths = [];
     for (const arm of findArms(co.name, hdus)) {
       const w = arm.wavelength;
-      wavelengths.push({ arm: arm.arm, hdu: toWire(w), bytes: await co.slice(w.dataStart, w.dataStart + w.dataLength) });
+      wavelengths.push({ arm: arm.arm, hdu: toWire(w), bytes: await readHduData(co, w) });
       const nwave = imageInfo(co.name, w).axes[0];
       for (const { kind, hdu } of arm.images) {
         const info = spectraImageInfo(co.name, hdu, match.nspec, nwave);

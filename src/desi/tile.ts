@@ -24,6 +24,11 @@ export interface TileRef {
   redrock?: ObjectRef;
 }
 
+/** The sizes of the tile's coadd and redrock files: what the seed's log calls the tile's FITS size. */
+export function tileFitsBytes(t: TileRef): number {
+  return (t.coadd?.size ?? 0) + (t.redrock?.size ?? 0);
+}
+
 /** "main/dark/23040": the tile's key in the journal and in messages. */
 export function tileKey(t: { survey: string; program: string; healpix: number }): string {
   return `${t.survey}/${t.program}/${t.healpix}`;

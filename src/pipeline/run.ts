@@ -1,4 +1,4 @@
-import { tileKey, type TileRef } from '../desi/tile.js';
+import { tileFitsBytes, tileKey, type TileRef } from '../desi/tile.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -106,12 +106,13 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     for (let i = 0; i < remaining.length; i += o.batchSize) batches.push(remaining.slice(i, i + o.batchSize));
     if (o.maxBatches !== undefined) batches.splice(o.maxBatches);
     log.info(`Ready to process ${batches.length} batches of up to ${o.batchSize} tiles each.`);
-    await journal.startRun({ type: 'run', run: runId(startDate), time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
+    const run = runId(startDate);
+    await journal.startRun({ type: 'run', run, time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
 
     pool = new WorkerPool(o.threads);
     pool.onWorkerError = (err) => log.error(`A worker thread failed outside a task and was replaced: ${err.message}`);
     const p = pool;
-    const totalBytes = batches.flat().reduce((s, t) => s + (t.coadd?.size ?? 0) + (t.redrock?.size ?? 0), 0);
+    const totalBytes = batches.flat().reduce((s, t) => s + tileFitsBytes(t), 0);
     const totalTiles = batches.reduce((s, b) => s + b.length, 0);
     progress.start(totalBytes, totalTiles);
     const window = new FailureWindow(100, 20);
@@ -157,7 +158,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       }
       const out = await runTile(ctx, tile);
       try {
-        await j.record(toRecord(out, runId(startDate)));
+        await j.record(toRecord(out, run));
       } catch (err) {
         log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
         stopReason = 'fatal';

@@ -1,10 +1,10 @@
-import { findHdu, scanHdus, type Hdu } from '../fits/index.js';
+import { findHdu, readHduData, scanHdus, type Hdu } from '../fits/index.js';
 import { DesiError } from '../desi/errors.js';
 import { provenanceOf } from '../desi/provenance.js';
 import type { FooterInfo } from '../desi/schema.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import { findArms, planRowRanges, spectraImageInfo } from '../desi/spectra.js';
-import { outputPath, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
+import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import { imageInfo } from '../fits/index.js';
 import { MemorySource, type ByteSource } from '../storage/source.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
@@ -62,7 +62,7 @@ export interface TileOutcome {
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
   const key = tileKey(tile);
-  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: (tile.coadd?.size ?? 0) + (tile.redrock?.size ?? 0), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
+  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: tileFitsBytes(tile), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
   if (!tile.coadd || !tile.redrock) {
     const missing = [!tile.coadd && 'coadd', !tile.redrock && 'redrock'].filter(Boolean).join(' and ');
     outcome.status = 'missing';
@@ -78,22 +78,16 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
   const releases: (() => void)[] = [];
   const hold = async (bytes: number, what: string) => void releases.push(await ctx.budget.acquire(bytes, what));
   const letGo = () => releases.splice(0).forEach((r) => r());
-  const io = async <T>(p: Promise<T>): Promise<T> => {
+  /** Awaits `p`, adding the wait to the outcome's read time or pool time. */
+  const timed = async <T>(p: Promise<T>, into: 'ioMs' | 'poolMs'): Promise<T> => {
     const t = performance.now();
     try {
       return await p;
     } finally {
-      outcome.ioMs += performance.now() - t;
+      outcome[into] += performance.now() - t;
     }
   };
-  const pool: WorkerPool['run'] = (async (name: 'select', task: never) => {
-    const t = performance.now();
-    try {
-      return await ctx.pool.run(name, task);
-    } finally {
-      outcome.poolMs += performance.now() - t;
-    }
-  }) as WorkerPool['run'];
+  const io = <T>(p: Promise<T>) => timed(p, 'ioMs');
   const open = async (ref: ObjectRef): Promise<ByteSource> => {
     const o = await io(ctx.store.open(ref));
     opened.push(o);
@@ -109,7 +103,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     const rrHdus = await io(scanHdus(rr));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
     if (ctx.fetch === 'ranges') await hold(redshifts.dataLength, `${rr.name} REDSHIFTS`);
-    const sel = await pool('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readData(rr, redshifts)), selection: ctx.selection });
+    const sel = await timed(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }), 'poolMs');
     if (ctx.fetch === 'ranges') letGo();
     if (sel.targetids.length === 0) {
       outcome.status = 'empty';
@@ -120,7 +114,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
     if (ctx.fetch === 'ranges') await hold(fibermap.dataLength, `${coadd.name} FIBERMAP`);
-    const match = await pool('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readData(coadd, fibermap)), targetids: sel.targetids });
+    const match = await timed(ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids }), 'poolMs');
     if (ctx.fetch === 'ranges') letGo();
     const arms = findArms(coadd.name, cHdus);
     // Plan every read first (header arithmetic only), then take the budget once for all of them.
@@ -157,7 +151,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
     };
     const { coaddRows, order, fibermap: fm } = match;
-    const enc = await pool('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata });
+    const enc = await timed(ctx.pool.run('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata }), 'poolMs');
     const rel = outputPath(tile);
     try {
       await io(ctx.out.writeAtomic(rel, enc.parquet));
@@ -172,7 +166,6 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.status = 'failed';
     outcome.errorClass = f.errorClass;
     outcome.error = f.message;
-    outcome.fatal = outcome.fatal === true;
     return outcome;
   } finally {
     letGo();
@@ -183,11 +176,6 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     }
     outcome.ms = performance.now() - t0;
   }
-}
-
-/** The data of an HDU (main table and heap, unpadded). Its size was checked against the file by scanHdus. */
-function readData(src: ByteSource, hdu: Hdu): Promise<Uint8Array> {
-  return src.slice(hdu.dataStart, hdu.dataStart + hdu.dataLength);
 }
 
 /** A coadd whose header names another pixel than its path would fill the dataset with wrong HEALPIX values. */
