@@ -1,0 +1,87 @@
+/**
+ * The one bounded-concurrency primitive of desi-qad. Every place that runs work in parallel (tiles of a run,
+ * LIST requests of discovery, journal GETs, parts of a large ranged read, a tile's spectra reads) goes through
+ * `mapLimit`, or takes slots of a shared `Limiter` where a limit spans several callers (ranged reads in flight
+ * across all tiles).
+ */
+
+export interface MapLimitOptions {
+  /** Once aborted, no new item starts; after the started ones settle, the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Checked before each item starts: once true, no new item starts and the call resolves (a graceful stop). */
+  stop?: () => boolean;
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, in item order. The first failure stops new
+ * items from starting; the call settles only after every started item has settled (no work is left running
+ * behind a rejected promise), then rejects with that first error. Resolves to the results in item order;
+ * items that never started (after `stop()`) have no entry.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>, opts: MapLimitOptions = {}): Promise<R[]> {
+  if (!(limit >= 1)) throw new RangeError(`mapLimit: limit must be at least 1, got ${limit}`);
+  const results: R[] = [];
+  let next = 0;
+  let failed = false;
+  let firstError: unknown;
+  const { signal, stop } = opts;
+  const lane = async (): Promise<void> => {
+    while (next < items.length && !failed && !signal?.aborted && !stop?.()) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (err) {
+        if (!failed) firstError = err;
+        failed = true;
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(Math.floor(limit), items.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  if (failed) throw firstError;
+  if (signal?.aborted) throw signal.reason;
+  return results;
+}
+
+/**
+ * A counting semaphore: at most `limit` holders at once, served in arrival order. `run(fn)` holds a slot for
+ * the duration of `fn`. Used where one limit is shared by independent callers (total ranged reads in flight).
+ */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The most slots held at once since creation, for the run's log. */
+  peak = 0;
+
+  constructor(readonly limit: number) {
+    if (!(limit >= 1)) throw new RangeError(`Limiter: limit must be at least 1, got ${limit}`);
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async run<R>(fn: () => Promise<R>): Promise<R> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < this.limit) {
+      this.active += 1;
+      this.peak = Math.max(this.peak, this.active);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const wake = this.waiting.shift();
+    if (wake) wake(); // the slot passes straight to the next waiter
+    else this.active -= 1;
+  }
+}

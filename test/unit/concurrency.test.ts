@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Limiter, mapLimit } from '../../src/util/concurrency.js';
+
+test('mapLimit keeps at most `limit` calls in flight and returns results in item order', async () => {
+  let active = 0;
+  let peak = 0;
+  const out = await mapLimit([5, 1, 4, 2, 3, 0], 2, async (ms, i) => {
+    active += 1;
+    peak = Math.max(peak, active);
+    await sleep(ms);
+    active -= 1;
+    return i * 10;
+  });
+  assert.deepEqual(out, [0, 10, 20, 30, 40, 50]);
+  assert.equal(peak, 2);
+});
+
+test('mapLimit stops starting items after the first failure, waits for the started ones, and rejects with it', async () => {
+  const started: number[] = [];
+  let settled = 0;
+  await assert.rejects(
+    mapLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
+      started.push(i);
+      await sleep(i === 0 ? 1 : i === 1 ? 3 : 10);
+      settled += 1;
+      if (i === 1) throw new Error('boom 1');
+      return i;
+    }),
+    /boom 1/,
+  );
+  assert.deepEqual(started, [0, 1, 2], 'item 2 started when 0 finished; nothing started after 1 failed');
+  assert.equal(settled, started.length, 'every started item settled before the rejection');
+});
+
+test('mapLimit with stop() resolves without starting more items', async () => {
+  let n = 0;
+  const out = await mapLimit([1, 2, 3, 4, 5], 1, async (x) => {
+    n += 1;
+    return x;
+  }, { stop: () => n >= 2 });
+  assert.deepEqual(out, [1, 2]);
+});
+
+test('mapLimit with an aborted signal rejects with its reason after the started items settle', async () => {
+  const ac = new AbortController();
+  let started = 0;
+  await assert.rejects(
+    mapLimit([1, 2, 3, 4], 1, async () => {
+      started += 1;
+      ac.abort(new Error('stopped by the user'));
+      await sleep(1);
+    }, { signal: ac.signal }),
+    /stopped by the user/,
+  );
+  assert.equal(started, 1);
+});
+
+test('mapLimit refuses a limit below one and handles an empty list', async () => {
+  await assert.rejects(mapLimit([1], 0, async (x) => x), RangeError);
+  assert.deepEqual(await mapLimit([], 4, async (x) => x), []);
+});
+
+test('Limiter shares one limit between independent callers, first come first served', async () => {
+  const lim = new Limiter(2);
+  const order: string[] = [];
+  const job = (name: string, ms: number) => lim.run(async () => {
+    order.push(`start ${name}`);
+    await sleep(ms);
+    order.push(`end ${name}`);
+  });
+  await Promise.all([job('a', 10), job('b', 20), job('c', 1), job('d', 1)]);
+  assert.equal(lim.peak, 2);
+  assert.equal(lim.inFlight, 0);
+  assert.deepEqual(order.slice(0, 2), ['start a', 'start b']);
+  assert.ok(order.indexOf('start c') > order.indexOf('end a'), 'c waited for a slot');
+  assert.ok(order.indexOf('start d') > order.indexOf('start c'), 'd after c');
+});
+
+test('Limiter releases its slot when the work throws', async () => {
+  const lim = new Limiter(1);
+  await assert.rejects(lim.run(async () => { throw new Error('x'); }), /x/);
+  assert.equal(await lim.run(async () => 7), 7);
+});
