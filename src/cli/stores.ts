@@ -1,6 +1,6 @@
 import { join, relative } from 'node:path';
 import type { ObjectRef } from '../desi/tile.js';
-import type { JournalStore } from '../pipeline/journal.js';
+import type { JournalStore } from '../storage/journal-store.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';

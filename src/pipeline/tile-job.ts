@@ -10,7 +10,7 @@ import { MemorySource, type ByteSource } from '../storage/source.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { classify, isFatalOutput } from './errors.js';
-import type { TileStatus } from './journal.js';
+import type { TileStatus } from '../storage/journal-store.js';
 import type { WorkerPool } from './pool.js';
 import type { ByteBudget } from './budget.js';
 import { toWire, type SpectraChunkSet } from './tasks.js';

@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fsyncDir } from './output-local.js';
-import { parseJournalLines, type JournalRecord, type JournalStore } from '../pipeline/journal.js';
+import { parseJournalLines, type JournalRecord, type JournalStore } from './journal-store.js';
 
 /**
  * The journal as one JSONL file beside the dataset. Each record is one write() of a whole line followed by

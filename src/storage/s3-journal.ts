@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { JournalRecord, JournalStore, RunRecord, TileRecord, TileStatus } from '../pipeline/journal.js';
+import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, type RunRecord, type TileRecord, type TileStatus } from './journal-store.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, parseS3Url, type S3Url } from './s3-url.js';
@@ -44,7 +44,7 @@ export interface S3JournalStats {
 
 /** Names longer than this put the record in the body only (S3 keys stop at 1,024 bytes). */
 const MAX_NAME_BYTES = 700;
-const STATUSES: ReadonlySet<string> = new Set<TileStatus>(['ok', 'empty', 'missing', 'failed']);
+const STATUSES: ReadonlySet<string> = new Set<string>(TILE_STATUSES);
 
 export class S3JournalStore implements JournalStore {
   readonly location: string;
@@ -136,8 +136,8 @@ export class S3JournalStore implements JournalStore {
       return r.Body ? await r.Body.transformToString('utf8') : '';
     });
     try {
-      const rec = JSON.parse(text) as JournalRecord;
-      return isRecord(rec) ? rec : undefined;
+      const rec: unknown = JSON.parse(text);
+      return isJournalRecord(rec) ? rec : undefined;
     } catch {
       return undefined;
     }
@@ -240,8 +240,4 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
 /** Names compare by their bytes, the order S3 lists them in. */
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isRecord(r: JournalRecord): boolean {
-  return (r?.type === 'tile' && typeof r.tile === 'string' && typeof r.status === 'string') || (r?.type === 'run' && typeof r.run === 'string');
 }

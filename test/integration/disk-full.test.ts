@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SELECTION } from '../../src/desi/selection.js';
 import { EXIT, runConvert, type RunOptions } from '../../src/pipeline/run.js';
-import type { JournalRecord } from '../../src/pipeline/journal.js';
+import type { JournalRecord } from '../../src/storage/journal-store.js';
 import { LocalJournalStore } from '../../src/storage/journal-local.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
 import { LocalOutputStore, TEMP_MARK } from '../../src/storage/output-local.js';

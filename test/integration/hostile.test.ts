@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, collect, latestLog, REPO, type CliResult } from '../helpers/cli.js';
 import { caseFileName, loadHostileIndex, materializeHostileTree, type HostileCase } from '../hostile/corpus.js';
-import type { TileRecord } from '../../src/pipeline/journal.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 import { KNOWN_ERROR_CLASSES } from '../helpers/fuzz.js';
 
 /** Peak resident memory allowed to the whole run (a reader allocating from a claimed size would blow it). */

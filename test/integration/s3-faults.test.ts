@@ -14,7 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../../src/dev/fault-proxy.js';
 import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
-import type { TileRecord } from '../../src/pipeline/journal.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
 let s3: LocalS3;

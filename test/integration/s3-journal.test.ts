@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
-import { Journal, type RunRecord, type TileRecord } from '../../src/pipeline/journal.js';
+import { Journal } from '../../src/pipeline/journal.js';
+import type { RunRecord, TileRecord } from '../../src/storage/journal-store.js';
 import { journalUrlFor, S3JournalStore } from '../../src/storage/s3-journal.js';
 import { FAST_RETRY, putObject, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, type TileRecord } from '../../src/pipeline/journal.js';
+import { Journal } from '../../src/pipeline/journal.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 import { LocalJournalStore } from '../../src/storage/journal-local.js';
 
 const rec = (tile: string, status: TileRecord['status']): TileRecord => ({ type: 'tile', tile, status, time: '2026-01-01T00:00:00Z', run: 'r1' });

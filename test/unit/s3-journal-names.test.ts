@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { journalUrlFor, parseRecordName, recordName, safeDecode, safeEncode, timeStamp } from '../../src/storage/s3-journal.js';
-import type { RunRecord, TileRecord } from '../../src/pipeline/journal.js';
+import type { RunRecord, TileRecord } from '../../src/storage/journal-store.js';
 
 test('safeEncode keeps names to [A-Za-z0-9.-] and round-trips', () => {
   for (const s of ['main/dark/23040', 'a_b.c d', 'ünï/ç0dé', '20260102T030405-4242', '']) {
