@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Piscina } from 'piscina';
-import { findHdu, scanHdus, imageInfo, readHduData } from '../src/fits/index.js';
+import { findHdu, scanHdus, readHduData } from '../src/fits/index.js';
 import { parseSelection } from '../src/desi/selection.js';
-import { findArms, planRowRanges, spectraImageInfo } from '../src/desi/spectra.js';
+import { fillPlan, planSpectraReads } from '../src/desi/read-plan.js';
 import { MemorySource } from '../src/storage/source.js';
-import { toWire, type EncodeResult, type MatchResult, type SelectResult, type SpectraChunkSet } from '../src/pipeline/tasks.js';
-import * as worker from '../workers/convert.js';
+import { toEncodeTask, toWire, type EncodeResult, type MatchResult, type SelectResult } from '../src/pipeline/tasks.js';
+import * as worker from '../workers/tile-worker.js';
 import type { SynthReport } from '../src/synth/index.js';
 
 export interface WorkerRate {
@@ -44,24 +44,14 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     t0 = performance.now();
     const match = (await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids })) as MatchResult;
     r.computeSec += (performance.now() - t0) / 1000;
-    const spectra: SpectraChunkSet[] = [];
-    const wavelengths = [];
-    for (const arm of findArms(co.name, hdus)) {
-      const w = arm.wavelength;
-      wavelengths.push({ arm: arm.arm, hdu: toWire(w), bytes: await readHduData(co, w) });
-      const nwave = imageInfo(co.name, w).axes[0];
-      for (const { kind, hdu } of arm.images) {
-        const info = spectraImageInfo(co.name, hdu, match.nspec, nwave);
-        const chunks = [];
-        for (const g of planRowRanges(info, hdu, match.coaddRows, 0)) chunks.push({ firstRow: g.firstRow, endRow: g.endRow, bytes: await co.slice(g.start, g.end) });
-        spectra.push({ name: hdu.name, kind: kind.suffix, hdu: toWire(hdu), info, chunks });
-      }
-    }
+    const plan = planSpectraReads(co.name, hdus, match.nspec, match.coaddRows, 0);
+    const { spectra, wavelengths } = fillPlan(plan, await Promise.all(plan.reads.map((g) => co.slice(g.start, g.end))));
     const moved = [...spectra.flatMap((s) => s.chunks.map((c) => c.bytes)), ...wavelengths.map((w) => w.bytes)];
     const bytes = moved.reduce((s, b) => s + b.byteLength, 0);
     r.decodedBytes += bytes;
     t0 = performance.now();
-    const wrapped = await worker.encode({ coaddFile: co.name, tile: { survey: t.survey, program: t.program, healpix: t.healpix }, redshifts: sel.redshifts, match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap }, spectra, wavelengths, metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } } });
+    const task = toEncodeTask({ coaddFile: co.name, tile: { survey: t.survey, program: t.program, healpix: t.healpix }, redshifts: sel.redshifts, match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap }, spectra, wavelengths, metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } } });
+    const wrapped = await worker.encode(task);
     const dt = (performance.now() - t0) / 1000;
     r.computeSec += dt;
     r.encodeSec += dt;

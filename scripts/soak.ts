@@ -15,7 +15,7 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3, uploadTree } from '../src/dev/local
 import { FAULT_KINDS, startFaultProxy, type FaultRule } from '../src/dev/fault-proxy.js';
 import { makeS3Client } from '../src/storage/s3-client.js';
 import { readParquetFooter } from '../src/parquet/footer.js';
-import { mulberry32 } from '../src/pipeline/sample.js';
+import { mulberry32 } from '../src/util/prng.js';
 import { runFuzz } from '../test/helpers/fuzz.js';
 import { materializeHostileTree } from '../test/hostile/corpus.js';
 

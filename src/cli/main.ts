@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { convertCommand, convertOptions } from './convert.js';
+import { convertCommand, convertOptions } from './convert-command.js';
 import { synthCommand, synthOptions } from './synth.js';
 import { EXIT } from '../pipeline/run.js';
 

@@ -92,6 +92,13 @@ export function planRowRanges(info: ImageInfo, hdu: Hdu, rows: Int32Array, gapBy
   return ranges;
 }
 
+/** The fetched bytes of rows [firstRow, endRow) of an image. */
+export interface RowChunk {
+  firstRow: number;
+  endRow: number;
+  bytes: Uint8Array;
+}
+
 /**
  * Decodes the fetched chunks of one image HDU and gathers the wanted rows (ascending `rows`) into one flat
  * array, row-major, as the output type of its kind: float32 for FLUX and IVAR, uint32 for MASK (the same 32
@@ -103,7 +110,7 @@ export function gatherRows(
   hdu: Hdu,
   info: ImageInfo,
   kind: SpectraKind,
-  chunks: { firstRow: number; endRow: number; bytes: Uint8Array }[],
+  chunks: readonly RowChunk[],
   rows: Int32Array,
 ): Float32Array | Uint32Array {
   const width = info.rowLength;

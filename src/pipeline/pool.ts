@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { EncodeResult, EncodeTask, MatchResult, MatchTask, SelectResult, SelectTask } from './tasks.js';
 import { transferList } from './tasks.js';
 
-/** The compiled worker module (dist/workers/convert.js), found relative to this file (dist/src/pipeline/). */
-export const WORKER_FILE = fileURLToPath(new URL('../../workers/convert.js', import.meta.url));
+/** The compiled worker module (dist/workers/tile-worker.js), found relative to this file (dist/src/pipeline/). */
+export const WORKER_FILE = fileURLToPath(new URL('../../workers/tile-worker.js', import.meta.url));
 
 /**
  * The piscina pool of converter threads. Tasks' big buffers are moved by transfer (never cloned); a worker

@@ -9,6 +9,9 @@ import { Progress } from './progress.js';
 import { WorkerPool } from './pool.js';
 import { sample } from './sample.js';
 import { runTile, type FetchMode, type TileJobContext, type TileOutcome } from './tile-job.js';
+import { BatchTracker, type Batch } from './batches.js';
+import { mapLimit } from '../util/concurrency.js';
+import { readLimits } from './fetch.js';
 import { ByteBudget } from './budget.js';
 import { formatRetryCounters, snapshotRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
@@ -30,6 +33,10 @@ export interface RunOptions {
   threads: number;
   /** Tiles read concurrently (each with its own ranged reads). */
   downloads: number;
+  /** Ranged reads of one tile's spectra rows in flight at once (default DEFAULT_READS_PER_TILE). */
+  readsPerTile?: number;
+  /** Reads in flight across all tiles (default DEFAULT_READS_IN_FLIGHT). */
+  readsInFlight?: number;
   logDir: string;
   maxFailureRate: number;
   minReduction: number;
@@ -120,41 +127,38 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const runStats = new BatchStats();
     const budget = new ByteBudget(o.memoryBytes);
     let doneBytes = 0;
-    const ctx: TileJobContext = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version, budget, keepFits: o.keepFits };
+    const limits = readLimits(o.readsPerTile, o.readsInFlight);
+    const ctx: TileJobContext = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version, budget, limits, keepFits: o.keepFits };
     const j = journal;
+    const tracker = new BatchTracker(batches, () => p.busyMs());
+    const retriesAt = new Map<Batch, RetryCounters>();
 
-    // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
-    // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
-    const state = batches.map((tiles) => ({ tiles, outcomes: [] as TileOutcome[], stats: undefined as BatchStats | undefined, busy0: 0, busy1: 0, retries0: snapshotRetryCounters() }));
-    let summarized = 0;
-    const summarize = (b: number) => {
-      const st = state[b];
-      const stats = st.stats!;
+    const summarize = (batch: Batch) => {
+      const stats = batch.stats!;
       stats.finish();
       // The seed's line exactly; summaries come in batch order, so the i-th one is batch i's.
       log.info('--- Batch Summary ---');
-      for (const t of st.tiles) {
-        const out = st.outcomes.find((x) => x.tile === t);
+      for (const t of batch.tiles) {
+        const out = batch.outcomes.find((x) => x.tile === t);
         if (out) log.info(tileLine(out));
       }
       for (const line of stats.lines()) log.info(line);
-      const idle = stats.ms > 0 ? Math.max(0, 1 - (st.busy1 - st.busy0) / (o.threads * stats.ms)) : 0;
-      const ioSec = st.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
-      const poolSec = st.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
-      log.info(`  Retries         : ${formatRetryCounters(diffCounters(snapshotRetryCounters(), st.retries0))}`);
+      const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
+      const ioSec = batch.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
+      const poolSec = batch.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
+      log.info(`  Retries         : ${formatRetryCounters(diffCounters(snapshotRetryCounters(), retriesAt.get(batch)!))}`);
       log.info(`  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`);
-      if (st.outcomes.length > 0 && stats.reduction() < o.minReduction) {
-        log.warn(`Batch ${b + 1}/${batches.length}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
+      if (batch.outcomes.length > 0 && stats.reduction() < o.minReduction) {
+        log.warn(`Batch ${batch.index + 1}/${tracker.count}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
       }
       log.info(`Progress: ${outcomes.length}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`);
     };
+    // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
+    // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
     const flat = batches.flatMap((tiles, b) => tiles.map((tile) => ({ tile, b })));
-    await forEachLimited(flat, o.downloads, () => stopReason !== undefined, async ({ tile, b }) => {
-      const st = state[b];
-      if (!st.stats) {
-        st.stats = new BatchStats();
-        st.busy0 = p.busyMs();
-        st.retries0 = snapshotRetryCounters();
+    await mapLimit(flat, o.downloads, async ({ tile, b }) => {
+      if (tracker.start(b)) {
+        retriesAt.set(tracker.batches[b], snapshotRetryCounters());
         log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
       }
       const out = await runTile(ctx, tile);
@@ -168,9 +172,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
         stopReason = 'fatal';
       }
-      st.outcomes.push(out);
       outcomes.push(out);
-      st.stats.add(out);
       runStats.add(out);
       doneBytes += out.fitsBytes;
       progress.update(doneBytes, outcomes.length);
@@ -179,14 +181,10 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         log.error(`Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`);
         stopReason = 'failureRate';
       }
-      if (st.outcomes.length === st.tiles.length) st.busy1 = p.busyMs();
-      while (summarized < batches.length && state[summarized].stats && state[summarized].outcomes.length === state[summarized].tiles.length) summarize(summarized++);
-    });
+      for (const batch of tracker.finish(b, out)) summarize(batch);
+    }, { stop: () => stopReason !== undefined });
     // A run stopped early still reports the batches it started.
-    for (; summarized < batches.length && state[summarized].stats; summarized++) {
-      state[summarized].busy1 = p.busyMs();
-      summarize(summarized);
-    }
+    for (const batch of tracker.rest()) summarize(batch);
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
     progress.stop();
     runStats.finish();
@@ -226,21 +224,6 @@ function toRecord(o: TileOutcome, run: string): TileRecord {
   if (o.errorClass) r.errorClass = o.errorClass;
   if (o.error) r.error = o.error;
   return r;
-}
-
-/**
- * Runs `fn` over items with at most `limit` in flight, starting no new item once `stop()` is true, and
- * resolves when every started item has finished.
- */
-async function forEachLimited<T>(items: T[], limit: number, stop: () => boolean, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length && !stop()) {
-      const item = items[next++];
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
 }
 
 /** Counters of retries made since `before` (the counters are process-wide). */

@@ -1,7 +1,5 @@
 import { mulberry32 } from '../util/prng.js';
 
-export { mulberry32 };
-
 /** n items drawn without replacement, deterministic for the seed, kept in their original order. */
 export function sample<T>(items: T[], n: number, seed: number): T[] {
   if (n >= items.length) return [...items];

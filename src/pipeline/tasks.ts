@@ -1,12 +1,15 @@
-import type { CatalogValues } from '../desi/catalog.js';
 import type { Selection } from '../desi/selection.js';
-import type { FooterInfo } from '../desi/schema.js';
-import type { Card, Hdu, ImageInfo } from '../fits/index.js';
+import type { SpectraChunks, TileTableInput, WavelengthData } from '../desi/tile-table.js';
+import type { MatchResult, SelectResult } from '../desi/tile-rows.js';
+import type { Card, Hdu } from '../fits/index.js';
 import { Header } from '../fits/index.js';
+
+export type { MatchResult, SelectResult };
 
 /**
  * The messages between the main thread (I/O) and the workers (decode + encode). Everything here crosses a
- * thread boundary: big byte arrays are transferred, small catalog arrays are cloned.
+ * thread boundary: big byte arrays are transferred, small catalog arrays are cloned. The worker module turns
+ * these wire shapes back into the domain types of src/desi (`toTableInput`); nothing below pipeline sees them.
  */
 
 /** An Hdu without its Header class instance (which does not survive structured clone). */
@@ -32,12 +35,6 @@ export interface SelectTask {
   selection: Selection;
 }
 
-export interface SelectResult {
-  rows: number; // REDSHIFTS rows in the file
-  targetids: BigInt64Array; // selected, in REDSHIFTS order
-  redshifts: CatalogValues[]; // output columns from REDSHIFTS, selected rows in REDSHIFTS order
-}
-
 /** Find the selected targets in the coadd FIBERMAP. */
 export interface MatchTask {
   file: string;
@@ -46,37 +43,25 @@ export interface MatchTask {
   targetids: BigInt64Array;
 }
 
-export interface MatchResult {
-  nspec: number; // FIBERMAP rows = spectra per image
-  coaddRows: Int32Array; // FIBERMAP rows of the output rows, ascending (the output order)
-  order: Int32Array; // for output row i, the index into the selected targetids
-  fibermap: CatalogValues[]; // output columns from FIBERMAP, output order
-}
+export type SpectraChunkSet = Omit<SpectraChunks, 'hdu'> & { hdu: HduWire };
+export type WavelengthWire = Omit<WavelengthData, 'hdu'> & { hdu: HduWire };
 
-export interface SpectraChunkSet {
-  name: string; // EXTNAME, also the output column name (B_FLUX ...)
-  kind: 'FLUX' | 'IVAR' | 'MASK';
-  hdu: HduWire;
-  info: ImageInfo;
-  chunks: { firstRow: number; endRow: number; bytes: Uint8Array }[];
-}
-
-/** Build the tile's table and encode it to Parquet. */
-export interface EncodeTask {
-  coaddFile: string;
-  tile: { survey: string; program: string; healpix: number };
-  redshifts: CatalogValues[];
-  match: Omit<MatchResult, 'nspec'>;
-  spectra: SpectraChunkSet[];
-  /** Each arm's WAVELENGTH HDU data, decoded in the worker into the footer metadata. */
-  wavelengths: { arm: string; hdu: HduWire; bytes: Uint8Array }[];
-  metadata: FooterInfo;
-}
+/** Build the tile's table and encode it to Parquet: a TileTableInput with its HDUs in wire form. */
+export type EncodeTask = Omit<TileTableInput, 'spectra' | 'wavelengths'> & { spectra: SpectraChunkSet[]; wavelengths: WavelengthWire[] };
 
 export interface EncodeResult {
   parquet: Uint8Array;
   rows: number;
   rawBytes: number; // bytes of decoded values that went into the table
+}
+
+export function toEncodeTask(input: TileTableInput): EncodeTask {
+  return { ...input, spectra: input.spectra.map((s) => ({ ...s, hdu: toWire(s.hdu) })), wavelengths: input.wavelengths.map((w) => ({ ...w, hdu: toWire(w.hdu) })) };
+}
+
+export function toTableInput(task: EncodeTask): TileTableInput {
+  const file = task.coaddFile;
+  return { ...task, spectra: task.spectra.map((s) => ({ ...s, hdu: fromWire(file, s.hdu) })), wavelengths: task.wavelengths.map((w) => ({ ...w, hdu: fromWire(file, w.hdu) })) };
 }
 
 /** Transferables inside a task, so the main thread can move (not clone) them to the worker. */

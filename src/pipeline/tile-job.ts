@@ -1,35 +1,25 @@
 import { findHdu, readHduData, scanHdus, type Hdu } from '../fits/index.js';
 import { DesiError } from '../desi/errors.js';
 import { provenanceOf } from '../desi/provenance.js';
+import { fillPlan, planBytes, planSpectraReads } from '../desi/read-plan.js';
 import type { FooterInfo } from '../desi/schema.js';
 import { selectionText, type Selection } from '../desi/selection.js';
-import { findArms, planRowRanges, spectraImageInfo } from '../desi/spectra.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
-import { imageInfo } from '../fits/index.js';
-import { MemorySource, type ByteSource } from '../storage/source.js';
-import type { OpenedObject, TileStore } from '../storage/tile-store.js';
+import type { TileStatus } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { classify, isFatalOutput } from './errors.js';
-import type { TileStatus } from '../storage/journal-store.js';
+import { tileFetch, type FetchContext, type FetchMode } from './fetch.js';
 import type { WorkerPool } from './pool.js';
-import type { ByteBudget } from './budget.js';
-import { toWire, type SpectraChunkSet } from './tasks.js';
+import { toEncodeTask, toWire } from './tasks.js';
 
-export type FetchMode = 'ranges' | 'full';
+export type { FetchMode };
 
-export interface TileJobContext {
-  store: TileStore;
+export interface TileJobContext extends FetchContext {
   out: OutputStore;
   pool: WorkerPool;
   selection: Selection;
   fetch: FetchMode;
-  /** Rows of an image closer than this many bytes are read in one request (ranges mode). */
-  gapBytes: number;
   version: string;
-  /** Bytes of tile data in flight across all tiles (owned by the runner). */
-  budget: ByteBudget;
-  /** With --keep-fits: where whole downloaded files are also written (a local folder). */
-  keepFits?: (ref: ObjectRef, bytes: Uint8Array) => Promise<void>;
 }
 
 /** What happened to one tile: the journal record's content plus timings for the batch summary. */
@@ -54,10 +44,11 @@ export interface TileOutcome {
 }
 
 /**
- * Converts one tile. I/O happens here on the main thread; decoding and encoding happen in the pool. With
- * `ranges`, it reads the redrock's headers and REDSHIFTS, and only when a row is selected the coadd's
- * headers, FIBERMAP and the selected rows of the FLUX/IVAR/MASK images; with `full`, both files are read
- * whole first (the seed's way), then the same reader slices memory. Never throws: failures are outcomes.
+ * Converts one tile. I/O happens here on the main thread, through the mode's fetch strategy (which owns the
+ * tile's memory budget); decoding and encoding happen in the pool. The steps: the redrock's headers and
+ * REDSHIFTS, the selection (a tile with no selected row stops there), the coadd's headers and FIBERMAP, the
+ * match by TARGETID, the read plan of the selected spectra rows and its reads, the encode, the atomic write.
+ * Never throws: failures are outcomes.
  */
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
@@ -71,13 +62,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.ms = performance.now() - t0;
     return outcome;
   }
-  const opened: OpenedObject[] = [];
-  // Memory: with `full`, the whole files plus what is cut from them are held for the whole tile (2 x their
-  // size, taken at once). With `ranges`, each step holds only its own bytes and gives them back before the
-  // next step asks: no tile ever holds bytes while waiting for more, so tiles cannot deadlock on the budget.
-  const releases: (() => void)[] = [];
-  const hold = async (bytes: number, what: string) => void releases.push(await ctx.budget.acquire(bytes, what));
-  const letGo = () => releases.splice(0).forEach((r) => r());
+  const { coadd: coaddRef, redrock: redrockRef } = tile;
   /** Awaits `p`, adding the wait to the outcome's read time or pool time. */
   const timed = async <T>(p: Promise<T>, into: 'ioMs' | 'poolMs'): Promise<T> => {
     const t = performance.now();
@@ -88,78 +73,52 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     }
   };
   const io = <T>(p: Promise<T>) => timed(p, 'ioMs');
-  const open = async (ref: ObjectRef): Promise<ByteSource> => {
-    const o = await io(ctx.store.open(ref));
-    opened.push(o);
-    if (ctx.fetch === 'ranges') return o;
-    const bytes = await io(o.slice(0, o.byteLength));
-    if (ctx.keepFits) await io(ctx.keepFits(ref, bytes));
-    return new MemorySource(o.name, bytes);
-  };
+  const pool = <T>(p: Promise<T>) => timed(p, 'poolMs');
+  const fetch = tileFetch(ctx.fetch, ctx, tile, io);
   try {
-    if (ctx.fetch === 'full') await hold(2 * outcome.fitsBytes, `${key} (whole files)`);
-    const [rr, coaddLazy] = ctx.fetch === 'full' ? await Promise.all([open(tile.redrock), open(tile.coadd)]) : [await open(tile.redrock), undefined];
+    await fetch.begin();
+    const rr = await fetch.redrock();
     // All of the redrock's headers (a few small reads): a second REDSHIFTS would make the table meant ambiguous.
     const rrHdus = await io(scanHdus(rr));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
-    if (ctx.fetch === 'ranges') await hold(redshifts.dataLength, `${rr.name} REDSHIFTS`);
-    const sel = await timed(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }), 'poolMs');
-    if (ctx.fetch === 'ranges') letGo();
+    const sel = await fetch.holding(redshifts.dataLength, `${rr.name} REDSHIFTS`, async () =>
+      pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection })),
+    );
     if (sel.targetids.length === 0) {
       outcome.status = 'empty';
       return outcome;
     }
-    const coadd = coaddLazy ?? (await open(tile.coadd));
+    const coadd = await fetch.coadd();
     const cHdus = await io(scanHdus(coadd));
     checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
-    if (ctx.fetch === 'ranges') await hold(fibermap.dataLength, `${coadd.name} FIBERMAP`);
-    const match = await timed(ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids }), 'poolMs');
-    if (ctx.fetch === 'ranges') letGo();
-    const arms = findArms(coadd.name, cHdus);
-    // Plan every read first (header arithmetic only), then take the budget once for all of them.
-    const spectra: SpectraChunkSet[] = [];
-    const wavelengths: { arm: string; hdu: ReturnType<typeof toWire>; bytes: Uint8Array }[] = [];
-    const plan: { start: number; end: number; put: (b: Uint8Array) => void }[] = [];
-    for (const arm of arms) {
-      const wInfo = imageInfo(coadd.name, arm.wavelength);
-      if (wInfo.axes.length !== 1) throw new DesiError('SHAPE_MISMATCH', coadd.name, `expected a 1-D wavelength array, found NAXIS=${wInfo.axes.length}`, arm.wavelength.name);
-      const nwave = wInfo.axes[0];
-      const w = arm.wavelength;
-      plan.push({ start: w.dataStart, end: w.dataStart + w.dataLength, put: (bytes) => void wavelengths.push({ arm: arm.arm, hdu: toWire(w), bytes }) });
-      for (const { kind, hdu } of arm.images) {
-        const info = spectraImageInfo(coadd.name, hdu, match.nspec, nwave);
-        const set: SpectraChunkSet = { name: hdu.name, kind: kind.suffix, hdu: toWire(hdu), info, chunks: [] };
-        spectra.push(set);
-        const gap = ctx.fetch === 'full' ? Infinity : ctx.gapBytes;
-        for (const r of planRowRanges(info, hdu, match.coaddRows, gap)) {
-          const chunk: SpectraChunkSet['chunks'][number] = { firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) };
-          set.chunks.push(chunk);
-          plan.push({ start: r.start, end: r.end, put: (bytes) => void (chunk.bytes = bytes) });
-        }
+    const match = await fetch.holding(fibermap.dataLength, `${coadd.name} FIBERMAP`, async () =>
+      pool(ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids })),
+    );
+    // Plan every read first (header arithmetic only), then take the budget once for all of them: the fetched
+    // rows, and the worker's decoded copy of the selected ones.
+    const plan = planSpectraReads(coadd.name, cHdus, match.nspec, match.coaddRows, fetch.gapBytes);
+    await fetch.holding(2 * planBytes(plan), `${coadd.name} spectra rows`, async () => {
+      const { spectra, wavelengths } = fillPlan(plan, await io(fetch.readAll(coadd, plan.reads)));
+      const metadata: FooterInfo = {
+        version: ctx.version,
+        selection: selectionText(ctx.selection),
+        tile: key,
+        sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef)],
+        provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
+      };
+      const { coaddRows, order, fibermap: fm } = match;
+      const input = { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata };
+      const enc = await pool(ctx.pool.run('encode', toEncodeTask(input)));
+      const rel = outputPath(tile);
+      try {
+        await io(ctx.out.writeAtomic(rel, enc.parquet));
+      } catch (err) {
+        outcome.fatal = isFatalOutput(err);
+        throw err;
       }
-    }
-    // The fetched rows, and the worker's decoded copy of the selected ones.
-    if (ctx.fetch === 'ranges') await hold(2 * plan.reduce((s, p) => s + p.end - p.start, 0), `${coadd.name} spectra rows`);
-    await io(Promise.all(plan.map((p) => coadd.slice(p.start, p.end).then(p.put))));
-    wavelengths.sort((a, b) => arms.findIndex((x) => x.arm === a.arm) - arms.findIndex((x) => x.arm === b.arm));
-    const metadata: FooterInfo = {
-      version: ctx.version,
-      selection: selectionText(ctx.selection),
-      tile: key,
-      sources: [describe(ctx, 'coadd', tile.coadd), describe(ctx, 'redrock', tile.redrock)],
-      provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
-    };
-    const { coaddRows, order, fibermap: fm } = match;
-    const enc = await timed(ctx.pool.run('encode', { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata }), 'poolMs');
-    const rel = outputPath(tile);
-    try {
-      await io(ctx.out.writeAtomic(rel, enc.parquet));
-    } catch (err) {
-      outcome.fatal = isFatalOutput(err);
-      throw err;
-    }
-    Object.assign(outcome, { status: 'ok', rows: enc.rows, parquetBytes: enc.parquet.byteLength, path: rel });
+      Object.assign(outcome, { status: 'ok', rows: enc.rows, parquetBytes: enc.parquet.byteLength, path: rel });
+    });
     return outcome;
   } catch (err) {
     const f = classify(err);
@@ -168,12 +127,9 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.error = f.message;
     return outcome;
   } finally {
-    letGo();
-    for (const o of opened) {
-      outcome.fetchedBytes += o.stats.bytesFetched;
-      outcome.requests += o.stats.requests;
-      await o.close().catch(() => undefined);
-    }
+    const read = await fetch.close();
+    outcome.fetchedBytes += read.fetchedBytes;
+    outcome.requests += read.requests;
     outcome.ms = performance.now() - t0;
   }
 }

@@ -23,6 +23,7 @@ import { baseFiles, caseFiles, loadHostileIndex } from '../hostile/corpus.js';
 import { runTile, type TileJobContext, type TileOutcome } from '../../src/pipeline/tile-job.js';
 import { WorkerPool } from '../../src/pipeline/pool.js';
 import { ByteBudget } from '../../src/pipeline/budget.js';
+import { readLimits } from '../../src/pipeline/fetch.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
 import type { OutputStore } from '../../src/storage/output-store.js';
 import { MemorySource } from '../../src/storage/source.js';
@@ -573,6 +574,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzCounts> {
     gapBytes: 1 << 20,
     version: 'desi-qad fuzz',
     budget: new ByteBudget(512 * 2 ** 20),
+    limits: readLimits(),
   };
   const counts: FuzzCounts = { cases: 0, ok: 0, empty: 0, failedByClass: {}, problems: [] };
   const first = opts.firstCase ?? 0;

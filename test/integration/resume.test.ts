@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { collect, latestLog, listFiles, runCli, startCli } from '../helpers/cli.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import { duckQuery } from '../helpers/duckdb.js';
-import { mulberry32 } from '../../src/pipeline/sample.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const COMMON = ['--quiet', '--threads', '2', '--batch-size', '4', '--downloads', '2'];
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
-import { mulberry32 } from '../../src/pipeline/sample.js';
+import { mulberry32 } from '../../src/util/prng.js';
 import { collect, runCli, startCli } from '../helpers/cli.js';
 import { getObjectBytes, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 

@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { parseSelection } from '../desi/selection.js';
 import { PROGRAMS, SURVEYS } from '../desi/tile.js';
 import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
+import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
@@ -41,6 +42,8 @@ export function convertOptions(y: Argv) {
     .option('max-batches', { type: 'number', describe: 'stop after this many batches' })
     .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
     .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
+    .option('reads-per-tile', { type: 'number', default: DEFAULT_READS_PER_TILE, describe: 'ranged reads of one tile\'s spectra rows in flight at once' })
+    .option('reads-in-flight', { type: 'number', default: DEFAULT_READS_IN_FLIGHT, describe: 'reads in flight across all tiles (every request to the source takes one)' })
     .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
     .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 16 KiB on S3)' })
     .option('memory', { type: 'string', describe: 'budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine\'s memory, 1–16 GiB)' })
@@ -53,7 +56,7 @@ export function convertOptions(y: Argv) {
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress display (the log file is still written)' })
     .check((a) => {
-      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['seed', a.seed, 0], ['max-attempts', a['max-attempts'], 1]] as const) {
+      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['reads-per-tile', a['reads-per-tile'], 1], ['reads-in-flight', a['reads-in-flight'], 1], ['seed', a.seed, 0], ['max-attempts', a['max-attempts'], 1]] as const) {
         if (!Number.isInteger(v) || (v as number) < min) throw new Error(`--${k} must be an integer >= ${min}`);
       }
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1)) throw new Error('--max-batches must be a positive integer');
@@ -110,6 +113,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     maxBatches: a['max-batches'],
     threads: a.threads,
     downloads: a.downloads,
+    readsPerTile: a['reads-per-tile'],
+    readsInFlight: a['reads-in-flight'],
     logDir: a['log-dir'],
     maxFailureRate: a['max-failure-rate'],
     minReduction: a['min-reduction'],

@@ -1,15 +1,28 @@
 import type { Hdu } from '../fits/index.js';
-import { decodeImage, findColumn, imageInfo, readColumn, tableInfo } from '../fits/index.js';
+import { findColumn, readColumn, tableInfo } from '../fits/index.js';
 import { FitsError } from '../fits/errors.js';
-import { buildTable, type ColumnSpec } from '../parquet/index.js';
-import type { Table } from 'apache-arrow';
-import { gatherColumns, gatherSame, type CatalogValues } from './catalog.js';
+import { gatherColumns, type CatalogValues } from './catalog.js';
 import { DesiError } from './errors.js';
-import { CATALOG_COLUMNS, FOOTER_KEY, SPECTRA_KINDS, type FooterInfo } from './schema.js';
+import { CATALOG_COLUMNS } from './schema.js';
 import { selectionColumns, type Selection } from './selection.js';
-import { gatherRows } from './spectra.js';
-import type { EncodeTask, MatchResult, SelectResult } from '../pipeline/tasks.js';
-import { fromWire } from '../pipeline/tasks.js';
+
+/**
+ * The two row-finding steps of a tile's conversion: which REDSHIFTS rows the selection keeps, and where each
+ * kept target is in the coadd's FIBERMAP. Both take the HDU's bytes already read; no I/O here.
+ */
+
+export interface SelectResult {
+  rows: number; // REDSHIFTS rows in the file
+  targetids: BigInt64Array; // selected, in REDSHIFTS order
+  redshifts: CatalogValues[]; // output columns from REDSHIFTS, selected rows in REDSHIFTS order
+}
+
+export interface MatchResult {
+  nspec: number; // FIBERMAP rows = spectra per image
+  coaddRows: Int32Array; // FIBERMAP rows of the output rows, ascending (the output order)
+  order: Int32Array; // for output row i, the index into the selected targetids
+  fibermap: CatalogValues[]; // output columns from FIBERMAP, output order
+}
 
 const REDSHIFT_DEFS = CATALOG_COLUMNS.filter((c) => c.from === 'redshifts');
 const FIBERMAP_DEFS = CATALOG_COLUMNS.filter((c) => c.from === 'fibermap');
@@ -92,71 +105,4 @@ export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids
   const coaddRows = Int32Array.from(pairs, (p) => p[0]);
   const order = Int32Array.from(pairs, (p) => p[1]);
   return { nspec: info.rows, coaddRows, order, fibermap: gatherColumns(file, hdu, info, data, FIBERMAP_DEFS, coaddRows) };
-}
-
-/** Reorders catalog values (gathered in selection order) into output order. */
-function reorder(v: CatalogValues, order: Int32Array): CatalogValues {
-  if ('absent' in v) return v;
-  if (v.type === 'utf8') return { ...v, values: Array.from(order, (i) => v.values[i]), valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) };
-  const dst = gatherSame(v.values, order, v.width ?? 1);
-  return { ...v, values: dst, valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) } as CatalogValues;
-}
-
-function toSpec(v: CatalogValues): ColumnSpec {
-  if ('absent' in v) {
-    const def = CATALOG_COLUMNS.find((c) => c.name === v.name);
-    if (def?.list) return { name: v.name, kind: 'nullList', type: v.type === 'int64' ? 'int64' : 'float64' };
-    return { name: v.name, kind: 'null', type: v.type };
-  }
-  if (v.type === 'utf8') return { name: v.name, kind: 'scalar', type: 'utf8', values: v.values, valid: v.valid };
-  if (v.width !== undefined) return { name: v.name, kind: 'list', type: v.type === 'float64' ? 'float64' : v.type === 'int64' ? 'int64' : 'int32', values: v.values, width: v.width } as ColumnSpec;
-  return { name: v.name, kind: 'scalar', type: v.type, values: v.values, valid: v.valid } as ColumnSpec;
-}
-
-/** Builds the tile's Arrow table: catalog columns in schema order, then the spectra per arm. */
-export function buildTileTable(task: EncodeTask): { table: Table; rows: number; rawBytes: number } {
-  const { match, tile } = task;
-  const n = match.coaddRows.length;
-  const byName = new Map<string, CatalogValues>();
-  for (const v of task.redshifts) byName.set(v.name, reorder(v, match.order));
-  for (const v of match.fibermap) byName.set(v.name, v);
-  const idx = Int32Array.from({ length: n }, (_, i) => i);
-  const specs: ColumnSpec[] = [];
-  let rawBytes = 0;
-  for (const def of CATALOG_COLUMNS) {
-    if (def.from === 'tile') {
-      if (def.name === 'HEALPIX') specs.push({ name: def.name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(tile.healpix) });
-      else specs.push({ name: def.name, kind: 'scalar', type: 'utf8', values: Array.from(idx, () => (def.name === 'SURVEY' ? tile.survey : tile.program)) });
-      continue;
-    }
-    const v = byName.get(def.name);
-    if (!v) throw new Error(`internal: column ${def.name} was not gathered`);
-    if (!('absent' in v) && v.type !== 'utf8') rawBytes += v.values.byteLength;
-    specs.push(toSpec(v));
-  }
-  for (const s of task.spectra) {
-    const kind = SPECTRA_KINDS.find((k) => k.suffix === s.kind)!;
-    const values = gatherRows(task.coaddFile, fromWire(task.coaddFile, s.hdu), s.info, kind, s.chunks, match.coaddRows);
-    rawBytes += values.byteLength;
-    specs.push({ name: s.name, kind: 'list', type: kind.type, values, width: s.info.rowLength });
-  }
-  return { table: buildTable(n, specs), rows: n, rawBytes };
-}
-
-/**
- * The footer's key-value metadata: the task's FooterInfo plus each arm's wavelength grid, as one JSON
- * document under FOOTER_KEY. JSON numbers round-trip doubles exactly, so the grid is as lossless as the spectra.
- */
-export function footerMetadata(task: EncodeTask): Record<string, string> {
-  const wavelength: Record<string, number[]> = {};
-  for (const w of task.wavelengths) {
-    const hdu = fromWire(task.coaddFile, w.hdu);
-    const values = decodeImage(task.coaddFile, hdu, imageInfo(task.coaddFile, hdu), w.bytes);
-    if (!(values instanceof Float64Array || values instanceof Float32Array)) {
-      throw new DesiError('BAD_TYPE', task.coaddFile, `expected floating-point wavelengths, found ${values.constructor.name}`, hdu.name, 'BITPIX');
-    }
-    wavelength[w.arm] = Array.from(values);
-  }
-  const info: FooterInfo = { ...task.metadata, wavelength };
-  return { [FOOTER_KEY]: JSON.stringify(info) };
 }

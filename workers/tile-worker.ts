@@ -2,12 +2,13 @@
  * The worker side of a tile's conversion (run in a piscina pool; no I/O here). Three tasks, in the order the
  * main thread calls them: `select` evaluates the selection on REDSHIFTS (a tile with no selected row stops
  * there and its coadd is never touched), `match` finds the selected targets in the coadd FIBERMAP by
- * TARGETID, `encode` decodes the fetched spectra rows and writes the tile's Parquet file.
+ * TARGETID, `encode` decodes the fetched spectra rows and writes the tile's Parquet file. This module turns
+ * the wire shapes of src/pipeline/tasks.ts into src/desi's domain types.
  */
 import { Piscina } from 'piscina';
-import { selectRows, matchTargets, buildTileTable, footerMetadata } from '../src/desi/convert.js';
-import type { EncodeResult, EncodeTask, MatchResult, MatchTask, SelectResult, SelectTask } from '../src/pipeline/tasks.js';
-import { fromWire } from '../src/pipeline/tasks.js';
+import { matchTargets, selectRows, type MatchResult, type SelectResult } from '../src/desi/tile-rows.js';
+import { buildTileTable, footerMetadata } from '../src/desi/tile-table.js';
+import { fromWire, toTableInput, type EncodeResult, type EncodeTask, type MatchTask, type SelectTask } from '../src/pipeline/tasks.js';
 import { guard } from '../src/pipeline/errors.js';
 import { encodeParquetStream } from '../src/parquet/index.js';
 
@@ -20,9 +21,10 @@ export const match = guard((task: MatchTask): MatchResult => {
 });
 
 export const encode = guard(async (task: EncodeTask): Promise<unknown> => {
-  const { table, rows, rawBytes } = buildTileTable(task);
+  const input = toTableInput(task);
+  const { table, rows, rawBytes } = buildTileTable(input);
   // The streaming encoder bounds the WASM heap (it never shrinks) whatever the tile's size.
-  const parquet = await encodeParquetStream(table, footerMetadata(task));
+  const parquet = await encodeParquetStream(table, footerMetadata(input));
   const result: EncodeResult = { parquet, rows, rawBytes };
   // Hand the Parquet bytes back by transfer, not by clone: an object carrying piscina's two symbols, marked
   // movable by Piscina.move, is posted as its value with its list of buffers transferred.

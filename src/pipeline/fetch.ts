@@ -1,0 +1,189 @@
+import type { ObjectRef, TileRef } from '../desi/tile.js';
+import type { PlannedRead } from '../desi/read-plan.js';
+import type { ByteSource } from '../storage/source.js';
+import { MemorySource } from '../storage/source.js';
+import type { OpenedObject, TileStore } from '../storage/tile-store.js';
+import { Limiter, mapLimit } from '../util/concurrency.js';
+import type { ByteBudget } from './budget.js';
+
+export type FetchMode = 'ranges' | 'full';
+
+/** How many reads may be in flight: for one tile's spectra rows, and across every tile of the run. */
+export interface ReadLimits {
+  /** Reads of one tile's spectra rows in flight at once (--reads-per-tile). */
+  perTile: number;
+  /** Reads in flight across all tiles (--reads-in-flight); every slice of every opened object takes a slot. */
+  total: Limiter;
+}
+
+/**
+ * Defaults of --reads-per-tile and --reads-in-flight. A tile's spectra reads are independent ranges of one
+ * object: 16 at once hide a 20 ms round trip at the seed's 35 MB/s for rows of ~11 KB; 64 in all is the HTTP
+ * agent's socket pool for the default 8 concurrent tiles (cli/stores.ts), so no read waits for a socket.
+ */
+export const DEFAULT_READS_PER_TILE = 16;
+export const DEFAULT_READS_IN_FLIGHT = 64;
+
+export function readLimits(perTile = DEFAULT_READS_PER_TILE, total = DEFAULT_READS_IN_FLIGHT): ReadLimits {
+  return { perTile, total: new Limiter(total) };
+}
+
+export interface FetchContext {
+  store: TileStore;
+  budget: ByteBudget;
+  limits: ReadLimits;
+  /** Rows of an image closer than this many bytes are read in one request (ranges mode). */
+  gapBytes: number;
+  /** With --keep-fits: where whole downloaded files are also written (a local folder). */
+  keepFits?: (ref: ObjectRef, bytes: Uint8Array) => Promise<void>;
+}
+
+/** Awaits a read step, adding the wait to the tile's read time. */
+export type IoTimer = <T>(p: Promise<T>) => Promise<T>;
+
+/**
+ * How one tile's bytes are fetched, and the memory budget that goes with it. The tile job asks for its files
+ * and for byte ranges through this, step by step; each strategy decides what that costs in reads and in
+ * budget. `close()` must be called once, and gives the tile's read accounting.
+ */
+export interface TileFetch {
+  /** Merge gap of the spectra rows' read plan (bytes; Infinity reads each image from first to last selected row). */
+  readonly gapBytes: number;
+  /** Takes what the strategy holds for the whole tile (before any read). */
+  begin(): Promise<void>;
+  redrock(): Promise<ByteSource>;
+  coadd(): Promise<ByteSource>;
+  /** Runs `step` while holding `bytes` of the budget for it (only where the strategy budgets per step). */
+  holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T>;
+  /** Reads every planned range of `source`, results in plan order. */
+  readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]>;
+  /** Closes what was opened and gives back what is held; returns the bytes and requests read from the store. */
+  close(): Promise<{ fetchedBytes: number; requests: number }>;
+}
+
+/** The strategy of a mode. */
+export function tileFetch(mode: FetchMode, ctx: FetchContext, tile: TileRef, io: IoTimer): TileFetch {
+  return mode === 'full' ? new WholeFiles(ctx, tile, io) : new Ranges(ctx, tile, io);
+}
+
+/** What both strategies share: opening objects through the read limit, and closing them. */
+abstract class BaseFetch {
+  private readonly opened: OpenedObject[] = [];
+  protected readonly releases: (() => void)[] = [];
+
+  constructor(
+    protected readonly ctx: FetchContext,
+    protected readonly tile: TileRef,
+    protected readonly io: IoTimer,
+  ) {}
+
+  protected async open(ref: ObjectRef): Promise<ByteSource> {
+    const o = await this.io(this.ctx.store.open(ref));
+    this.opened.push(o);
+    const total = this.ctx.limits.total;
+    return { name: o.name, byteLength: o.byteLength, slice: (start: number, end: number) => total.run(() => o.slice(start, end)) };
+  }
+
+  protected async hold(bytes: number, what: string): Promise<void> {
+    this.releases.push(await this.ctx.budget.acquire(bytes, what));
+  }
+
+  protected letGo(): void {
+    for (const release of this.releases.splice(0)) release();
+  }
+
+  async close(): Promise<{ fetchedBytes: number; requests: number }> {
+    this.letGo();
+    let fetchedBytes = 0;
+    let requests = 0;
+    for (const o of this.opened.splice(0)) {
+      fetchedBytes += o.stats.bytesFetched;
+      requests += o.stats.requests;
+      await o.close().catch(() => undefined);
+    }
+    return { fetchedBytes, requests };
+  }
+}
+
+/**
+ * The seed's way: both files are read whole first, then the same reader slices memory. The whole files plus
+ * what is cut from them are held for the whole tile (2 x their size, taken at once in begin()).
+ */
+class WholeFiles extends BaseFetch implements TileFetch {
+  readonly gapBytes = Infinity;
+  private files?: Promise<[ByteSource, ByteSource]>;
+
+  async begin(): Promise<void> {
+    const { coadd, redrock } = this.tile;
+    const bytes = (coadd?.size ?? 0) + (redrock?.size ?? 0);
+    await this.hold(2 * bytes, `${this.tile.survey}/${this.tile.program}/${this.tile.healpix} (whole files)`);
+  }
+
+  private both(): Promise<[ByteSource, ByteSource]> {
+    const { coadd, redrock } = this.tile;
+    if (!coadd || !redrock) throw new Error('internal: a tile without both files reached the fetch');
+    this.files ??= Promise.all([this.whole(redrock), this.whole(coadd)]);
+    return this.files;
+  }
+
+  private async whole(ref: ObjectRef): Promise<ByteSource> {
+    const o = await this.open(ref);
+    const bytes = await this.io(o.slice(0, o.byteLength));
+    if (this.ctx.keepFits) await this.io(this.ctx.keepFits(ref, bytes));
+    return new MemorySource(o.name, bytes);
+  }
+
+  async redrock(): Promise<ByteSource> {
+    return (await this.both())[0];
+  }
+
+  async coadd(): Promise<ByteSource> {
+    return (await this.both())[1];
+  }
+
+  holding<T>(_bytes: number, _what: string, step: () => Promise<T>): Promise<T> {
+    return step();
+  }
+
+  readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]> {
+    return Promise.all(reads.map((r) => source.slice(r.start, r.end)));
+  }
+}
+
+/**
+ * Ranged reads: the redrock's headers and REDSHIFTS, and only when a row is selected the coadd's headers,
+ * FIBERMAP and the planned rows. Each step holds only its own bytes and gives them back before the next step
+ * asks: no tile ever holds bytes while waiting for more, so tiles cannot deadlock on the budget.
+ */
+class Ranges extends BaseFetch implements TileFetch {
+  get gapBytes(): number {
+    return this.ctx.gapBytes;
+  }
+
+  async begin(): Promise<void> {
+    // Nothing is held for the whole tile.
+  }
+
+  redrock(): Promise<ByteSource> {
+    if (!this.tile.redrock) throw new Error('internal: a tile without a redrock file reached the fetch');
+    return this.open(this.tile.redrock);
+  }
+
+  coadd(): Promise<ByteSource> {
+    if (!this.tile.coadd) throw new Error('internal: a tile without a coadd file reached the fetch');
+    return this.open(this.tile.coadd);
+  }
+
+  async holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T> {
+    await this.hold(bytes, what);
+    try {
+      return await step();
+    } finally {
+      this.letGo();
+    }
+  }
+
+  readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]> {
+    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end));
+  }
+}
