@@ -5,7 +5,7 @@
  * random groups), so it never reads data it is not asked for.
  */
 
-import type { ByteSource } from '../storage/source.js';
+import type { ByteSource } from './source.js';
 import { type Card, BLOCK_LENGTH, CARD_LENGTH, badCardByte, parseCard, parseCards } from './card.js';
 import { FitsError } from './errors.js';
 import { Header } from './header.js';

@@ -12,6 +12,7 @@ export {
   type CardValue,
 } from './card.js';
 export { Header } from './header.js';
+export { checkRange, type ByteSource } from './source.js';
 export { dataLengthOf, findHdu, MAX_HEADER_BLOCKS, padToBlock, readHduData, scanHdus, type Hdu, type HduKind } from './hdu.js';
 export {
   decodeImage,
