@@ -28,15 +28,26 @@
  * TSCAL != 1, and ASCII TABLE HDUs (their size is known so they can be skipped).
  */
 
-import { aligned, gatherField, int64ToFloat64, LITTLE_ENDIAN, swapInPlace } from './byteorder.js';
+import { aligned, gatherField, int64ToFloat64, swapInPlace } from './byteorder.js';
 import type { CardValue } from './card.js';
 import { FitsError } from './errors.js';
 import type { Hdu } from './hdu.js';
-import { equalsExactly, scaleInPlace, type ImageArray, type NumericType } from './image.js';
+import {
+  equalMask,
+  equalsExactly,
+  flipTopBits,
+  headerNumber,
+  offsetConvention,
+  scaleInPlace,
+  TFORM_TYPES,
+  viewAs,
+  type NumericArray,
+  type NumericType,
+} from './numeric.js';
 import { ELEMENT_BYTES, parseTdim, parseTform, type TformCode } from './tform.js';
 
 export type { TformCode } from './tform.js';
-export type { NumericType } from './image.js';
+export type { NumericType } from './numeric.js';
 
 export interface TableColumn {
   /** 1-based column number n of TTYPEn/TFORMn. */
@@ -82,27 +93,15 @@ export type ColumnType = NumericType | 'bool' | 'bits' | 'string' | 'complex64' 
  * integers, the 0 byte for logicals) and exists only when at least one value is.
  */
 export type ColumnData =
-  | { type: NumericType; repeat: number; values: ImageArray; nulls?: Uint8Array }
+  | { type: NumericType; repeat: number; values: NumericArray; nulls?: Uint8Array }
   | { type: 'bool'; repeat: number; values: Uint8Array; nulls?: Uint8Array }
   | { type: 'bits'; repeat: number; values: Uint8Array; nulls?: undefined }
   | { type: 'string'; repeat: number; values: string[]; nulls?: undefined }
   | { type: 'complex64' | 'complex128'; repeat: number; values: Float32Array | Float64Array; nulls?: undefined }
   | { type: 'varlen'; repeat: 0 | 1; values: ColumnData[] /* one per row; none when repeat is 0 (a 0P field) */; nulls?: undefined };
 
-const RAW_TYPE: Partial<Record<TformCode, NumericType>> = {
-  B: 'uint8', I: 'int16', J: 'int32', K: 'int64', E: 'float32', D: 'float64',
-};
-
 function label(hdu: Hdu): string | number {
   return hdu.name || hdu.index;
-}
-
-function numberValue(file: string, hdu: Hdu, key: string, fallback: number): { value: number; raw: CardValue | undefined } {
-  const raw = hdu.header.get(key);
-  if (raw === undefined) return { value: fallback, raw };
-  if (typeof raw === 'number') return { value: raw, raw };
-  if (typeof raw === 'bigint') return { value: Number(raw), raw };
-  throw new FitsError('BAD_HEADER', file, `${key} must be a number`, label(hdu), key);
 }
 
 /** The result type of a column of `code` with TSCAL/TZERO, by astropy's rules (see the module comment). */
@@ -125,14 +124,12 @@ function resultType(
     if (scaled) return { unsupported: 'scaled complex columns are not decoded' };
     return code === 'C' ? 'complex64' : 'complex128';
   }
-  if (!scaled) return RAW_TYPE[code]!;
-  const unsigned =
-    (code === 'I' && equalsExactly(tzeroRaw, 32768n)) ||
-    (code === 'J' && equalsExactly(tzeroRaw, 2147483648n)) ||
-    (code === 'K' && equalsExactly(tzeroRaw, 9223372036854775808n));
-  if (unsigned) {
+  const stored = TFORM_TYPES[code]!;
+  if (!scaled) return stored;
+  const convention = offsetConvention(stored, true);
+  if (convention !== undefined && equalsExactly(tzeroRaw, convention.zero)) {
     if (tscal !== 1) return { unsupported: 'an unsigned TZERO together with TSCAL != 1 is not decoded' };
-    return code === 'I' ? 'uint16' : code === 'J' ? 'uint32' : 'uint64';
+    return convention.type;
   }
   return 'float64';
 }
@@ -166,8 +163,8 @@ export function tableInfo(file: string, hdu: Hdu): TableInfo {
     const tform = h.requireString(tformKey);
     const f = parseTform(file, where, tformKey, tform);
     const name = h.string(`TTYPE${n}`) ?? '';
-    const { value: tscal } = numberValue(file, hdu, `TSCAL${n}`, 1);
-    const { value: tzero, raw: tzeroRaw } = numberValue(file, hdu, `TZERO${n}`, 0);
+    const { value: tscal } = headerNumber(file, hdu, `TSCAL${n}`, 1);
+    const { value: tzero, raw: tzeroRaw } = headerNumber(file, hdu, `TZERO${n}`, 0);
     const result = resultType(f.varCode ?? f.code, tscal, tzeroRaw, tzero);
     const type: ColumnType = typeof result === 'string' ? result : 'float64';
     const col: TableColumn = {
@@ -290,33 +287,16 @@ function decodeNumbers(col: TableColumn, bytes: Uint8Array, count: number, code:
   const size = ELEMENT_BYTES[code];
   const u8 = swapInPlace(aligned(bytes, size), size);
   const n = u8.byteLength / size;
-  const buf = u8.buffer;
-  const off = u8.byteOffset;
-  let raw: ImageArray;
-  switch (code) {
-    case 'B': raw = new Uint8Array(buf, off, n); break;
-    case 'I': raw = new Int16Array(buf, off, n); break;
-    case 'J': raw = new Int32Array(buf, off, n); break;
-    case 'K': raw = new BigInt64Array(buf, off, n); break;
-    case 'E': raw = new Float32Array(buf, off, n); break;
-    default: raw = new Float64Array(buf, off, n);
-  }
-  const nulls = col.tnull !== undefined ? nullMask(raw, u8, col.tnull) : undefined;
+  const stored = TFORM_TYPES[code] ?? 'float64';
+  const raw = viewAs(stored, u8);
+  // TNULLn is compared with the stored integers; on K by its 64-bit pattern (taken modulo 2^64).
+  const tnull = col.tnull === undefined ? undefined : code === 'K' ? BigInt.asIntN(64, BigInt(col.tnull)) : col.tnull;
+  const nulls = tnull !== undefined ? equalMask(raw, tnull) : undefined;
   const type = (col.code === 'P' || col.code === 'Q' ? col.elementType : col.type) as NumericType;
-  let values: ImageArray;
-  if (type === 'uint16') {
-    const v = new Uint16Array(buf, off, n);
-    for (let i = 0; i < n; i++) v[i] ^= 0x8000;
-    values = v;
-  } else if (type === 'uint32') {
-    const v = new Uint32Array(buf, off, n);
-    for (let i = 0; i < n; i++) v[i] ^= 0x80000000;
-    values = v;
-  } else if (type === 'uint64') {
-    const words = new Uint32Array(buf, off, n * 2);
-    const hi = LITTLE_ENDIAN ? 1 : 0;
-    for (let i = 0; i < n; i++) words[2 * i + hi] ^= 0x80000000;
-    values = new BigUint64Array(buf, off, n);
+  let values: NumericArray;
+  if (offsetConvention(stored, true)?.type === type) {
+    flipTopBits(u8, size);
+    values = viewAs(type, u8);
   } else if (type === 'float64' && code !== 'D') {
     let out: Float64Array;
     if (code === 'K') out = int64ToFloat64(u8);
@@ -331,26 +311,6 @@ function decodeNumbers(col: TableColumn, bytes: Uint8Array, count: number, code:
     values = raw;
   }
   return nulls ? { type, repeat: count, values, nulls } : { type, repeat: count, values };
-}
-
-/** 1 where the stored (unscaled) integer equals TNULL, or undefined when none does. */
-function nullMask(raw: ImageArray, native: Uint8Array, tnull: number | bigint): Uint8Array | undefined {
-  let mask: Uint8Array | undefined;
-  if (raw instanceof BigInt64Array) {
-    const t = BigInt.asUintN(64, BigInt(tnull));
-    const hiT = Number(t >> 32n);
-    const loT = Number(t & 0xffffffffn);
-    const words = new Uint32Array(native.buffer, native.byteOffset, raw.length * 2);
-    const hi = LITTLE_ENDIAN ? 1 : 0;
-    for (let i = 0; i < raw.length; i++) {
-      if (words[2 * i + hi] === hiT && words[2 * i + 1 - hi] === loT) (mask ??= new Uint8Array(raw.length))[i] = 1;
-    }
-    return mask;
-  }
-  const t = Number(tnull);
-  const r = raw as Uint8Array | Int16Array | Int32Array;
-  for (let i = 0; i < r.length; i++) if (r[i] === t) (mask ??= new Uint8Array(r.length))[i] = 1;
-  return mask;
 }
 
 /** Python's str.isspace for the first 128 code points (bytes.isspace when `asBytes`). */

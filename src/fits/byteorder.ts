@@ -1,5 +1,5 @@
 /**
- * Big-endian (FITS) to native byte order, with the fast paths measured in dependency-notes.md:
+ * Big-endian (FITS) to native byte order and back, with the fast paths measured in dependency-notes.md:
  * `Buffer#swap16/32/64` in place on a buffer that is ours, then a typed-array view. Table fields sit at
  * odd offsets inside rows, so a column is first gathered into a fresh aligned buffer.
  */
@@ -9,7 +9,8 @@ export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 
 
 /**
  * Turns big-endian values of `size` bytes (1, 2, 4, 8 or 16 = two 8-byte halves of a complex) into native
- * order in place and returns the same bytes. The caller must own `u8` (it is overwritten).
+ * order in place and returns the same bytes; the same swap turns native values big-endian for the writer.
+ * The caller must own `u8` (it is overwritten).
  */
 export function swapInPlace(u8: Uint8Array, size: number): Uint8Array {
   if (!LITTLE_ENDIAN || size === 1 || u8.byteLength === 0) return u8;

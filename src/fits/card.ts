@@ -33,9 +33,8 @@ export interface Card {
   invalid?: string;
 }
 
-/** Bytes per card and per block. */
+/** Bytes per card (36 cards fill a 2880-byte block). */
 export const CARD_LENGTH = 80;
-export const BLOCK_LENGTH = 2880;
 
 const COMMENTARY = new Set(['', 'COMMENT', 'HISTORY', 'END']);
 

@@ -5,10 +5,12 @@
  * random groups), so it never reads data it is not asked for.
  */
 
-import type { ByteSource } from '../storage/source.js';
-import { type Card, BLOCK_LENGTH, CARD_LENGTH, badCardByte, parseCard, parseCards } from './card.js';
+import type { ByteSource } from './source.js';
+import { BLOCK_LENGTH, padToBlock } from './block.js';
+import { type Card, CARD_LENGTH, badCardByte, parseCard, parseCards } from './card.js';
 import { FitsError } from './errors.js';
 import { Header } from './header.js';
+import { bitpixBytes } from './numeric.js';
 
 export type HduKind = 'primary' | 'image' | 'bintable' | 'table' | 'unknown';
 
@@ -33,11 +35,6 @@ export interface Hdu {
 export const MAX_HEADER_BLOCKS = 10_000;
 const FIRST_CHUNK_BLOCKS = 4;
 const MAX_CHUNK_BLOCKS = 64;
-
-/** Bytes rounded up to whole 2880-byte blocks. */
-export function padToBlock(n: number): number {
-  return Math.ceil(n / BLOCK_LENGTH) * BLOCK_LENGTH;
-}
 
 function ascii(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
@@ -97,7 +94,7 @@ async function readHeaderImages(
     }
     for (let at = 0; at < whole; at += CARD_LENGTH) {
       if (bytes[at] === 0x45 && ascii(bytes, at, at + 8) === 'END     ') {
-        return { images, dataStart: pos + Math.ceil((at + CARD_LENGTH) / BLOCK_LENGTH) * BLOCK_LENGTH };
+        return { images, dataStart: pos + padToBlock(at + CARD_LENGTH) };
       }
       const bad = badCardByte(bytes, at);
       if (bad >= 0) {
@@ -224,7 +221,7 @@ export function dataLengthOf(header: Header, index: number): number {
   for (let i = groups ? 1 : 0; i < naxis; i++) values = safeMul(file, hdu, values, axes[i], 'the product of NAXISn');
   const perGroup = values + pcount;
   if (!Number.isSafeInteger(perGroup)) throw new FitsError('SIZE_LIMIT', file, 'PCOUNT plus the product of NAXISn overflows', hdu);
-  return safeMul(file, hdu, safeMul(file, hdu, Math.abs(bitpix) / 8, gcount, 'the data size'), perGroup, 'the data size');
+  return safeMul(file, hdu, safeMul(file, hdu, bitpixBytes(bitpix), gcount, 'the data size'), perGroup, 'the data size');
 }
 
 /**

@@ -18,21 +18,22 @@
 import { FitsError } from './errors.js';
 import { aligned, int64ToFloat64, swapInPlace } from './byteorder.js';
 import type { Hdu } from './hdu.js';
-import type { CardValue } from './card.js';
+import {
+  bitpixBytes,
+  bitpixType,
+  equalMask,
+  equalsExactly,
+  flipTopBits,
+  headerNumber,
+  offsetConvention,
+  scaleInPlace,
+  viewAs,
+  type NumericArray,
+  type NumericType,
+} from './numeric.js';
 
-export type ImageArray =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array;
-
-export type NumericType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
+/** The values decodeImage returns: a typed array of the image's numeric type. */
+export type ImageArray = NumericArray;
 
 export interface ImageInfo {
   bitpix: number;
@@ -49,34 +50,6 @@ export interface ImageInfo {
   type: NumericType;
   /** BLANK when it applies (integer BITPIX, not an unsigned convention). */
   blank?: number | bigint;
-}
-
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-/** Whether a header value equals the integer `target` exactly (astropy compares Python ints and floats). */
-export function equalsExactly(v: CardValue | undefined, target: bigint): boolean {
-  if (typeof v === 'bigint') return v === target;
-  if (typeof v === 'number') return Number.isFinite(v) && Number.isInteger(v) && BigInt(v) === target;
-  return false;
-}
-
-function numberOr(file: string, hdu: Hdu, key: string, fallback: number): number {
-  const v = hdu.header.get(key);
-  if (v === undefined) return fallback;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  throw new FitsError('BAD_HEADER', file, `${key} must be a number`, hdu.name || hdu.index, key);
-}
-
-function rawType(bitpix: number): NumericType {
-  switch (bitpix) {
-    case 8: return 'uint8';
-    case 16: return 'int16';
-    case 32: return 'int32';
-    case 64: return 'int64';
-    case -32: return 'float32';
-    default: return 'float64';
-  }
 }
 
 /**
@@ -96,23 +69,20 @@ export function imageInfo(file: string, hdu: Hdu): ImageInfo {
   if (hdu.kind === 'primary' && naxis > 0 && axes[0] === 0 && h.has('GROUPS') && h.get('GROUPS') === true) {
     throw new FitsError('UNSUPPORTED', file, 'random-groups data is not decoded (its size is known, so it can be skipped)', label);
   }
-  const bscale = numberOr(file, hdu, 'BSCALE', 1);
-  const bzero = numberOr(file, hdu, 'BZERO', 0);
-  const bzeroRaw = h.get('BZERO');
+  const { value: bscale } = headerNumber(file, hdu, 'BSCALE', 1);
+  const { value: bzero, raw: bzeroRaw } = headerNumber(file, hdu, 'BZERO', 0);
   let blankRaw = bitpix > 0 ? h.get('BLANK') : undefined;
   if (blankRaw !== undefined && typeof blankRaw !== 'bigint' && !(typeof blankRaw === 'number' && h.card('BLANK')?.kind === 'integer')) {
     blankRaw = undefined; // astropy ignores (with a warning) a BLANK that is not an integer
   }
   const blank = blankRaw as number | bigint | undefined;
 
-  let type = rawType(bitpix);
+  let type = bitpixType(bitpix);
   let unsigned = false;
-  if (bscale === 1) {
-    if (bitpix === 8 && equalsExactly(bzeroRaw, -128n)) type = 'int8';
-    else if (bitpix === 16 && equalsExactly(bzeroRaw, 32768n)) type = 'uint16';
-    else if (bitpix === 32 && equalsExactly(bzeroRaw, 2147483648n)) type = 'uint32';
-    else if (bitpix === 64 && equalsExactly(bzeroRaw, 9223372036854775808n)) type = 'uint64';
-    unsigned = type !== rawType(bitpix);
+  const convention = offsetConvention(type, false);
+  if (bscale === 1 && convention !== undefined && equalsExactly(bzeroRaw, convention.zero)) {
+    type = convention.type;
+    unsigned = true;
   }
   if (type === 'int8' && blank !== undefined) {
     throw new FitsError('UNSUPPORTED', file, 'BLANK with the signed-byte convention (BZERO = -128) cannot be represented', label, 'BLANK');
@@ -120,7 +90,7 @@ export function imageInfo(file: string, hdu: Hdu): ImageInfo {
   const scaled = bscale !== 1 || bzero !== 0 || blank !== undefined;
   if (scaled && !unsigned && bitpix > 0) type = bitpix > 16 ? 'float64' : 'float32';
 
-  const bytesPerValue = Math.abs(bitpix) / 8;
+  const bytesPerValue = bitpixBytes(bitpix);
   let rows = 0;
   let rowLength = 0;
   if (naxis === 1) {
@@ -147,11 +117,6 @@ export function imageRowsRange(info: ImageInfo, hdu: Hdu, firstRow: number, endR
   return { start: hdu.dataStart + firstRow * rowBytes, end: hdu.dataStart + endRow * rowBytes };
 }
 
-/** A float32 computation's operand the way numpy's legacy value-based casting sees a Python scalar. */
-function float32Operand(x: number): number {
-  return Number.isFinite(x) && Math.abs(x) > FLOAT32_MAX ? x : Math.fround(x);
-}
-
 /**
  * Decodes raw big-endian image bytes (a whole number of values, e.g. some rows) into astropy's values and
  * type (see the module comment). Swaps `bytes` in place when it can, so the caller must not reuse them.
@@ -163,34 +128,17 @@ export function decodeImage(file: string, hdu: Hdu, info: ImageInfo, bytes: Uint
   }
   const u8 = swapInPlace(aligned(bytes, bpv), bpv);
   const n = u8.byteLength / bpv;
-  const buf = u8.buffer;
-  const off = u8.byteOffset;
   const { bitpix, type } = info;
+  const stored = bitpixType(bitpix);
 
-  // Unsigned conventions: adding 2^(bits-1) to a two's-complement value is flipping its top bit.
-  if (type === 'int8') {
-    for (let i = 0; i < n; i++) u8[i] ^= 0x80;
-    return new Int8Array(buf, off, n);
-  }
-  if (type === 'uint16') {
-    const v = new Uint16Array(buf, off, n);
-    for (let i = 0; i < n; i++) v[i] ^= 0x8000;
-    return v;
-  }
-  if (type === 'uint32') {
-    const v = new Uint32Array(buf, off, n);
-    for (let i = 0; i < n; i++) v[i] ^= 0x80000000;
-    return v;
-  }
-  if (type === 'uint64') {
-    const words = new Uint32Array(buf, off, n * 2);
-    const hi = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-    for (let i = 0; i < n; i++) words[2 * i + hi] ^= 0x80000000;
-    return new BigUint64Array(buf, off, n);
+  // Offset conventions (int8, uint16, uint32, uint64): the top bit of each value flipped.
+  if (offsetConvention(stored, false)?.type === type) {
+    flipTopBits(u8, bpv);
+    return viewAs(type, u8);
   }
 
-  const raw = rawView(bitpix, buf, off, n);
-  if (type === rawType(bitpix)) {
+  const raw = viewAs(stored, u8);
+  if (type === stored) {
     if (info.bscale === 1 && info.bzero === 0) return raw;
     return scaleInPlace(raw as Float32Array | Float64Array, info.bscale, info.bzero, type === 'float32');
   }
@@ -203,43 +151,9 @@ export function decodeImage(file: string, hdu: Hdu, info: ImageInfo, bytes: Uint
     out.set(raw as Uint8Array | Int16Array | Int32Array);
   }
   if (info.bscale !== 1 || info.bzero !== 0) scaleInPlace(out, info.bscale, info.bzero, type === 'float32');
-  if (info.blank !== undefined && info.blank !== 0 && info.blank !== 0n) markBlanks(raw, out, info.blank);
+  if (info.blank !== undefined && info.blank !== 0 && info.blank !== 0n) {
+    const blanks = equalMask(raw, info.blank);
+    if (blanks) for (let i = 0; i < n; i++) if (blanks[i] === 1) out[i] = NaN;
+  }
   return out;
-}
-
-function rawView(bitpix: number, buf: ArrayBufferLike, off: number, n: number): ImageArray {
-  switch (bitpix) {
-    case 8: return new Uint8Array(buf, off, n);
-    case 16: return new Int16Array(buf, off, n);
-    case 32: return new Int32Array(buf, off, n);
-    case 64: return new BigInt64Array(buf, off, n);
-    case -32: return new Float32Array(buf, off, n);
-    default: return new Float64Array(buf, off, n);
-  }
-}
-
-/** values = values * scale (if scale != 1), then + zero (if zero != 0), rounded as numpy does. */
-export function scaleInPlace<T extends Float32Array | Float64Array>(values: T, scale: number, zero: number, f32: boolean): T {
-  const n = values.length;
-  if (f32) {
-    const s = float32Operand(scale);
-    const z = float32Operand(zero);
-    if (scale !== 1) for (let i = 0; i < n; i++) values[i] = values[i] * s;
-    if (zero !== 0) for (let i = 0; i < n; i++) values[i] = values[i] + z;
-  } else {
-    if (scale !== 1) for (let i = 0; i < n; i++) values[i] = values[i] * scale;
-    if (zero !== 0) for (let i = 0; i < n; i++) values[i] = values[i] + zero;
-  }
-  return values;
-}
-
-function markBlanks(raw: ImageArray, out: Float32Array | Float64Array, blank: number | bigint): void {
-  if (raw instanceof BigInt64Array) {
-    const b = BigInt(blank);
-    for (let i = 0; i < raw.length; i++) if (raw[i] === b) out[i] = NaN;
-    return;
-  }
-  const b = Number(blank);
-  const r = raw as Uint8Array | Int16Array | Int32Array;
-  for (let i = 0; i < r.length; i++) if (r[i] === b) out[i] = NaN;
 }

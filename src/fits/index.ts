@@ -1,7 +1,7 @@
 /** The FITS reader: headers, HDU offsets, images and binary tables, decoded as astropy.io.fits reads them. */
 export { FitsError, type FitsErrorCode } from './errors.js';
+export { BLOCK_LENGTH, padToBlock } from './block.js';
 export {
-  BLOCK_LENGTH,
   CARD_LENGTH,
   parseCard,
   parseCards,
@@ -12,16 +12,10 @@ export {
   type CardValue,
 } from './card.js';
 export { Header } from './header.js';
-export { dataLengthOf, findHdu, MAX_HEADER_BLOCKS, padToBlock, readHduData, scanHdus, type Hdu, type HduKind } from './hdu.js';
-export {
-  decodeImage,
-  equalsExactly,
-  imageInfo,
-  imageRowsRange,
-  type ImageArray,
-  type ImageInfo,
-  type NumericType,
-} from './image.js';
+export { checkRange, type ByteSource } from './source.js';
+export { dataLengthOf, findHdu, MAX_HEADER_BLOCKS, readHduData, scanHdus, type Hdu, type HduKind } from './hdu.js';
+export { decodeImage, imageInfo, imageRowsRange, type ImageArray, type ImageInfo } from './image.js';
+export { equalsExactly, type NumericArray, type NumericType } from './numeric.js';
 export { ELEMENT_BYTES, fieldWidth, parseTdim, parseTform, type Tform, type TformCode } from './tform.js';
 export {
   findColumn,

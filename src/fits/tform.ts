@@ -1,6 +1,7 @@
 /**
  * Binary-table field formats (FITS 4.0 section 7.3.1): TFORMn = rT[a] with repeat r and type code T,
- * P/Q descriptors as rPt(max) / rQt(max), and TDIMn = (d1,d2,...) with the fastest axis first.
+ * P/Q descriptors as rPt(max) / rQt(max), and TDIMn = (d1,d2,...) with the fastest axis first; parsed for
+ * the reader, formatted for the writer.
  */
 
 import { FitsError } from './errors.js';
@@ -32,6 +33,11 @@ const TDIM_RE = /^\(\s*(\d+\s*(?:,\s*\d+\s*)*)\)\s*$/;
 /** Bytes a field of `repeat` elements of `code` takes (X packs 8 bits a byte). */
 export function fieldWidth(code: TformCode, repeat: number): number {
   return code === 'X' ? Math.ceil(repeat / 8) : repeat * ELEMENT_BYTES[code];
+}
+
+/** TFORMn text for `repeat` elements of `code`: the repeat is left out when it is 1, except for A. */
+export function formatTform(code: TformCode, repeat: number): string {
+  return code === 'A' || repeat !== 1 ? `${repeat}${code}` : code;
 }
 
 /**
@@ -73,4 +79,9 @@ export function parseTdim(file: string, hdu: string | number, key: string, tdim:
     throw new FitsError('BAD_TFORM', file, `dimension in '${tdim}' is too large`, hdu, key);
   }
   return dims;
+}
+
+/** TDIMn text "(d1,d2,...)" for axes given fastest first. */
+export function formatTdim(dims: number[]): string {
+  return `(${dims.join(',')})`;
 }

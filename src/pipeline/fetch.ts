@@ -1,6 +1,6 @@
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { PlannedRead } from '../desi/read-plan.js';
-import type { ByteSource } from '../storage/source.js';
+import type { ByteSource } from '../fits/index.js';
 import { MemorySource } from '../storage/source.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import { Limiter, mapLimit } from '../util/concurrency.js';

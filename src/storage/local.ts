@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { checkRange, type ByteSource, type SourceStats } from './source.js';
+import { checkRange, type ByteSource } from '../fits/source.js';
+import type { SourceStats } from './source.js';
 
 /**
  * A local file as a ByteSource. The length is taken from fstat when opened, so every size a FITS header

@@ -4,7 +4,8 @@
  */
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { checkRange, type SourceStats } from './source.js';
+import { checkRange } from '../fits/source.js';
+import type { SourceStats } from './source.js';
 import type { OpenedObject } from './tile-store.js';
 import { BodyLengthError, httpStatusOf, StallError, withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';

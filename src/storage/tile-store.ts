@@ -1,5 +1,6 @@
 import type { ObjectRef, TileRef } from '../desi/tile.js';
-import type { ByteSource, SourceStats } from './source.js';
+import type { ByteSource } from '../fits/source.js';
+import type { SourceStats } from './source.js';
 
 /** A readable object: a ByteSource that keeps counters and must be closed. */
 export interface OpenedObject extends ByteSource {

@@ -2,7 +2,8 @@
  * The catalog side of a synthetic tile: who the targets are (FIBERMAP, EXP_FIBERMAP, SCORES, TSNR2) and
  * what redrock says about them (REDSHIFTS, in a different row order than FIBERMAP).
  */
-import type { ColumnData, ColumnSpec } from '../fits/writer.js';
+import type { ColumnValues } from '../fits/encode.js';
+import type { ColumnSpec } from '../fits/hdu-spec.js';
 import { EXP_FIBERMAP_COLUMNS, FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS, TSNR2_NAMES } from './columns.js';
 import { HPX_NSIDE, pixelCenter } from './healpix.js';
 import { exposuresOf, MAX_EXPOSURES } from './layout.js';
@@ -21,11 +22,11 @@ export interface TileCatalog {
   specials: Uint8Array;
   /** REDSHIFTS row r describes FIBERMAP row redshiftsOrder[r]. */
   redshiftsOrder: Int32Array;
-  fibermap: Record<string, ColumnData>;
-  expFibermap: Record<string, ColumnData>;
-  scores: Record<string, ColumnData>;
-  tsnr2: Record<string, ColumnData>;
-  redshifts: Record<string, ColumnData>;
+  fibermap: Record<string, ColumnValues>;
+  expFibermap: Record<string, ColumnValues>;
+  scores: Record<string, ColumnValues>;
+  tsnr2: Record<string, ColumnValues>;
+  redshifts: Record<string, ColumnValues>;
 }
 
 /** A stable 32-bit hash of a string (for mixing survey/program names into seeds). */
@@ -41,7 +42,7 @@ export function tileSeed(spec: SynthTileSpec): number {
 }
 
 /** An empty column of `rows` rows of the array type the FITS writer takes for its TFORM. */
-function allocate(c: ColumnSpec, rows: number): ColumnData {
+function allocate(c: ColumnSpec, rows: number): ColumnValues {
   const n = rows * (c.repeat ?? 1);
   switch (c.tform) {
     case 'L':
@@ -63,14 +64,14 @@ function allocate(c: ColumnSpec, rows: number): ColumnData {
   }
 }
 
-function allocateAll(columns: ColumnSpec[], rows: number): Record<string, ColumnData> {
+function allocateAll(columns: ColumnSpec[], rows: number): Record<string, ColumnValues> {
   return Object.fromEntries(columns.map((c) => [c.name, allocate(c, rows)]));
 }
 
 type Num = Float32Array | Float64Array | Int16Array | Int32Array | Uint8Array;
-const num = (t: Record<string, ColumnData>, name: string): Num => t[name] as Num;
-const big = (t: Record<string, ColumnData>, name: string): BigInt64Array => t[name] as BigInt64Array;
-const str = (t: Record<string, ColumnData>, name: string): string[] => t[name] as string[];
+const num = (t: Record<string, ColumnValues>, name: string): Num => t[name] as Num;
+const big = (t: Record<string, ColumnValues>, name: string): BigInt64Array => t[name] as BigInt64Array;
+const str = (t: Record<string, ColumnValues>, name: string): string[] => t[name] as string[];
 
 /** Target bits used here (desitarget): LRG 0, ELG 1, QSO 2, BGS_ANY 60, MWS_ANY 61, SCND_ANY 62. */
 const BIT = { LRG: 1n, ELG: 2n, QSO: 4n, BGS_ANY: 1n << 60n, MWS_ANY: 1n << 61n, SCND_ANY: 1n << 62n };
@@ -236,7 +237,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
 }
 
 /** One EXP_FIBERMAP row per (exposure, target), grouped by exposure like desispec writes them. */
-function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnData>, nexp: Int32Array, rng: Rng): Record<string, ColumnData> {
+function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnValues>, nexp: Int32Array, rng: Rng): Record<string, ColumnValues> {
   const n = nexp.length;
   const rows = nexp.reduce((s, v) => s + v, 0);
   const t = allocateAll(EXP_FIBERMAP_COLUMNS, rows);
@@ -283,7 +284,7 @@ function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnData>, n
 }
 
 /** SCORES (coadd) and TSNR2 (redrock) with the same TSNR2_* values. */
-function buildScores(fm: Record<string, ColumnData>, n: number, rng: Rng): { scores: Record<string, ColumnData>; tsnr2: Record<string, ColumnData> } {
+function buildScores(fm: Record<string, ColumnValues>, n: number, rng: Rng): { scores: Record<string, ColumnValues>; tsnr2: Record<string, ColumnValues> } {
   const scores = allocateAll(SCORES_COLUMNS, n);
   const tsnr2 = allocateAll(TSNR2_COLUMNS, n);
   (scores.TARGETID as BigInt64Array).set(fm.TARGETID as BigInt64Array);
@@ -304,12 +305,12 @@ const BAD_ZWARN = [4n, 4n | 32n, 512n, 1024n, 1n << 16n, 1n << 19n];
 /** REDSHIFTS rows in a shuffled order (never FIBERMAP's), exactly the good quasars with QSO and ZWARN 0. */
 function buildRedshifts(
   spec: SynthTileSpec,
-  fm: Record<string, ColumnData>,
+  fm: Record<string, ColumnValues>,
   kinds: TargetKind[],
   z: Float64Array,
   nwaveTotal: number,
   rng: Rng,
-): { redshifts: Record<string, ColumnData>; redshiftsOrder: Int32Array } {
+): { redshifts: Record<string, ColumnValues>; redshiftsOrder: Int32Array } {
   const n = spec.targets;
   const order = shuffledOrder(n, rng);
   const t = allocateAll(REDSHIFTS_COLUMNS, n);

@@ -1,7 +1,7 @@
 /**
  * The binary-table layouts the generator writes, in the DR1 ("iron") main file order of desi-format.md.
  */
-import type { ColumnSpec, TformCode } from '../fits/writer.js';
+import type { ColumnSpec, WritableTformCode } from '../fits/hdu-spec.js';
 
 /** Parses "NAME:TFORM NAME:10D ..." into column specs (TFORM = optional repeat + one code letter). */
 export function parseColumns(text: string, units: Record<string, string> = {}): ColumnSpec[] {
@@ -11,7 +11,7 @@ export function parseColumns(text: string, units: Record<string, string> = {}): 
     .map((item) => {
       const m = /^([A-Z0-9_]+):(\d*)([LBIJKAED])$/.exec(item);
       if (!m) throw new Error(`synth: bad column item ${item}`);
-      const [, name, repeat, code] = m as unknown as [string, string, string, TformCode];
+      const [, name, repeat, code] = m as unknown as [string, string, string, WritableTformCode];
       const spec: ColumnSpec = { name, tform: code };
       if (repeat !== '') spec.repeat = Number(repeat);
       const unit = units[name];

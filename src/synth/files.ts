@@ -4,7 +4,8 @@
  * when complete, so an interrupted run never leaves a file that looks whole.
  */
 import { rename, rm } from 'node:fs/promises';
-import { FitsWriter, type ColumnData } from '../fits/writer.js';
+import type { ColumnValues } from '../fits/encode.js';
+import { FitsWriter } from '../fits/writer.js';
 import type { TileCatalog } from './catalog.js';
 import { armGrids, wavelengths, type ArmName, type WavelengthMode } from './grids.js';
 import { coaddLayout, redrockLayout, type HduLayout } from './layout.js';
@@ -16,16 +17,16 @@ const TABLE_CHUNK_ROWS = 4096;
 /** Targets per generated chunk of FLUX/IVAR/MASK (about 11 MB of floats per kind with full grids). */
 const SPECTRA_CHUNK_TARGETS = 1024;
 
-function sliceColumns(columns: Record<string, ColumnData>, repeatOf: Map<string, number>, from: number, to: number): Record<string, ColumnData> {
-  const out: Record<string, ColumnData> = {};
+function sliceColumns(columns: Record<string, ColumnValues>, repeatOf: Map<string, number>, from: number, to: number): Record<string, ColumnValues> {
+  const out: Record<string, ColumnValues> = {};
   for (const [name, data] of Object.entries(columns)) {
     const r = repeatOf.get(name) ?? 1;
-    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnData : (data as Exclude<ColumnData, unknown[]>).subarray(from * r, to * r);
+    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnValues : (data as Exclude<ColumnValues, unknown[]>).subarray(from * r, to * r);
   }
   return out;
 }
 
-async function writeTable(w: FitsWriter, hdu: Extract<HduLayout, { kind: 'table' }>, columns: Record<string, ColumnData>): Promise<void> {
+async function writeTable(w: FitsWriter, hdu: Extract<HduLayout, { kind: 'table' }>, columns: Record<string, ColumnValues>): Promise<void> {
   await w.beginBinTable(hdu.spec);
   const repeatOf = new Map(hdu.spec.columns.map((c) => [c.name, c.tform === 'A' ? 1 : (c.repeat ?? 1)]));
   for (let from = 0; from < hdu.spec.nrows; from += TABLE_CHUNK_ROWS) {
@@ -58,13 +59,13 @@ async function writeFile(path: string, hdus: HduLayout[], writeData: (w: FitsWri
 export async function writeCoadd(path: string, spec: SynthTileSpec, mode: WavelengthMode, catalog: TileCatalog, seed: number): Promise<number> {
   const grids = new Map(armGrids(mode).map((g) => [g.arm, g]));
   const waves = new Map(armGrids(mode).map((g) => [g.arm, wavelengths(g)]));
-  const tables: Record<string, Record<string, ColumnData>> = {
+  const tables: Record<string, Record<string, ColumnValues>> = {
     FIBERMAP: catalog.fibermap,
     EXP_FIBERMAP: catalog.expFibermap,
     SCORES: catalog.scores,
   };
   return writeFile(path, coaddLayout(spec, mode), async (w, hdu) => {
-    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnData>);
+    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnValues>);
     const name = hdu.spec.extname as string;
     const [arm, what] = name.split('_') as [ArmName, string];
     const grid = grids.get(arm)!;
@@ -97,7 +98,7 @@ export async function writeCoadd(path: string, spec: SynthTileSpec, mode: Wavele
 
 /** Writes the redrock file of a tile; returns its size in bytes. */
 export async function writeRedrock(path: string, spec: SynthTileSpec, catalog: TileCatalog): Promise<number> {
-  const tables: Record<string, Record<string, ColumnData>> = {
+  const tables: Record<string, Record<string, ColumnValues>> = {
     REDSHIFTS: catalog.redshifts,
     FIBERMAP: catalog.fibermap,
     EXP_FIBERMAP: catalog.expFibermap,
@@ -105,6 +106,6 @@ export async function writeRedrock(path: string, spec: SynthTileSpec, catalog: T
   };
   return writeFile(path, redrockLayout(spec), async (w, hdu) => {
     if (hdu.kind !== 'table') throw new Error(`synth: unexpected image HDU in a redrock layout`);
-    await writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnData>);
+    await writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnValues>);
   });
 }

@@ -2,18 +2,18 @@
  * The HDU layout of a synthetic coadd and redrock file, without data: headers and data sizes, so a
  * tile's file sizes are known exactly before (or instead of) writing it.
  */
+import { padToBlock } from '../fits/block.js';
+import type { Card } from '../fits/card.js';
+import { formatHeader } from '../fits/card-format.js';
 import {
   binTableHeaderCards,
-  formatHeader,
   imageDataBytes,
   imageHeaderCards,
-  paddedBytes,
   primaryHeaderCards,
   rowBytes,
   type BinTableSpec,
-  type Card,
   type ImageSpec,
-} from '../fits/writer.js';
+} from '../fits/hdu-spec.js';
 import { EXP_FIBERMAP_COLUMNS, FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS } from './columns.js';
 import { armGrids, NDIAG, type WavelengthMode } from './grids.js';
 import { HPX_NPIX, HPX_NSIDE } from './healpix.js';
@@ -173,9 +173,9 @@ export function hduBytes(hdu: HduLayout): number {
     case 'primary':
       return formatHeader(primaryHeaderCards(hdu.cards)).length;
     case 'image':
-      return formatHeader(imageHeaderCards(hdu.spec)).length + paddedBytes(imageDataBytes(hdu.spec));
+      return formatHeader(imageHeaderCards(hdu.spec)).length + padToBlock(imageDataBytes(hdu.spec));
     case 'table':
-      return formatHeader(binTableHeaderCards(hdu.spec)).length + paddedBytes(rowBytes(hdu.spec.columns) * hdu.spec.nrows);
+      return formatHeader(binTableHeaderCards(hdu.spec)).length + padToBlock(rowBytes(hdu.spec.columns) * hdu.spec.nrows);
   }
 }
 

@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FitsWriter, formatHeader, imageHeaderCards, paddedBytes } from '../../src/fits/writer.js';
+import { padToBlock } from '../../src/fits/block.js';
+import { formatHeader } from '../../src/fits/card-format.js';
+import { imageHeaderCards } from '../../src/fits/hdu-spec.js';
+import { FitsWriter } from '../../src/fits/writer.js';
 import { collect, startCli } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
 
@@ -35,11 +38,11 @@ async function writeTile(dir: string): Promise<number> {
     const be = Buffer.from(wave.buffer.slice(0));
     be.swap64();
     await fh.write(be, 0, be.length, pos + hdr.length);
-    pos += hdr.length + paddedBytes(be.length);
+    pos += hdr.length + padToBlock(be.length);
     for (const [kind, bitpix] of [['FLUX', -32], ['IVAR', -32], ['MASK', 32]] as const) {
       const h = formatHeader(imageHeaderCards({ extname: `${arm}_${kind}`, bitpix, naxes: [n, NSPEC] }));
       await fh.write(h, 0, h.length, pos);
-      pos += h.length + paddedBytes(n * NSPEC * 4);
+      pos += h.length + padToBlock(n * NSPEC * 4);
     }
   }
   await fh.truncate(pos);

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemorySource, type ByteSource } from '../../src/storage/source.js';
+import type { ByteSource } from '../../src/fits/source.js';
+import { MemorySource } from '../../src/storage/source.js';
 import {
   FitsError,
   findHdu,

@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FitsWriter, formatCard, formatFloat, formatHeader, rowBytes } from '../../src/fits/writer.js';
+import { formatCard, formatFloat, formatHeader } from '../../src/fits/card-format.js';
+import { rowBytes } from '../../src/fits/hdu-spec.js';
+import { FitsWriter } from '../../src/fits/writer.js';
 import { estimateTileBytes, seedDryRunSpecs, smallSpecs, synthTree, type SynthTileSpec } from '../../src/synth/index.js';
 import { FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS } from '../../src/synth/columns.js';
 import { pixelCenter } from '../../src/synth/healpix.js';
@@ -138,7 +140,7 @@ describe('FITS writer: cards', () => {
       const text = formatFloat(x);
       assert.match(text, /^-?\d+\.\d*(E[+-]?\d+)?$/, text);
       assert.ok(Object.is(Number(text), x), `${x} -> ${text}`);
-      const card = formatCard({ key: 'X', value: x, float: true })[0]!;
+      const card = formatCard({ key: 'X', value: x, kind: 'float' })[0]!;
       assert.ok(Object.is(Number(card.slice(10).trim()), x));
     }
     assert.throws(() => formatFloat(NaN));
@@ -160,7 +162,7 @@ describe('FITS writer: cards', () => {
   });
 
   test('a header ends with END and is padded with spaces to 2880', () => {
-    const h = formatHeader([{ key: 'SIMPLE', value: true }, { key: 'COMMENT', comment: 'hello' }]);
+    const h = formatHeader([{ key: 'SIMPLE', value: true }, { key: 'COMMENT', value: 'hello' }]);
     assert.equal(h.length, 2880);
     assert.equal(h.toString('latin1', 160, 240).trimEnd(), 'END');
     assert.ok(h.subarray(240).every((b) => b === 0x20));

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { ByteSource } from '../../../src/storage/source.js';
+import type { ByteSource } from '../../../src/fits/source.js';
 import {
   decodeImage,
   FitsError,
