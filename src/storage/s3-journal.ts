@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, type RunRecord, type TileRecord, type TileStatus } from './journal-store.js';
+import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, parseS3Url, type S3Url } from './s3-url.js';
@@ -99,16 +100,11 @@ export class S3JournalStore implements JournalStore {
       else if (parsed === undefined) damaged += 1;
       else slots[i] = parsed;
     });
-    let next = 0;
-    const lane = async () => {
-      while (next < needBody.length) {
-        const i = needBody[next++];
-        const rec = await this.readBody(folder + names[i]);
-        if (rec) slots[i] = rec;
-        else damaged += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.getConcurrency ?? 8, needBody.length) }, lane));
+    await mapLimit(needBody, this.opts.getConcurrency ?? 8, async (i) => {
+      const rec = await this.readBody(folder + names[i]);
+      if (rec) slots[i] = rec;
+      else damaged += 1;
+    });
     return { records: slots.filter((r): r is JournalRecord => r !== undefined), damaged };
   }
 

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkRange, type SourceStats } from './source.js';
 import type { OpenedObject } from './tile-store.js';
+import { mapLimit } from '../util/concurrency.js';
 import { BodyLengthError, httpStatusOf, StallError, withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { formatS3Url } from './s3-url.js';
@@ -87,23 +88,9 @@ export class S3ObjectSource implements OpenedObject {
     if (end === start) return out;
     const parts: [number, number][] = [];
     for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
-    let next = 0;
-    let failed = false;
-    const lane = async () => {
-      while (next < parts.length && !failed) {
-        const [s, e] = parts[next++];
-        try {
-          await this.readPart(out, s - start, s, e);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    };
-    const lanes = Array.from({ length: Math.min(this.partConcurrency, parts.length) }, lane);
-    const results = await Promise.allSettled(lanes);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
+    // A failed part stops new parts from starting; the error is thrown only after the parts in flight have
+    // settled, so no GET is left writing into `out` behind a rejected slice.
+    await mapLimit(parts, this.partConcurrency, ([s, e]) => this.readPart(out, s - start, s, e));
     return out;
   }
 

@@ -4,6 +4,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { HEALPIX_PIXELS, pixgroup, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
+import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
@@ -74,20 +75,8 @@ export class S3TileStore implements TileStore {
     const jobs: { survey: string; program: string; group: number }[] = [];
     for (const survey of filter.surveys) for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
     const found = new Map<string, TileRef>();
-    let next = 0;
-    let failure: unknown;
-    const lane = async () => {
-      while (next < jobs.length && failure === undefined) {
-        const job = jobs[next++];
-        try {
-          await this.listGroup(job.survey, job.program, job.group, found, problem);
-        } catch (err) {
-          failure = failure ?? err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.listConcurrency ?? 32, jobs.length) }, lane));
-    if (failure !== undefined) throw failure;
+    // The first failed pixgroup stops new listings; it is thrown once the listings in flight have settled.
+    await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem));
     if (extraProblems > 0) problems.push(`… and ${extraProblems} more keys that do not fit the layout`);
 
     const order = (t: TileRef) => [filter.surveys.indexOf(t.survey), filter.programs.indexOf(t.program), t.healpix];
