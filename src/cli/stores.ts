@@ -5,6 +5,7 @@ import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import type { OutputStore } from '../storage/output-store.js';
+import { newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
 import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
 import { S3OutputStore } from '../storage/s3-output.js';
@@ -35,11 +36,25 @@ export interface StoreArgs {
   maxAttempts: number;
 }
 
+/** The stores of one run, and the counters they share. */
+export interface Stores {
+  store: TileStore;
+  out: OutputStore;
+  journal: JournalStore;
+  relativeOf: (ref: ObjectRef) => string;
+  /**
+   * Every S3 retry of the run: discovery's listings, every object's reads, the journal's and the output's
+   * requests (all zero for local folders). The run's total; a tile's share is the sum of `retries` over
+   * the objects it opened, which are already counted here.
+   */
+  retries: RetryCounters;
+}
+
 /**
  * Where the run reads and writes, from the command line: a local folder or an s3:// URL for each. Reading
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
  */
-export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; journal: JournalStore; relativeOf: (ref: ObjectRef) => string } {
+export function openStores(a: StoreArgs): Stores {
   const s3opts = (anonymous: boolean): S3ClientOptions => ({
     region: a.region,
     endpoint: a.endpoint,
@@ -49,7 +64,8 @@ export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; 
     connectionTimeoutMs: a.connectTimeoutSec * 1000,
     socketTimeoutMs: a.readTimeoutSec * 1000,
   });
-  const retry = { maxAttempts: a.maxAttempts };
+  const retries = newRetryCounters();
+  const retry = { maxAttempts: a.maxAttempts, counters: retries };
   let store: TileStore;
   let relativeOf: (ref: ObjectRef) => string;
   if (isS3Url(a.source)) {
@@ -65,8 +81,8 @@ export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; 
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
     const client = makeS3Client(s3opts(false));
-    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf };
+    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
   }
   const out = new LocalOutputStore(a.out);
-  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf };
+  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries };
 }

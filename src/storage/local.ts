@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { newRetryCounters } from './retry.js';
 import { checkRange, type ByteSource, type SourceStats } from './source.js';
 
 /**
@@ -7,6 +8,8 @@ import { checkRange, type ByteSource, type SourceStats } from './source.js';
  */
 export class LocalFileSource implements ByteSource {
   readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+  /** Local reads are never retried: always zero, so every OpenedObject has retry counters. */
+  readonly retries = newRetryCounters();
 
   private constructor(
     readonly name: string,

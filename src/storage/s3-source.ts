@@ -7,7 +7,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkRange, type SourceStats } from './source.js';
 import type { OpenedObject } from './tile-store.js';
 import { mapLimit } from '../util/concurrency.js';
-import { BodyLengthError, httpStatusOf, StallError, withRetry, type RetryOptions } from './retry.js';
+import { alsoCountIn, BodyLengthError, httpStatusOf, newRetryCounters, StallError, withRetry, type RetryCounters, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { formatS3Url } from './s3-url.js';
 
@@ -18,6 +18,7 @@ export interface S3SourceOptions {
   partConcurrency?: number;
   /** A response body that delivers no bytes for this long is aborted and retried (default 30 s). */
   stallMs?: number;
+  /** Retries of this object's reads are counted in `retry.counters` (the run's) and in its own `retries`. */
   retry?: RetryOptions;
 }
 
@@ -53,7 +54,10 @@ export function normalizeEtag(etag: string | undefined): string | undefined {
 export class S3ObjectSource implements OpenedObject {
   readonly name: string;
   readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+  /** Retries of this object's reads alone. */
+  readonly retries: RetryCounters = newRetryCounters();
   private etag: string | undefined;
+  private readonly retry: RetryOptions;
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly stallMs: number;
@@ -71,6 +75,7 @@ export class S3ObjectSource implements OpenedObject {
     this.partSize = Math.max(1, opts.partSize ?? DEFAULT_PART_SIZE);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.stallMs = opts.stallMs ?? 30_000;
+    this.retry = alsoCountIn(opts.retry, this.retries);
   }
 
   /** The ETag every read is pinned to (unquoted), once known. */
@@ -101,7 +106,7 @@ export class S3ObjectSource implements OpenedObject {
   /** One part with retries; the final error names the object, or is an ObjectChangedError. */
   private async readPart(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
     try {
-      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.opts.retry);
+      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.retry);
     } catch (err) {
       if (err instanceof ObjectChangedError) throw err;
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: this.key, operation: `GetObject bytes=${start}-${end - 1}` });

@@ -20,8 +20,9 @@ export interface S3TileStoreOptions {
   maxKeys?: number;
   /** Problems reported in full before the rest are only counted (default 100). */
   maxProblems?: number;
+  /** Retries of listings; `retry.counters` (the run's) also counts the reads of opened objects unless `source.retry` names its own. */
   retry?: RetryOptions;
-  /** Options of the objects open() returns (part size, stall timeout). */
+  /** Options of the objects open() returns (part size, stall timeout, retries). */
   source?: S3SourceOptions;
 }
 
@@ -88,9 +89,20 @@ export class S3TileStore implements TileStore {
     return { tiles, problems };
   }
 
-  /** An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. */
+  /**
+   * An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. Its retries are
+   * counted in its own `retries` and in the store's counters.
+   */
   async open(ref: ObjectRef): Promise<OpenedObject> {
-    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.opts.source);
+    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.sourceOptions);
+  }
+
+  /** The objects' options, counting their retries in the store's counters when they name none of their own. */
+  private get sourceOptions(): S3SourceOptions | undefined {
+    const source = this.opts.source;
+    const counters = this.opts.retry?.counters;
+    if (counters === undefined || source?.retry?.counters !== undefined) return source;
+    return { ...source, retry: { ...source?.retry, counters } };
   }
 
   /** `s3://bucket/key`. */

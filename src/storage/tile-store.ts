@@ -1,9 +1,15 @@
 import type { ObjectRef, TileRef } from '../desi/tile.js';
+import type { RetryCounters } from './retry.js';
 import type { ByteSource, SourceStats } from './source.js';
 
 /** A readable object: a ByteSource that keeps counters and must be closed. */
 export interface OpenedObject extends ByteSource {
   readonly stats: SourceStats;
+  /**
+   * The retries made reading this object (always zero for a local file), so a tile's retries are the sum
+   * over the objects it opened. They are also counted in the counters the store was given (the run's).
+   */
+  readonly retries: RetryCounters;
   close(): Promise<void>;
 }
 
