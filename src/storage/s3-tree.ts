@@ -2,16 +2,17 @@
  * A DESI healpix tree under an S3 prefix: `{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-….fits`.
  */
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { HEALPIX_PIXELS, pixgroup, type ObjectRef, type TileRef } from '../desi/tile.js';
+import { parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/layout.js';
+import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
 import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, parseTileObjectKey, s3UrlText, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, parseS3Url, s3UrlText, type S3Url } from './s3-url.js';
 
-/** Pixgroups of nside 64: floor(pixnum / 100) for pixnum in 0..49,151, so 0..491. */
-export const PIXGROUPS = pixgroup(HEALPIX_PIXELS - 1) + 1;
+/** Pixgroups of nside 64 (0..491): discovery lists each one's folder. */
+export { PIXGROUPS };
 
 export interface S3TileStoreOptions {
   /** Listings in flight during discovery (default 32). */
@@ -111,7 +112,7 @@ export class S3TileStore implements TileStore {
   }
 
   private async listGroup(survey: string, program: string, group: number, found: Map<string, TileRef>, problem: (key: string, why: string) => void): Promise<void> {
-    const folder = folderPrefix(joinKey(this.prefix, survey, program, String(group)));
+    const folder = folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group)));
     let token: string | undefined;
     do {
       const page = await this.list(folder, this.opts.maxKeys, token);
@@ -123,7 +124,7 @@ export class S3TileStore implements TileStore {
           problem(key, parsed.problem);
           continue;
         }
-        const tileId = `${survey}/${program}/${parsed.healpix}`;
+        const tileId = tileKey({ survey, program, healpix: parsed.healpix });
         let tile = found.get(tileId);
         if (!tile) {
           tile = { survey, program, healpix: parsed.healpix };
