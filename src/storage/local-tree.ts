@@ -7,7 +7,6 @@ import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile
 
 /** A DESI healpix tree on a local disk: `{root}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-…fits`. */
 export class LocalTileStore implements TileStore {
-  readonly supportsRanges = true;
   readonly root: string;
 
   constructor(root: string) {

@@ -31,8 +31,6 @@ export interface Discovery {
 export interface TileStore {
   /** The root as the user wrote it (a path or s3://bucket/prefix), for messages and metadata. */
   readonly root: string;
-  /** Whether ranged reads are cheap (both local and S3 are; a store that cannot falls back to whole files). */
-  readonly supportsRanges: boolean;
   discover(filter: DiscoveryFilter): Promise<Discovery>;
   open(ref: ObjectRef): Promise<OpenedObject>;
   /** A name for the object in messages and in the Parquet footer (never a signed URL). */
