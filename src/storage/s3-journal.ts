@@ -17,14 +17,14 @@ import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, 
 import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, toS3Url, type S3Url } from './s3-url.js';
 
 /** Where the journal lives inside --out (names starting with '_' are skipped by dataset readers). */
 export const S3_JOURNAL_REL = '_desi-qad/journal';
 
 /** The journal folder of an output prefix: `{out}/_desi-qad/journal`. */
 export function journalUrlFor(out: string | S3Url): S3Url {
-  const u = typeof out === 'string' ? parseS3Url(out) : out;
+  const u = toS3Url(out);
   return { bucket: u.bucket, prefix: joinKey(u.prefix, S3_JOURNAL_REL) };
 }
 
@@ -61,7 +61,7 @@ export class S3JournalStore implements JournalStore {
     url: string | S3Url,
     private readonly opts: S3JournalOptions = {},
   ) {
-    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    const u = toS3Url(url);
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.location = formatS3Url(u.bucket, folderPrefix(u.prefix));

@@ -9,7 +9,7 @@ import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, s3UrlText, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
 
 /** Pixgroups of nside 64 (0..491): discovery lists each one's folder. */
 export { PIXGROUPS };
@@ -39,7 +39,6 @@ export interface S3ListStats {
  * pairs each tile's coadd and redrock with their size and ETag (unquoted); `ObjectRef.path` is the object key.
  */
 export class S3TileStore implements TileStore {
-  readonly supportsRanges = true;
   readonly root: string;
   readonly bucket: string;
   readonly prefix: string;
@@ -50,7 +49,7 @@ export class S3TileStore implements TileStore {
     url: string | S3Url,
     private readonly opts: S3TileStoreOptions = {},
   ) {
-    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    const u = toS3Url(url);
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.root = s3UrlText(u);

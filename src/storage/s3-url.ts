@@ -53,6 +53,11 @@ export function parseS3Url(url: string): S3Url {
   return { bucket, prefix };
 }
 
+/** A URL as given to a store's constructor: parsed when it is text, as is when already parsed. */
+export function toS3Url(url: string | S3Url): S3Url {
+  return typeof url === 'string' ? parseS3Url(url) : url;
+}
+
 /** `s3://bucket/key` (or `s3://bucket/` for an empty key): how objects and prefixes are named in messages. */
 export function formatS3Url(bucket: string, key = ''): string {
   return `${SCHEME}${bucket}/${key}`;
