@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { parseSelection } from '../desi/selection.js';
-import { PROGRAMS, SURVEYS } from '../desi/tile.js';
+import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
 import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
 import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
@@ -67,6 +67,7 @@ export function convertOptions(y: Argv) {
         // Survey and program names become folders of the output: nothing that could climb out of --out.
         if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new Error(`--survey/--program: ${JSON.stringify(name)} is not a DESI survey or program name`);
       }
+      if (a.tiles !== undefined) parseTileSpecs(list(a.tiles));
       if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
       return true;
     });
@@ -91,7 +92,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   }
   let stores: ReturnType<typeof openStores>;
   try {
-    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads, readTimeoutSec: a['cli-read-timeout'], connectTimeoutSec: a['cli-connect-timeout'], maxAttempts: a['max-attempts'] });
+    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads, readsInFlight: a['reads-in-flight'], readTimeoutSec: a['cli-read-timeout'], connectTimeoutSec: a['cli-connect-timeout'], maxAttempts: a['max-attempts'] });
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
@@ -124,6 +125,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     gapBytes,
     version: toolVersion(),
     quiet: a.quiet,
+    retries: stores.retries,
   };
   const r = await runConvert(opts);
   return r.exitCode;

@@ -5,6 +5,7 @@ import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import type { OutputStore } from '../storage/output-store.js';
+import { newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
 import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
 import { S3OutputStore } from '../storage/s3-output.js';
@@ -27,6 +28,8 @@ export interface StoreArgs {
   signRequest?: boolean;
   profile?: string;
   downloads: number;
+  /** --reads-in-flight: the run's cap on source reads in flight; the socket pool is at least as large. */
+  readsInFlight?: number;
   /** --cli-read-timeout: seconds without a byte before a read is abandoned and retried. */
   readTimeoutSec: number;
   /** --cli-connect-timeout: seconds to open a connection. */
@@ -35,21 +38,36 @@ export interface StoreArgs {
   maxAttempts: number;
 }
 
+/** The stores of one run, and the counters they share. */
+export interface Stores {
+  store: TileStore;
+  out: OutputStore;
+  journal: JournalStore;
+  relativeOf: (ref: ObjectRef) => string;
+  /**
+   * Every S3 retry of the run: discovery's listings, every object's reads, the journal's and the output's
+   * requests (all zero for local folders). The run's total; a tile's share is the sum of `retries` over
+   * the objects it opened, which are already counted here.
+   */
+  retries: RetryCounters;
+}
+
 /**
  * Where the run reads and writes, from the command line: a local folder or an s3:// URL for each. Reading
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
  */
-export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; journal: JournalStore; relativeOf: (ref: ObjectRef) => string } {
+export function openStores(a: StoreArgs): Stores {
   const s3opts = (anonymous: boolean): S3ClientOptions => ({
     region: a.region,
     endpoint: a.endpoint,
     noSignRequest: anonymous,
     profile: a.profile,
-    maxSockets: Math.max(64, a.downloads * 8),
+    maxSockets: Math.max(64, a.downloads * 8, a.readsInFlight ?? 0),
     connectionTimeoutMs: a.connectTimeoutSec * 1000,
     socketTimeoutMs: a.readTimeoutSec * 1000,
   });
-  const retry = { maxAttempts: a.maxAttempts };
+  const retries = newRetryCounters();
+  const retry = { maxAttempts: a.maxAttempts, counters: retries };
   let store: TileStore;
   let relativeOf: (ref: ObjectRef) => string;
   if (isS3Url(a.source)) {
@@ -65,8 +83,8 @@ export function openStores(a: StoreArgs): { store: TileStore; out: OutputStore; 
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
     const client = makeS3Client(s3opts(false));
-    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf };
+    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
   }
   const out = new LocalOutputStore(a.out);
-  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf };
+  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { joinKey } from '../storage/s3-url.js';
+import { mapLimit } from '../util/concurrency.js';
 
 /** The credentials s3rver accepts (any client may also go anonymous with noSignRequest). */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -166,21 +167,13 @@ export async function uploadTree(client: S3Client, localDir: string, bucket: str
   };
   await walk(localDir, '');
   files.sort();
-  const keys: string[] = [];
-  let bytes = 0;
-  let next = 0;
-  const lane = async () => {
-    while (next < files.length) {
-      const rel = files[next++];
-      const path = join(localDir, ...rel.split('/'));
-      const size = (await stat(path)).size;
-      const key = joinKey(prefix, rel);
-      const upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size }, partSize: 16 * 1024 * 1024, queueSize: 2 });
-      await upload.done();
-      keys.push(key);
-      bytes += size;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, files.length) }, lane));
-  return { files: files.length, bytes, keys: keys.sort() };
+  const written = await mapLimit(files, opts.concurrency ?? 4, async (rel) => {
+    const path = join(localDir, ...rel.split('/'));
+    const size = (await stat(path)).size;
+    const key = joinKey(prefix, rel);
+    const upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size }, partSize: 16 * 1024 * 1024, queueSize: 2 });
+    await upload.done();
+    return { key, size };
+  });
+  return { files: files.length, bytes: written.reduce((s, w) => s + w.size, 0), keys: written.map((w) => w.key).sort() };
 }

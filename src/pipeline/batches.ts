@@ -1,4 +1,5 @@
 import type { TileRef } from '../desi/tile.js';
+import { addRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats } from './summary.js';
 import type { TileOutcome } from './tile-job.js';
 
@@ -13,6 +14,8 @@ export interface Batch {
   /** The pool's busy thread-milliseconds when the batch started and when its last tile finished. */
   busy0: number;
   busy1: number;
+  /** S3 retries of the batch's own tile reads. */
+  retries: RetryCounters;
 }
 
 /**
@@ -28,7 +31,7 @@ export class BatchTracker {
     tileBatches: TileRef[][],
     private readonly busyMs: () => number,
   ) {
-    this.batches = tileBatches.map((tiles, index) => ({ index, tiles, outcomes: [], busy0: 0, busy1: 0 }));
+    this.batches = tileBatches.map((tiles, index) => ({ index, tiles, outcomes: [], busy0: 0, busy1: 0, retries: newRetryCounters() }));
   }
 
   get count(): number {
@@ -49,6 +52,7 @@ export class BatchTracker {
     const batch = this.batches[b];
     batch.outcomes.push(outcome);
     batch.stats?.add(outcome);
+    addRetryCounters(batch.retries, outcome.retries);
     if (batch.outcomes.length === batch.tiles.length) batch.busy1 = this.busyMs();
     const ready: Batch[] = [];
     for (let next = this.batches[this.summarized]; next?.stats && next.outcomes.length === next.tiles.length; next = this.batches[this.summarized]) {

@@ -2,6 +2,7 @@ import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { PlannedRead } from '../desi/read-plan.js';
 import type { ByteSource } from '../fits/index.js';
 import { MemorySource } from '../storage/source.js';
+import { addRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import { Limiter, mapLimit } from '../util/concurrency.js';
 import type { ByteBudget } from './budget.js';
@@ -57,8 +58,15 @@ export interface TileFetch {
   holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T>;
   /** Reads every planned range of `source`, results in plan order. */
   readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]>;
-  /** Closes what was opened and gives back what is held; returns the bytes and requests read from the store. */
-  close(): Promise<{ fetchedBytes: number; requests: number }>;
+  /** Closes what was opened and gives back what is held; returns what reading from the store took. */
+  close(): Promise<ReadAccount>;
+}
+
+/** What a tile's reads took: bytes, requests and S3 retries (summed over the objects it opened). */
+export interface ReadAccount {
+  fetchedBytes: number;
+  requests: number;
+  retries: RetryCounters;
 }
 
 /** The strategy of a mode. */
@@ -92,16 +100,16 @@ abstract class BaseFetch {
     for (const release of this.releases.splice(0)) release();
   }
 
-  async close(): Promise<{ fetchedBytes: number; requests: number }> {
+  async close(): Promise<ReadAccount> {
     this.letGo();
-    let fetchedBytes = 0;
-    let requests = 0;
+    const account: ReadAccount = { fetchedBytes: 0, requests: 0, retries: newRetryCounters() };
     for (const o of this.opened.splice(0)) {
-      fetchedBytes += o.stats.bytesFetched;
-      requests += o.stats.requests;
+      account.fetchedBytes += o.stats.bytesFetched;
+      account.requests += o.stats.requests;
+      addRetryCounters(account.retries, o.retries);
       await o.close().catch(() => undefined);
     }
-    return { fetchedBytes, requests };
+    return account;
   }
 }
 

@@ -1,4 +1,4 @@
-import { tileFitsBytes, tileKey, type TileRef } from '../desi/tile.js';
+import { matchesTileSpec, parseTileSpecs, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -13,7 +13,7 @@ import { BatchTracker, type Batch } from './batches.js';
 import { mapLimit } from '../util/concurrency.js';
 import { readLimits } from './fetch.js';
 import { ByteBudget } from './budget.js';
-import { formatRetryCounters, snapshotRetryCounters, type RetryCounters } from '../storage/retry.js';
+import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
 
@@ -48,6 +48,8 @@ export interface RunOptions {
   version: string;
   quiet?: boolean;
   progressIntervalMs?: number;
+  /** The run's retry counters (openStores().retries): every S3 retry of the run, for the TOTALS line. */
+  retries?: RetryCounters;
 }
 
 /** Exit statuses of `desi-qad convert`, as documented in the README. */
@@ -92,6 +94,12 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   process.on('SIGTERM', sigterm);
   try {
     const sel = selectionText(o.selection);
+    let tileSpecs: TileSpec[];
+    try {
+      tileSpecs = parseTileSpecs(o.tiles ?? []);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     journal = await Journal.open(o.journal);
     if (journal.previousSelection !== undefined && journal.previousSelection !== sel) {
       throw new UsageError(`${o.out.root} holds a dataset made with the selection "${journal.previousSelection}", not "${sel}": use another --out, or the same selection`);
@@ -104,7 +112,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs });
     for (const p of discovery.problems) log.warn(`Discovery: ${p}`);
-    let tiles = filterTiles(discovery.tiles, o.tiles);
+    let tiles = filterTiles(discovery.tiles, tileSpecs);
     if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
     const remaining = tiles.filter((t) => !completed.has(tileKey(t)));
     log.info(`Discovered ${remaining.length} tiles remaining to be processed.`);
@@ -131,7 +139,6 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const ctx: TileJobContext = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version, budget, limits, keepFits: o.keepFits };
     const j = journal;
     const tracker = new BatchTracker(batches, () => p.busyMs());
-    const retriesAt = new Map<Batch, RetryCounters>();
 
     const summarize = (batch: Batch) => {
       const stats = batch.stats!;
@@ -146,7 +153,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
       const ioSec = batch.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
       const poolSec = batch.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
-      log.info(`  Retries         : ${formatRetryCounters(diffCounters(snapshotRetryCounters(), retriesAt.get(batch)!))}`);
+      log.info(`  Retries         : ${formatRetryCounters(batch.retries)}`);
       log.info(`  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`);
       if (batch.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${batch.index + 1}/${tracker.count}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
@@ -158,7 +165,6 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const flat = batches.flatMap((tiles, b) => tiles.map((tile) => ({ tile, b })));
     await mapLimit(flat, o.downloads, async ({ tile, b }) => {
       if (tracker.start(b)) {
-        retriesAt.set(tracker.batches[b], snapshotRetryCounters());
         log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
       }
       const out = await runTile(ctx, tile);
@@ -190,7 +196,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);
     for (const line of totalsLines(runStats, Date.now() - startDate.getTime())) log.info(line);
-    log.info(`  Retries         : ${formatRetryCounters()}`);
+    log.info(`  Retries         : ${formatRetryCounters(o.retries ?? newRetryCounters())}`);
     const exitCode = stopReason === 'failureRate' ? EXIT.failureRate : stopReason ? EXIT.fatal : outcomes.some((x) => x.status === 'failed' || x.status === 'missing') ? EXIT.someFailed : EXIT.ok;
     if (stopReason) log.warn(`Run stopped early (${stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal'}); exit status ${exitCode}. Run the same command to resume.`);
     else log.info('✅ Run finished.');
@@ -212,10 +218,10 @@ function runId(d: Date): string {
   return `${d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
 }
 
-function filterTiles(tiles: TileRef[], wanted?: string[]): TileRef[] {
-  if (!wanted || wanted.length === 0) return tiles;
-  const set = new Set(wanted.map((w) => w.trim()));
-  return tiles.filter((t) => set.has(String(t.healpix)) || set.has(tileKey(t)));
+/** The tiles named by --tiles (all when none is named); the values were parsed by parseTileSpecs. */
+function filterTiles(tiles: TileRef[], specs: TileSpec[]): TileRef[] {
+  if (specs.length === 0) return tiles;
+  return tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
 }
 
 function toRecord(o: TileOutcome, run: string): TileRecord {
@@ -224,11 +230,4 @@ function toRecord(o: TileOutcome, run: string): TileRecord {
   if (o.errorClass) r.errorClass = o.errorClass;
   if (o.error) r.error = o.error;
   return r;
-}
-
-/** Counters of retries made since `before` (the counters are process-wide). */
-function diffCounters(now: RetryCounters, before: RetryCounters): RetryCounters {
-  const d = { ...now };
-  for (const k of Object.keys(d) as (keyof RetryCounters)[]) d[k] = now[k] - before[k];
-  return d;
 }

@@ -7,6 +7,7 @@ import { selectionText, type Selection } from '../desi/selection.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { TileStatus } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
+import { addRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { classify, isFatalOutput } from './errors.js';
 import { tileFetch, type FetchContext, type FetchMode } from './fetch.js';
 import type { WorkerPool } from './pool.js';
@@ -31,6 +32,8 @@ export interface TileOutcome {
   fitsBytes: number; // sizes of the coadd and redrock files (what the seed called FITS size)
   fetchedBytes: number; // bytes actually read from the source
   requests: number;
+  /** S3 retries of the tile's reads (the sum over the objects it opened). */
+  retries: RetryCounters;
   parquetBytes: number;
   path?: string;
   errorClass?: string;
@@ -53,7 +56,7 @@ export interface TileOutcome {
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
   const key = tileKey(tile);
-  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: tileFitsBytes(tile), fetchedBytes: 0, requests: 0, parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
+  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: tileFitsBytes(tile), fetchedBytes: 0, requests: 0, retries: newRetryCounters(), parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
   if (!tile.coadd || !tile.redrock) {
     const missing = [!tile.coadd && 'coadd', !tile.redrock && 'redrock'].filter(Boolean).join(' and ');
     outcome.status = 'missing';
@@ -130,6 +133,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     const read = await fetch.close();
     outcome.fetchedBytes += read.fetchedBytes;
     outcome.requests += read.requests;
+    addRetryCounters(outcome.retries, read.retries);
     outcome.ms = performance.now() - t0;
   }
 }

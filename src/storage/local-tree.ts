@@ -1,14 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { coaddName, redrockName, HEALPIX_PIXELS, pixgroup, type ObjectRef, type TileRef } from '../desi/tile.js';
+import { coaddName, healpixInPixgroup, isNumericName, notInPixgroup, redrockName } from '../desi/layout.js';
+import type { ObjectRef, TileRef } from '../desi/tile.js';
 import { LocalFileSource } from './local.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
 
-const NUMERIC = /^\d+$/;
-
 /** A DESI healpix tree on a local disk: `{root}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-…fits`. */
 export class LocalTileStore implements TileStore {
-  readonly supportsRanges = true;
   readonly root: string;
 
   constructor(root: string) {
@@ -27,13 +25,13 @@ export class LocalTileStore implements TileStore {
       for (const program of filter.programs) {
         const progDir = join(this.root, survey, program);
         const groups = await listDir(progDir, problems, true);
-        for (const g of groups.filter((n) => NUMERIC.test(n)).sort(byNumber)) {
+        for (const g of groups.filter(isNumericName).sort(byNumber)) {
           const groupDir = join(progDir, g);
           const pixels = await listDir(groupDir, problems, false);
-          for (const p of pixels.filter((n) => NUMERIC.test(n)).sort(byNumber)) {
+          for (const p of pixels.filter(isNumericName).sort(byNumber)) {
             const healpix = Number(p);
-            if (healpix >= HEALPIX_PIXELS || pixgroup(healpix) !== Number(g)) {
-              problems.push(`${join(groupDir, p)}: not a healpix directory of pixgroup ${g} (nside 64), skipped`);
+            if (!healpixInPixgroup(healpix, Number(g))) {
+              problems.push(`${join(groupDir, p)}: ${notInPixgroup(g)}, skipped`);
               continue;
             }
             const tile: TileRef = { survey, program, healpix };

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { checkRange, type ByteSource } from '../fits/source.js';
+import { newRetryCounters } from './retry.js';
 import type { SourceStats } from './source.js';
 
 /**
@@ -8,6 +9,8 @@ import type { SourceStats } from './source.js';
  */
 export class LocalFileSource implements ByteSource {
   readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+  /** Local reads are never retried: always zero, so every OpenedObject has retry counters. */
+  readonly retries = newRetryCounters();
 
   private constructor(
     readonly name: string,

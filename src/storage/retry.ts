@@ -19,11 +19,16 @@ export interface RetryOptions {
   random?: () => number;
   /** Called before each backoff, for logs. */
   onRetry?: (info: { what: string; attempt: number; reason: RetryReason; delayMs: number; error: unknown }) => void;
+  /**
+   * Where retries are counted: the run's counters, and for a read also its object's own (a list counts
+   * the same retry in each). Nothing is counted when absent.
+   */
+  counters?: RetryCounters | readonly RetryCounters[];
 }
 
 export const DEFAULT_RETRY = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 20_000 } as const;
 
-/** Process-wide counters of retries, by reason, for the run log. */
+/** Counters of retries, by reason, for the run log. Owned by whoever counts: a run, an object, a test. */
 export interface RetryCounters {
   /** Attempts that were retried, all reasons. */
   retries: number;
@@ -36,20 +41,19 @@ export interface RetryCounters {
   gaveUp: number;
 }
 
-export const retryCounters: RetryCounters = { retries: 0, throttle: 0, server: 0, network: 0, timeout: 0, body: 0, gaveUp: 0 };
-
-/** Sets every counter back to zero (a test, or a new run in the same process). */
-export function resetRetryCounters(): void {
-  for (const k of Object.keys(retryCounters) as (keyof RetryCounters)[]) retryCounters[k] = 0;
+/** Fresh counters, all zero. */
+export function newRetryCounters(): RetryCounters {
+  return { retries: 0, throttle: 0, server: 0, network: 0, timeout: 0, body: 0, gaveUp: 0 };
 }
 
-/** A copy of the counters, e.g. to print a difference over one batch. */
-export function snapshotRetryCounters(): RetryCounters {
-  return { ...retryCounters };
+/** Adds every counter of `from` to `into` (e.g. a tile's objects into its batch); returns `into`. */
+export function addRetryCounters(into: RetryCounters, from: RetryCounters): RetryCounters {
+  for (const k of Object.keys(into) as (keyof RetryCounters)[]) into[k] += from[k];
+  return into;
 }
 
 /** "S3 retries: 3 (throttled 2, 5xx 1, network 0, timeouts 0, bad bodies 0); gave up 0" for the run log. */
-export function formatRetryCounters(c: RetryCounters = retryCounters): string {
+export function formatRetryCounters(c: RetryCounters): string {
   return `S3 retries: ${c.retries} (throttled ${c.throttle}, 5xx ${c.server}, network ${c.network}, timeouts ${c.timeout}, bad bodies ${c.body}); gave up ${c.gaveUp}`;
 }
 
@@ -124,14 +128,26 @@ export function attemptsOf(err: unknown): number | undefined {
   return err && typeof err === 'object' ? attemptsMade.get(err) : undefined;
 }
 
+/** The counters of `RetryOptions.counters` as a list (empty when absent). */
+export function counterList(c: RetryOptions['counters']): readonly RetryCounters[] {
+  if (c === undefined) return [];
+  return Array.isArray(c) ? (c as readonly RetryCounters[]) : [c as RetryCounters];
+}
+
+/** `opts` counting also in `more`, besides the counters it already names (an object's own, say). */
+export function alsoCountIn(opts: RetryOptions | undefined, more: RetryCounters): RetryOptions {
+  return { ...opts, counters: [more, ...counterList(opts?.counters)] };
+}
+
 /**
  * Runs `fn` until it succeeds, a non-retryable error is thrown, or the attempts are used up; sleeps with
- * backoff between attempts and counts each retry in `retryCounters`. The last error is thrown as is.
+ * backoff between attempts and counts each retry in `opts.counters`. The last error is thrown as is.
  */
 export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_RETRY.maxAttempts);
   const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
   const max = opts.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
+  const counters = new Set(counterList(opts.counters)); // a counter given twice still counts once
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
@@ -139,12 +155,14 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
       const reason = retryReason(error);
       if (reason === undefined) throw error;
       if (attempt >= maxAttempts) {
-        retryCounters.gaveUp += 1;
+        for (const c of counters) c.gaveUp += 1;
         if (error && typeof error === 'object') attemptsMade.set(error, attempt);
         throw error;
       }
-      retryCounters.retries += 1;
-      retryCounters[reason] += 1;
+      for (const c of counters) {
+        c.retries += 1;
+        c[reason] += 1;
+      }
       const delayMs = backoffDelay(attempt, base, max, opts.random);
       opts.onRetry?.({ what, attempt, reason, delayMs, error });
       if (delayMs > 0) await sleepTimer(delayMs);

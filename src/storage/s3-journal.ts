@@ -14,16 +14,17 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, type RunRecord, type TileRecord, type TileStatus } from './journal-store.js';
+import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, toS3Url, type S3Url } from './s3-url.js';
 
 /** Where the journal lives inside --out (names starting with '_' are skipped by dataset readers). */
 export const S3_JOURNAL_REL = '_desi-qad/journal';
 
 /** The journal folder of an output prefix: `{out}/_desi-qad/journal`. */
 export function journalUrlFor(out: string | S3Url): S3Url {
-  const u = typeof out === 'string' ? parseS3Url(out) : out;
+  const u = toS3Url(out);
   return { bucket: u.bucket, prefix: joinKey(u.prefix, S3_JOURNAL_REL) };
 }
 
@@ -60,7 +61,7 @@ export class S3JournalStore implements JournalStore {
     url: string | S3Url,
     private readonly opts: S3JournalOptions = {},
   ) {
-    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    const u = toS3Url(url);
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.location = formatS3Url(u.bucket, folderPrefix(u.prefix));
@@ -99,16 +100,11 @@ export class S3JournalStore implements JournalStore {
       else if (parsed === undefined) damaged += 1;
       else slots[i] = parsed;
     });
-    let next = 0;
-    const lane = async () => {
-      while (next < needBody.length) {
-        const i = needBody[next++];
-        const rec = await this.readBody(folder + names[i]);
-        if (rec) slots[i] = rec;
-        else damaged += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.getConcurrency ?? 8, needBody.length) }, lane));
+    await mapLimit(needBody, this.opts.getConcurrency ?? 8, async (i) => {
+      const rec = await this.readBody(folder + names[i]);
+      if (rec) slots[i] = rec;
+      else damaged += 1;
+    });
     return { records: slots.filter((r): r is JournalRecord => r !== undefined), damaged };
   }
 

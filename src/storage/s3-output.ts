@@ -7,7 +7,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { OutputStore } from './output-store.js';
 import { httpStatusOf, withRetry, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, relativeKeySegments, s3UrlText, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, relativeKeySegments, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
 
 export interface S3OutputOptions {
   /** Multipart part size for large files (default 8 MiB; S3's minimum is 5 MiB). */
@@ -34,7 +34,7 @@ export class S3OutputStore implements OutputStore {
     url: string | S3Url,
     private readonly opts: S3OutputOptions = {},
   ) {
-    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    const u = toS3Url(url);
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.root = s3UrlText(u);

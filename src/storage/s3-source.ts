@@ -7,7 +7,8 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkRange } from '../fits/source.js';
 import type { SourceStats } from './source.js';
 import type { OpenedObject } from './tile-store.js';
-import { BodyLengthError, httpStatusOf, StallError, withRetry, type RetryOptions } from './retry.js';
+import { mapLimit } from '../util/concurrency.js';
+import { alsoCountIn, BodyLengthError, httpStatusOf, newRetryCounters, StallError, withRetry, type RetryCounters, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { formatS3Url } from './s3-url.js';
 
@@ -18,6 +19,7 @@ export interface S3SourceOptions {
   partConcurrency?: number;
   /** A response body that delivers no bytes for this long is aborted and retried (default 30 s). */
   stallMs?: number;
+  /** Retries of this object's reads are counted in `retry.counters` (the run's) and in its own `retries`. */
   retry?: RetryOptions;
 }
 
@@ -53,7 +55,10 @@ export function normalizeEtag(etag: string | undefined): string | undefined {
 export class S3ObjectSource implements OpenedObject {
   readonly name: string;
   readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
+  /** Retries of this object's reads alone. */
+  readonly retries: RetryCounters = newRetryCounters();
   private etag: string | undefined;
+  private readonly retry: RetryOptions;
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly stallMs: number;
@@ -71,6 +76,7 @@ export class S3ObjectSource implements OpenedObject {
     this.partSize = Math.max(1, opts.partSize ?? DEFAULT_PART_SIZE);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.stallMs = opts.stallMs ?? 30_000;
+    this.retry = alsoCountIn(opts.retry, this.retries);
   }
 
   /** The ETag every read is pinned to (unquoted), once known. */
@@ -88,23 +94,9 @@ export class S3ObjectSource implements OpenedObject {
     if (end === start) return out;
     const parts: [number, number][] = [];
     for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
-    let next = 0;
-    let failed = false;
-    const lane = async () => {
-      while (next < parts.length && !failed) {
-        const [s, e] = parts[next++];
-        try {
-          await this.readPart(out, s - start, s, e);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    };
-    const lanes = Array.from({ length: Math.min(this.partConcurrency, parts.length) }, lane);
-    const results = await Promise.allSettled(lanes);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
+    // A failed part stops new parts from starting; the error is thrown only after the parts in flight have
+    // settled, so no GET is left writing into `out` behind a rejected slice.
+    await mapLimit(parts, this.partConcurrency, ([s, e]) => this.readPart(out, s - start, s, e));
     return out;
   }
 
@@ -115,7 +107,7 @@ export class S3ObjectSource implements OpenedObject {
   /** One part with retries; the final error names the object, or is an ObjectChangedError. */
   private async readPart(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
     try {
-      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.opts.retry);
+      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.retry);
     } catch (err) {
       if (err instanceof ObjectChangedError) throw err;
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: this.key, operation: `GetObject bytes=${start}-${end - 1}` });

@@ -2,15 +2,17 @@
  * A DESI healpix tree under an S3 prefix: `{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-….fits`.
  */
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { HEALPIX_PIXELS, pixgroup, type ObjectRef, type TileRef } from '../desi/tile.js';
+import { parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/layout.js';
+import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
+import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
-import { folderPrefix, formatS3Url, joinKey, parseS3Url, parseTileObjectKey, s3UrlText, type S3Url } from './s3-url.js';
+import { folderPrefix, formatS3Url, joinKey, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
 
-/** Pixgroups of nside 64: floor(pixnum / 100) for pixnum in 0..49,151, so 0..491. */
-export const PIXGROUPS = pixgroup(HEALPIX_PIXELS - 1) + 1;
+/** Pixgroups of nside 64 (0..491): discovery lists each one's folder. */
+export { PIXGROUPS };
 
 export interface S3TileStoreOptions {
   /** Listings in flight during discovery (default 32). */
@@ -19,8 +21,9 @@ export interface S3TileStoreOptions {
   maxKeys?: number;
   /** Problems reported in full before the rest are only counted (default 100). */
   maxProblems?: number;
+  /** Retries of listings; `retry.counters` (the run's) also counts the reads of opened objects unless `source.retry` names its own. */
   retry?: RetryOptions;
-  /** Options of the objects open() returns (part size, stall timeout). */
+  /** Options of the objects open() returns (part size, stall timeout, retries). */
   source?: S3SourceOptions;
 }
 
@@ -36,7 +39,6 @@ export interface S3ListStats {
  * pairs each tile's coadd and redrock with their size and ETag (unquoted); `ObjectRef.path` is the object key.
  */
 export class S3TileStore implements TileStore {
-  readonly supportsRanges = true;
   readonly root: string;
   readonly bucket: string;
   readonly prefix: string;
@@ -47,7 +49,7 @@ export class S3TileStore implements TileStore {
     url: string | S3Url,
     private readonly opts: S3TileStoreOptions = {},
   ) {
-    const u = typeof url === 'string' ? parseS3Url(url) : url;
+    const u = toS3Url(url);
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.root = s3UrlText(u);
@@ -74,20 +76,8 @@ export class S3TileStore implements TileStore {
     const jobs: { survey: string; program: string; group: number }[] = [];
     for (const survey of filter.surveys) for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
     const found = new Map<string, TileRef>();
-    let next = 0;
-    let failure: unknown;
-    const lane = async () => {
-      while (next < jobs.length && failure === undefined) {
-        const job = jobs[next++];
-        try {
-          await this.listGroup(job.survey, job.program, job.group, found, problem);
-        } catch (err) {
-          failure = failure ?? err;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.listConcurrency ?? 32, jobs.length) }, lane));
-    if (failure !== undefined) throw failure;
+    // The first failed pixgroup stops new listings; it is thrown once the listings in flight have settled.
+    await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem));
     if (extraProblems > 0) problems.push(`… and ${extraProblems} more keys that do not fit the layout`);
 
     const order = (t: TileRef) => [filter.surveys.indexOf(t.survey), filter.programs.indexOf(t.program), t.healpix];
@@ -99,9 +89,20 @@ export class S3TileStore implements TileStore {
     return { tiles, problems };
   }
 
-  /** An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. */
+  /**
+   * An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. Its retries are
+   * counted in its own `retries` and in the store's counters.
+   */
   async open(ref: ObjectRef): Promise<OpenedObject> {
-    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.opts.source);
+    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.sourceOptions);
+  }
+
+  /** The objects' options, counting their retries in the store's counters when they name none of their own. */
+  private get sourceOptions(): S3SourceOptions | undefined {
+    const source = this.opts.source;
+    const counters = this.opts.retry?.counters;
+    if (counters === undefined || source?.retry?.counters !== undefined) return source;
+    return { ...source, retry: { ...source?.retry, counters } };
   }
 
   /** `s3://bucket/key`. */
@@ -110,7 +111,7 @@ export class S3TileStore implements TileStore {
   }
 
   private async listGroup(survey: string, program: string, group: number, found: Map<string, TileRef>, problem: (key: string, why: string) => void): Promise<void> {
-    const folder = folderPrefix(joinKey(this.prefix, survey, program, String(group)));
+    const folder = folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group)));
     let token: string | undefined;
     do {
       const page = await this.list(folder, this.opts.maxKeys, token);
@@ -122,7 +123,7 @@ export class S3TileStore implements TileStore {
           problem(key, parsed.problem);
           continue;
         }
-        const tileId = `${survey}/${program}/${parsed.healpix}`;
+        const tileId = tileKey({ survey, program, healpix: parsed.healpix });
         let tile = found.get(tileId);
         if (!tile) {
           tile = { survey, program, healpix: parsed.healpix };

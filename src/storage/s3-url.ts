@@ -1,8 +1,7 @@
 /**
- * `s3://bucket/prefix` URLs and object keys: parsing, joining, and the mapping of a key of DESI's healpix
- * tree (`{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/{file}`) to the parts of a tile.
+ * `s3://bucket/prefix` URLs and object keys: parsing and joining. What a key of DESI's healpix tree means
+ * (`{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/{file}`) is desi/layout.ts's `parseTileObjectKey`.
  */
-import { coaddName, HEALPIX_PIXELS, pixgroup, redrockName } from '../desi/tile.js';
 
 /** A bucket and a key prefix without leading or trailing slash ('' for the whole bucket). */
 export interface S3Url {
@@ -54,6 +53,11 @@ export function parseS3Url(url: string): S3Url {
   return { bucket, prefix };
 }
 
+/** A URL as given to a store's constructor: parsed when it is text, as is when already parsed. */
+export function toS3Url(url: string | S3Url): S3Url {
+  return typeof url === 'string' ? parseS3Url(url) : url;
+}
+
 /** `s3://bucket/key` (or `s3://bucket/` for an empty key): how objects and prefixes are named in messages. */
 export function formatS3Url(bucket: string, key = ''): string {
   return `${SCHEME}${bucket}/${key}`;
@@ -95,36 +99,4 @@ function checkSegments(what: string, segs: string[]): void {
     if (s === '.' || s === '..') throw new S3UrlError(`${JSON.stringify(what)}: '${s}' segments are not allowed`);
     if (s.includes('\0')) throw new S3UrlError(`${JSON.stringify(what)}: NUL characters are not allowed`);
   }
-}
-
-/** A key of a DESI tile directory, relative to `{prefix}/{survey}/{program}/{pixgroup}/`. */
-export type TileObjectKey =
-  | { kind: 'coadd' | 'redrock'; healpix: number; file: string }
-  | { kind: 'other'; healpix: number; file: string }
-  | { kind: 'problem'; problem: string };
-
-const NUMERIC = /^\d+$/;
-const TILE_FILE = /^(coadd|redrock)-.*\.fits$/;
-
-/**
- * Maps the part of an object key below a pixgroup folder (`{pixnum}/{file}`) to a tile: the coadd or
- * redrock file of pixel `pixnum`, another file of the tile directory (emline, qso_mgii, … and anything in
- * subfolders: ignored), or a problem worth reporting (a pixel that is not a number or not in the pixgroup,
- * a file lying directly in the pixgroup folder, a coadd-/redrock- file named for another tile).
- */
-export function parseTileObjectKey(survey: string, program: string, group: number, rest: string): TileObjectKey {
-  const slash = rest.indexOf('/');
-  if (slash < 0) return { kind: 'problem', problem: `not inside a healpix directory of pixgroup ${group}` };
-  const pix = rest.slice(0, slash);
-  const file = rest.slice(slash + 1);
-  if (!NUMERIC.test(pix)) return { kind: 'problem', problem: `"${pix}" is not a healpix number` };
-  const healpix = Number(pix);
-  if (healpix >= HEALPIX_PIXELS || pixgroup(healpix) !== group) {
-    return { kind: 'problem', problem: `not a healpix directory of pixgroup ${group} (nside 64)` };
-  }
-  const t = { survey, program, healpix };
-  if (file === coaddName(t)) return { kind: 'coadd', healpix, file };
-  if (file === redrockName(t)) return { kind: 'redrock', healpix, file };
-  if (TILE_FILE.test(file)) return { kind: 'problem', problem: `${file} is not named for tile ${survey}/${program}/${healpix}` };
-  return { kind: 'other', healpix, file };
 }

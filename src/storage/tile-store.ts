@@ -1,10 +1,16 @@
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { ByteSource } from '../fits/source.js';
+import type { RetryCounters } from './retry.js';
 import type { SourceStats } from './source.js';
 
 /** A readable object: a ByteSource that keeps counters and must be closed. */
 export interface OpenedObject extends ByteSource {
   readonly stats: SourceStats;
+  /**
+   * The retries made reading this object (always zero for a local file), so a tile's retries are the sum
+   * over the objects it opened. They are also counted in the counters the store was given (the run's).
+   */
+  readonly retries: RetryCounters;
   close(): Promise<void>;
 }
 
@@ -26,8 +32,6 @@ export interface Discovery {
 export interface TileStore {
   /** The root as the user wrote it (a path or s3://bucket/prefix), for messages and metadata. */
   readonly root: string;
-  /** Whether ranged reads are cheap (both local and S3 are; a store that cannot falls back to whole files). */
-  readonly supportsRanges: boolean;
   discover(filter: DiscoveryFilter): Promise<Discovery>;
   open(ref: ObjectRef): Promise<OpenedObject>;
   /** A name for the object in messages and in the Parquet footer (never a signed URL). */

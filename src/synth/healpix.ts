@@ -48,6 +48,12 @@ export function pixelCenter(nside: number, ipix: number): { ra: number; dec: num
   return { ra: (phi * 180) / Math.PI, dec: 90 - (theta * 180) / Math.PI };
 }
 
+/*
+ * DESI's directory rule below (and HPX_NPIX above, and the file names in tree.ts) is a deliberate copy of
+ * src/desi/layout.ts, not an import of it: the generator is the independent oracle the tests compare
+ * discovery and the output paths with, so a mistake in layout.ts must not be mirrored in the trees it writes.
+ */
+
 /** PIXGROUP of a healpix tile: PIXNUM // 100. */
 export function pixGroup(healpix: number): number {
   return Math.floor(healpix / 100);

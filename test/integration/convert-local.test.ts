@@ -4,6 +4,7 @@
  * (test/fixtures/expected, made by scripts/make-fixture-tree.py), through two independent readers of the
  * output: DuckDB (values) and Arrow (bits).
  */
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
@@ -199,6 +200,15 @@ test('bad usage exits 2 with a message', async () => {
   assert.match(r.stderr, /--batch-size must be an integer >= 1/);
   const r2 = await runCli(['frobnicate']);
   assert.equal(r2.code, 2);
+});
+
+test('a --tiles value that is not a healpix number or survey/program/healpix is a usage error naming it', async () => {
+  for (const bad of ['99999', '../../x', 'main/dark', '12a']) {
+    const r = await runCli(['convert', '--source', FIXTURE_TREE, '--out', '/tmp/desi-qad-never-written', '--tiles', `23040,${bad}`]);
+    assert.equal(r.code, 2, `--tiles ${bad}: ${r.stderr}`);
+    assert.ok(r.stderr.includes(`"${bad}"`), `the message names ${bad}: ${r.stderr}`);
+    assert.ok(!existsSync('/tmp/desi-qad-never-written'), 'nothing was written');
+  }
 });
 
 test('--max-batches and --sample bound a dry run, and the same command resumes the same sample', async () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { S3Error } from '../../src/storage/s3-client.js';
+import { newRetryCounters } from '../../src/storage/retry.js';
 import { S3TileStore } from '../../src/storage/s3-tree.js';
 import { S3ObjectSource } from '../../src/storage/s3-source.js';
 import { anonClient, closedPort, FAST_RETRY, putObject, S3_TEST_TIMEOUT, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
@@ -79,7 +80,8 @@ test('an endpoint that accepts but never answers: socket timeout, bounded retrie
   const silent = await startFaultServer(undefined, () => 'silent');
   try {
     const client = anonClient(silent.endpoint, { socketTimeoutMs: 300 });
-    const store = new S3TileStore(client, 's3://desi-test/healpix', { retry: { ...FAST_RETRY, maxAttempts: 3 } });
+    const retries = newRetryCounters();
+    const store = new S3TileStore(client, 's3://desi-test/healpix', { retry: { ...FAST_RETRY, maxAttempts: 3, counters: retries } });
     await assert.rejects(store.discover({ surveys: ['main'], programs: ['dark'] }), (err: unknown) => {
       assert.ok(err instanceof S3Error);
       assert.match(err.message, /s3:\/\/desi-test\/healpix\/: ListObjectsV2 failed after 2 attempts: .*timed out/);
@@ -87,6 +89,8 @@ test('an endpoint that accepts but never answers: socket timeout, bounded retrie
       return true;
     });
     assert.equal(silent.requests.length, 2, 'the first contact gets two attempts');
+    assert.equal(retries.retries, 1, 'the retry is counted in the store\'s counters');
+    assert.equal(retries.gaveUp, 1);
   } finally {
     await silent.close();
   }

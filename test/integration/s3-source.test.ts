@@ -9,7 +9,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { S3Error } from '../../src/storage/s3-client.js';
 import { ObjectChangedError, S3ObjectSource } from '../../src/storage/s3-source.js';
-import { retryCounters, snapshotRetryCounters } from '../../src/storage/retry.js';
+import { newRetryCounters } from '../../src/storage/retry.js';
 import { anonClient, FAST_RETRY, pseudoRandomBytes, putObject, S3_TEST_TIMEOUT, s3ErrorXml, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
 
 const BUCKET = 'desi-src';
@@ -92,7 +92,7 @@ test('an object replaced between two slices fails with ObjectChangedError', { ti
   const src = new S3ObjectSource(anonClient(s3.endpoint), BUCKET, key, v1.byteLength, e1, { retry: FAST_RETRY });
   assert.ok(Buffer.from(await src.slice(0, 5000)).equals(Buffer.from(v1.subarray(0, 5000))));
   await putObject(signed, BUCKET, key, pseudoRandomBytes(100_000, 2)); // same size, new content
-  const before = snapshotRetryCounters();
+  const before = { ...src.retries };
   await assert.rejects(src.slice(5000, 10_000), (err: unknown) => {
     assert.ok(err instanceof ObjectChangedError);
     assert.equal(err.code, 'OBJECT_CHANGED');
@@ -101,7 +101,7 @@ test('an object replaced between two slices fails with ObjectChangedError', { ti
     assert.match(err.message, /^s3:\/\/desi-src\/pin\/coadd\.fits: the object changed since it was discovered \(ETag/);
     return true;
   });
-  assert.equal(retryCounters.retries, before.retries, 'a changed object is not retried');
+  assert.equal(src.retries.retries, before.retries, 'a changed object is not retried');
 
   // Without an ETag from discovery, the first answer's ETag is pinned; a size that differs is a change too.
   const unpinned = new S3ObjectSource(anonClient(s3.endpoint), BUCKET, key, 99_999, undefined, { retry: FAST_RETRY });
@@ -124,15 +124,16 @@ test('503 SlowDown is answered with backoff, and the retries are counted', { tim
   const fault = await startFaultServer(s3.endpoint, (_req, i) =>
     i < slowDowns ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') } : 'proxy');
   try {
-    const before = snapshotRetryCounters();
+    const run = newRetryCounters();
     const delays: number[] = [];
-    const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: { ...FAST_RETRY, onRetry: (r) => delays.push(r.delayMs) } });
+    const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: { ...FAST_RETRY, counters: run, onRetry: (r) => delays.push(r.delayMs) } });
     const got = await src.slice(4096, 70_000);
     assert.ok(Buffer.from(got).equals(Buffer.from(bytes.subarray(4096, 70_000))));
     assert.equal(fault.requests.length, slowDowns + 1);
     assert.equal(src.stats.requests, slowDowns + 1);
-    assert.equal(retryCounters.throttle - before.throttle, slowDowns);
-    assert.equal(retryCounters.retries - before.retries, slowDowns);
+    assert.equal(src.retries.throttle, slowDowns);
+    assert.equal(src.retries.retries, slowDowns);
+    assert.deepEqual(run, src.retries, 'the counters given (the run\'s) count the object\'s retries too');
     assert.equal(delays.length, slowDowns);
     delays.forEach((d, i) => assert.ok(d >= 0 && d < Math.min(FAST_RETRY.maxDelayMs, FAST_RETRY.baseDelayMs * 2 ** i), `delay ${d} of retry ${i + 1}`));
   } finally {
@@ -143,7 +144,6 @@ test('503 SlowDown is answered with backoff, and the retries are counted', { tim
 test('a server that keeps throttling: an S3Error after the last attempt, naming object and status', { timeout: S3_TEST_TIMEOUT }, async () => {
   const fault = await startFaultServer(s3.endpoint, () => ({ status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') }));
   try {
-    const before = snapshotRetryCounters();
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: FAST_RETRY });
     await assert.rejects(src.slice(0, 10), (err: unknown) => {
       assert.ok(err instanceof S3Error);
@@ -153,7 +153,7 @@ test('a server that keeps throttling: an S3Error after the last attempt, naming 
       return true;
     });
     assert.equal(fault.requests.length, 6);
-    assert.equal(retryCounters.gaveUp - before.gaveUp, 1);
+    assert.equal(src.retries.gaveUp, 1);
   } finally {
     await fault.close();
   }
@@ -165,11 +165,10 @@ test('a body shorter than the range asked for is retried', { timeout: S3_TEST_TI
   const fault = await startFaultServer(s3.endpoint, (_req, i) =>
     i === 0 ? { status: 206, headers: { 'content-range': `bytes ${a}-${b - 1}/${SIZE}`, etag }, body: short } : 'proxy');
   try {
-    const before = snapshotRetryCounters();
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: FAST_RETRY });
     const got = await src.slice(a, b);
     assert.ok(Buffer.from(got).equals(Buffer.from(bytes.subarray(a, b))));
-    assert.equal(retryCounters.body - before.body, 1);
+    assert.equal(src.retries.body, 1);
     assert.equal(fault.requests.length, 2);
   } finally {
     await fault.close();
@@ -179,11 +178,10 @@ test('a body shorter than the range asked for is retried', { timeout: S3_TEST_TI
 test('a read that stalls is aborted and retried', { timeout: S3_TEST_TIMEOUT }, async () => {
   const fault = await startFaultServer(s3.endpoint, (_req, i) => (i === 0 ? { stallAfter: 1000 } : 'proxy'));
   try {
-    const before = snapshotRetryCounters();
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { stallMs: 300, retry: FAST_RETRY });
     const got = await src.slice(0, 200_000);
     assert.ok(Buffer.from(got).equals(Buffer.from(bytes.subarray(0, 200_000))));
-    assert.equal(retryCounters.timeout - before.timeout, 1);
+    assert.equal(src.retries.timeout, 1);
     assert.equal(fault.requests.length, 2);
     assert.equal(src.stats.bytesFetched, 1000 + 200_000, 'bytes of the stalled attempt count as fetched');
   } finally {

@@ -13,7 +13,8 @@ import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
 import { PIXGROUPS, S3TileStore } from '../../src/storage/s3-tree.js';
 import { FIXTURE_TREE } from '../helpers/cli.js';
-import { anonClient, FAST_RETRY, putObject, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
+import { formatRetryCounters, newRetryCounters } from '../../src/storage/retry.js';
+import { anonClient, FAST_RETRY, putObject, S3_TEST_TIMEOUT, s3ErrorXml, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
 
 const BUCKET = 'desi-tree';
 const ALL = { surveys: ['main', 'sv3'], programs: ['dark', 'bright'] };
@@ -93,6 +94,33 @@ test('an opened tile object reads the same bytes as the local file', { timeout: 
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test('retries of listings and of opened objects count in the store\'s counters, and in each object\'s own', { timeout: S3_TEST_TIMEOUT }, async () => {
+  // Every 50th listing and the first GET of an object are throttled once.
+  let lists = 0;
+  let gets = 0;
+  let throttledLists = 0;
+  const fault = await startFaultServer(s3.endpoint, (req) => {
+    const listing = /[?&]list-type=2/.test(req.url);
+    const throttle = req.method === 'GET' && (listing ? lists++ % 50 === 1 : gets++ === 0);
+    if (throttle && listing) throttledLists += 1;
+    return throttle ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') } : 'proxy';
+  });
+  try {
+    const run = newRetryCounters();
+    const store = new S3TileStore(anonClient(fault.endpoint), `s3://${BUCKET}/dr1/healpix`, { retry: { ...FAST_RETRY, counters: run } });
+    const { tiles } = await store.discover({ surveys: ['main'], programs: ['dark'] });
+    assert.ok(throttledLists >= 1);
+    assert.deepEqual(run, { ...newRetryCounters(), retries: throttledLists, throttle: throttledLists }, formatRetryCounters(run));
+    const o = await store.open(tiles.find((x) => tileKey(x) === 'main/dark/23040')!.redrock!);
+    await o.slice(0, 100);
+    await o.close();
+    assert.deepEqual(o.retries, { ...newRetryCounters(), retries: 1, throttle: 1 });
+    assert.deepEqual(run, { ...newRetryCounters(), retries: throttledLists + 1, throttle: throttledLists + 1 }, 'the object\'s retry is also the store\'s');
+  } finally {
+    await fault.close();
   }
 });
 

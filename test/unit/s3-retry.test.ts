@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attemptsOf, backoffDelay, BodyLengthError, formatRetryCounters, resetRetryCounters, retryCounters, retryReason, snapshotRetryCounters, StallError, withRetry } from '../../src/storage/retry.js';
+import { addRetryCounters, attemptsOf, backoffDelay, BodyLengthError, formatRetryCounters, newRetryCounters, retryReason, StallError, withRetry } from '../../src/storage/retry.js';
 
 const sdkError = (name: string, status?: number, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
 const netError = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
@@ -45,7 +45,7 @@ test('retryReason: which errors are retried', () => {
 });
 
 test('withRetry: retries retryable errors, counts them, and stops at maxAttempts', async () => {
-  resetRetryCounters();
+  const counters = newRetryCounters();
   let calls = 0;
   const delays: number[] = [];
   const value = await withRetry('x', async () => {
@@ -53,10 +53,10 @@ test('withRetry: retries retryable errors, counts them, and stops at maxAttempts
     if (calls <= 2) throw sdkError('SlowDown', 503);
     if (calls === 3) throw netError('ECONNRESET');
     return 'done';
-  }, { baseDelayMs: 1, maxDelayMs: 4, onRetry: (i) => delays.push(i.delayMs) });
+  }, { baseDelayMs: 1, maxDelayMs: 4, onRetry: (i) => delays.push(i.delayMs), counters });
   assert.equal(value, 'done');
   assert.equal(calls, 4);
-  assert.deepEqual(snapshotRetryCounters(), { retries: 3, throttle: 2, server: 0, network: 1, timeout: 0, body: 0, gaveUp: 0 });
+  assert.deepEqual(counters, { retries: 3, throttle: 2, server: 0, network: 1, timeout: 0, body: 0, gaveUp: 0 });
   assert.ok(delays.every((d) => d >= 0 && d < 4));
 
   calls = 0;
@@ -64,19 +64,36 @@ test('withRetry: retries retryable errors, counts them, and stops at maxAttempts
   await assert.rejects(withRetry('y', async () => {
     calls += 1;
     throw err;
-  }, { maxAttempts: 3, baseDelayMs: 1 }), (e) => e === err);
+  }, { maxAttempts: 3, baseDelayMs: 1, counters }), (e) => e === err);
   assert.equal(calls, 3);
   assert.equal(attemptsOf(err), 3);
-  assert.equal(retryCounters.gaveUp, 1);
-  assert.equal(retryCounters.server, 2);
-  assert.match(formatRetryCounters(), /S3 retries: 5 \(throttled 2, 5xx 2, network 1/);
+  assert.equal(counters.gaveUp, 1);
+  assert.equal(counters.server, 2);
+  assert.match(formatRetryCounters(counters), /S3 retries: 5 \(throttled 2, 5xx 2, network 1/);
 
   calls = 0;
   await assert.rejects(withRetry('z', async () => {
     calls += 1;
     throw sdkError('AccessDenied', 403);
-  }, { baseDelayMs: 1 }), /AccessDenied/);
+  }, { baseDelayMs: 1, counters }), /AccessDenied/);
   assert.equal(calls, 1, 'a 403 is not retried');
-  resetRetryCounters();
-  assert.equal(retryCounters.retries, 0);
+  assert.equal(counters.retries, 5, 'a 403 is not counted');
+  assert.deepEqual(newRetryCounters(), { retries: 0, throttle: 0, server: 0, network: 0, timeout: 0, body: 0, gaveUp: 0 });
+});
+
+test('retry counters belong to their owner: each counter given is counted once, others are untouched', async () => {
+  const run = newRetryCounters();
+  const object = newRetryCounters();
+  const other = newRetryCounters();
+  let calls = 0;
+  await withRetry('x', async () => {
+    if (++calls === 1) throw sdkError('SlowDown', 503);
+  }, { baseDelayMs: 1, counters: [object, run, run] });
+  assert.deepEqual(object, { ...newRetryCounters(), retries: 1, throttle: 1 });
+  assert.deepEqual(run, object, 'a counter named twice counts once');
+  assert.deepEqual(other, newRetryCounters());
+  assert.equal(addRetryCounters(other, run), other);
+  addRetryCounters(other, object);
+  assert.deepEqual(other, { ...newRetryCounters(), retries: 2, throttle: 2 });
+  assert.equal(formatRetryCounters(other), 'S3 retries: 2 (throttled 2, 5xx 0, network 0, timeouts 0, bad bodies 0); gave up 0');
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bucketNameProblem, folderPrefix, formatS3Url, isS3Url, joinKey, parseS3Url, parseTileObjectKey, relativeKeySegments, s3UrlText, S3UrlError } from '../../src/storage/s3-url.js';
+import { parseTileObjectKey } from '../../src/desi/layout.js';
+import { bucketNameProblem, folderPrefix, formatS3Url, isS3Url, joinKey, parseS3Url, relativeKeySegments, s3UrlText, S3UrlError } from '../../src/storage/s3-url.js';
 
 test('parseS3Url: bucket and a prefix without leading or trailing slash', () => {
   assert.deepEqual(parseS3Url('s3://desiproject/dr1/spectro/redux/iron/healpix/'), { bucket: 'desiproject', prefix: 'dr1/spectro/redux/iron/healpix' });

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { BatchStats, FailureWindow, totalsLines, tileLine } from '../../src/pipeline/summary.js';
 import { duration, mb, reduction } from '../../src/pipeline/format.js';
 import type { TileOutcome } from '../../src/pipeline/tile-job.js';
+import { newRetryCounters } from '../../src/storage/retry.js';
 
 const outcome = (fits: number, parquet: number, extra: Partial<TileOutcome> = {}): TileOutcome => ({
   tile: { survey: 'main', program: 'dark', healpix: 10304 }, key: 'main/dark/10304', status: 'ok', rows: 3,
-  fitsBytes: fits, fetchedBytes: fits / 10, requests: 4, parquetBytes: parquet, ms: 10, ioMs: 5, poolMs: 5, ...extra,
+  fitsBytes: fits, fetchedBytes: fits / 10, requests: 4, retries: newRetryCounters(), parquetBytes: parquet, ms: 10, ioMs: 5, poolMs: 5, ...extra,
 });
 
 test("the seed's batch numbers come out as the seed printed them", () => {
