@@ -91,7 +91,8 @@ async function main(): Promise<void> {
     linkLines.push(...header, ...links.runs.map(row), '');
     for (const [name, same] of Object.entries(links.identical)) {
       const mine = links.runs.filter((r) => r.label.startsWith(`S3 ${name},`));
-      const full = mine.find((r) => r.label.endsWith('--fetch full'))!;
+      const full = mine.find((r) => r.label.endsWith('--fetch full'));
+      if (full === undefined) throw new Error(`bench: no --fetch full run for S3 ${name}`);
       const best = mine.filter((r) => r !== full).sort((a, b) => a.wallSec - b.wallSec)[0];
       linkLines.push(`- ${name}: \`--fetch full\` took ${full.wallSec.toFixed(1)} s, the fastest \`--fetch ranges\` (${best.label.replace(/^.*--fetch /, '')}) ${best.wallSec.toFixed(1)} s: **${(full.wallSec / best.wallSec).toFixed(1)}× sooner**, fetching ${((100 * best.fetchedBytes) / best.fitsBytes).toFixed(2)}% of the FITS bytes; Parquet output of every ranges run byte-identical to full: **${same ? 'yes' : 'NO'}**.`);
     }
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   process.stdout.write(md + '\n');
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

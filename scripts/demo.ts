@@ -70,7 +70,7 @@ function say(msg: string): void {
   process.stdout.write(`[demo] ${msg}\n`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

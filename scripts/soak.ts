@@ -48,7 +48,7 @@ async function dataset(root: string, rel = ''): Promise<Map<string, Buffer>> {
 /** Rows of the clean dataset that the other lacks or holds differently (whole files compared byte for byte). */
 function rowsLost(clean: Map<string, Buffer>, got: Map<string, Buffer>): number {
   let lost = 0;
-  for (const [k, v] of clean) if (!got.get(k)?.equals(v)) lost += Number(readParquetFooter(new Uint8Array(v)).numRows);
+  for (const [k, v] of clean) if (!got.get(k)?.equals(v)) lost += readParquetFooter(new Uint8Array(v)).numRows;
   for (const k of got.keys()) if (!clean.has(k)) lost += 1; // an extra or temporary file counts as damage
   return lost;
 }
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   if (totals.rowsLost > 0 || totals.fuzzProblems > 0) process.exitCode = 1;
 }
 
-main().catch((err) => {
-  process.stderr.write(`soak failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`soak failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -174,8 +174,9 @@ function nullData(name: string, type: ScalarType, rows: number): Data {
   if (type === 'bool') {
     return makeData({ type: new Bool(), length: rows, nullCount: rows, nullBitmap, data: new Uint8Array(Math.ceil(rows / 8)) });
   }
-  const cls = ARRAY_CLASS[type as NumericType];
-  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown null type ${String(type)}`);
+  // `type` comes from the caller's spec, unchecked when the caller is plain JS: the lookup may miss.
+  const cls = ARRAY_CLASS[type] as (typeof ARRAY_CLASS)[NumericType] | undefined;
+  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown null type ${type}`);
   return makeData({ type: arrowType(type), length: rows, nullCount: rows, nullBitmap, data: new cls(rows) } as never);
 }
 
@@ -183,7 +184,7 @@ function nullData(name: string, type: ScalarType, rows: number): Data {
 function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int32Array>): Data {
   const { name, type, values, width } = spec;
   if (!['float32', 'float64', 'uint32', 'int32', 'int64'].includes(type)) {
-    throw new TypeError(`buildTable: list column ${name} has unsupported element type ${String(type)}`);
+    throw new TypeError(`buildTable: list column ${name} has unsupported element type ${type}`);
   }
   if (!Number.isSafeInteger(width) || width < 0) throw new RangeError(`buildTable: list column ${name} has invalid width ${width}`);
   checkArrayClass(name, type, values);
@@ -206,7 +207,7 @@ function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int3
 /** An all-null list<T> column (same type as a present one, so every file of a dataset has one schema). */
 function nullListData(type: ListElementType, rows: number): Data {
   const elementType = arrowType(type);
-  const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type]!(0) } as never) as Data;
+  const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type](0) } as never) as Data;
   const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
   return makeData({ type: listType, length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), valueOffsets: new Int32Array(rows + 1), child });
 }
@@ -216,11 +217,11 @@ function checkLength(name: string, got: number, rows: number): void {
 }
 
 function checkArrayClass(name: string, type: NumericType, values: unknown): void {
-  const cls = ARRAY_CLASS[type];
-  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown type ${String(type)}`);
+  const cls = ARRAY_CLASS[type] as (typeof ARRAY_CLASS)[NumericType] | undefined; // may miss, as in nullData
+  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown type ${type}`);
   // Exact class: a Buffer is a Uint8Array subclass and is accepted; an Int32Array for uint32 is not.
   if (!(values instanceof cls)) {
-    const got = values === null || values === undefined ? String(values) : (values as object).constructor?.name ?? typeof values;
+    const got = values === null || values === undefined ? String(values) : (values as { constructor?: { name: string } }).constructor?.name ?? typeof values // Object.create(null) has none;
     throw new TypeError(`buildTable: column ${name} of type ${type} needs a ${cls.name}, got ${got}`);
   }
 }
@@ -239,7 +240,7 @@ function validityBitmap(name: string, valid: Uint8Array | undefined, rows: numbe
 /** Returns the bytes of `flags` packed 8 per byte, least significant bit first (Arrow bit order). */
 function packBits(flags: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(flags.length / 8));
-  for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) out[i >> 3]! |= 1 << (i & 7);
+  for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) out[i >> 3] |= 1 << (i & 7);
   return out;
 }
 
@@ -250,15 +251,15 @@ function utf8Buffers(name: string, values: string[], valid: Uint8Array | undefin
   let capacity = 0;
   for (let i = 0; i < values.length; i++) {
     const s = values[i];
-    if (valid !== undefined && valid[i] === 0) continue;
+    if (valid?.[i] === 0) continue;
     if (typeof s !== 'string') throw new TypeError(`buildTable: column ${name} row ${i} is not a string`);
     capacity += s.length * 3; // a UTF-16 code unit never takes more than 3 UTF-8 bytes
   }
   let data = new Uint8Array(capacity);
   let end = 0;
   for (let i = 0; i < values.length; i++) {
-    if (!(valid !== undefined && valid[i] === 0)) {
-      end += encoder.encodeInto(values[i]!, data.subarray(end)).written;
+    if (valid?.[i] !== 0) {
+      end += encoder.encodeInto(values[i], data.subarray(end)).written;
     }
     if (end > 0x7fffffff) throw new RangeError(`buildTable: column ${name} holds more than 2 GiB of text`);
     valueOffsets[i + 1] = end;

@@ -108,7 +108,7 @@ class CompactReader {
 
   private byte(): number {
     if (this.pos >= this.buf.length) throw new Error('Parquet footer truncated');
-    return this.buf[this.pos++]!;
+    return this.buf[this.pos++];
   }
 
   private varint(): bigint {

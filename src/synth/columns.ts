@@ -4,7 +4,7 @@
 import type { ColumnSpec, TformCode } from '../fits/writer.js';
 
 /** Parses "NAME:TFORM NAME:10D ..." into column specs (TFORM = optional repeat + one code letter). */
-export function parseColumns(text: string, units: Record<string, string> = {}): ColumnSpec[] {
+export function parseColumns(text: string, units: Partial<Record<string, string>> = {}): ColumnSpec[] {
   return text
     .trim()
     .split(/\s+/)

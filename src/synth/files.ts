@@ -20,7 +20,7 @@ function sliceColumns(columns: Record<string, ColumnData>, repeatOf: Map<string,
   const out: Record<string, ColumnData> = {};
   for (const [name, data] of Object.entries(columns)) {
     const r = repeatOf.get(name) ?? 1;
-    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnData : (data as Exclude<ColumnData, unknown[]>).subarray(from * r, to * r);
+    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnData : (data).subarray(from * r, to * r);
   }
   return out;
 }
@@ -64,11 +64,12 @@ export async function writeCoadd(path: string, spec: SynthTileSpec, mode: Wavele
     SCORES: catalog.scores,
   };
   return writeFile(path, coaddLayout(spec, mode), async (w, hdu) => {
-    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnData>);
+    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname]);
     const name = hdu.spec.extname as string;
     const [arm, what] = name.split('_') as [ArmName, string];
-    const grid = grids.get(arm)!;
-    const wave = waves.get(arm)!;
+    const grid = grids.get(arm);
+    const wave = waves.get(arm);
+    if (grid === undefined || wave === undefined) throw new Error(`synth: coadd HDU ${name} names an unknown arm`);
     await w.beginImage(hdu.spec);
     if (what === 'WAVELENGTH') {
       await w.writePixels(wave);
@@ -105,6 +106,6 @@ export async function writeRedrock(path: string, spec: SynthTileSpec, catalog: T
   };
   return writeFile(path, redrockLayout(spec), async (w, hdu) => {
     if (hdu.kind !== 'table') throw new Error(`synth: unexpected image HDU in a redrock layout`);
-    await writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnData>);
+    await writeTable(w, hdu, tables[hdu.spec.extname]);
   });
 }

@@ -50,14 +50,14 @@ export function seedDryRunSpecs(opts: { scale?: number; seed?: number; survey?: 
   const rng = new Rng(mixSeed(seed, 0xd2));
   const used = new Set<number>(LOGGED_PIXELS);
   const pixels = DRY_RUN.map((_, k) => {
-    if (k < LOGGED_PIXELS.length) return LOGGED_PIXELS[k] as number;
+    if (k < LOGGED_PIXELS.length) return LOGGED_PIXELS[k];
     let p = rng.int(HPX_NPIX);
     while (used.has(p)) p = rng.int(HPX_NPIX);
     used.add(p);
     return p;
   });
   return DRY_RUN.map(([mib, good], k) => {
-    const base = { survey, program, healpix: pixels[k] as number, seed: mixSeed(seed, k), mask: 'int32' as const };
+    const base = { survey, program, healpix: pixels[k], seed: mixSeed(seed, k), mask: 'int32' as const };
     const full = targetsForCoaddBytes(base, mib * MiB);
     const targets = Math.max(1, Math.round(full * scale));
     const goodQso = good === 0 ? 0 : Math.min(targets, Math.max(1, Math.round(good * scale)));
@@ -86,7 +86,7 @@ export function smallSpecs(opts: { tiles: number; seed?: number }): SynthTileSpe
   const used = new Set<number>();
   const out: SynthTileSpec[] = [];
   for (let k = 0; k < opts.tiles; k++) {
-    const [survey, program] = SMALL_KINDS[k % SMALL_KINDS.length] as [string, string];
+    const [survey, program] = SMALL_KINDS[k % SMALL_KINDS.length];
     let healpix = rng.int(HPX_NPIX);
     while (used.has(healpix)) healpix = rng.int(HPX_NPIX);
     used.add(healpix);

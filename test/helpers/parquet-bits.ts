@@ -37,6 +37,6 @@ export function columnDigest(table: Table, name: string): string {
     }
     for (const c of d.children) walk(c);
   };
-  for (const d of table.getChild(name)!.data) walk(d);
+  for (const d of table.getChild(name)!.data as Data[]) walk(d); // a Table<any>'s columns hold Data<any>
   return h.digest('hex');
 }

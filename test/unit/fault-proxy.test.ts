@@ -26,7 +26,7 @@ before(async () => {
   upstream = createServer((req, res) => {
     upstreamSeen.requests++;
     upstreamSeen.hosts.push(req.headers.host ?? '');
-    const key = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));
+    const key = decodeURIComponent((req.url ?? '/').split('?')[0].slice(1));
     if (req.method === 'PUT') {
       const parts: Buffer[] = [];
       req.on('data', (c: Buffer) => parts.push(c));
