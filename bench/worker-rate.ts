@@ -34,7 +34,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const rsData = await readHduData(rr, rs);
     r.decodedBytes += rsData.byteLength;
     let t0 = performance.now();
-    const sel = (await worker.select({ file: rr.name, hdu: toWire(rs), data: rsData, selection }));
+    const sel = await worker.select({ file: rr.name, hdu: toWire(rs), data: rsData, selection });
     r.computeSec += (performance.now() - t0) / 1000;
     if (sel.targetids.length === 0) continue;
     const hdus = await scanHdus(co);
@@ -42,7 +42,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const fmData = await readHduData(co, fm);
     r.decodedBytes += fmData.byteLength;
     t0 = performance.now();
-    const match = (await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids }));
+    const match = await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids });
     r.computeSec += (performance.now() - t0) / 1000;
     const spectra: SpectraChunkSet[] = [];
     const wavelengths = [];
@@ -53,7 +53,8 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
       for (const { kind, hdu } of arm.images) {
         const info = spectraImageInfo(co.name, hdu, match.nspec, nwave);
         const chunks = [];
-        for (const g of planRowRanges(info, hdu, match.coaddRows, 0)) chunks.push({ firstRow: g.firstRow, endRow: g.endRow, bytes: await co.slice(g.start, g.end) });
+        for (const g of planRowRanges(info, hdu, match.coaddRows, 0))
+          chunks.push({ firstRow: g.firstRow, endRow: g.endRow, bytes: await co.slice(g.start, g.end) });
         spectra.push({ name: hdu.name, kind: kind.suffix, hdu: toWire(hdu), info, chunks });
       }
     }
@@ -61,7 +62,15 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const bytes = moved.reduce((s, b) => s + b.byteLength, 0);
     r.decodedBytes += bytes;
     t0 = performance.now();
-    const wrapped = await worker.encode({ coaddFile: co.name, tile: { survey: t.survey, program: t.program, healpix: t.healpix }, redshifts: sel.redshifts, match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap }, spectra, wavelengths, metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } } });
+    const wrapped = await worker.encode({
+      coaddFile: co.name,
+      tile: { survey: t.survey, program: t.program, healpix: t.healpix },
+      redshifts: sel.redshifts,
+      match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap },
+      spectra,
+      wavelengths,
+      metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } },
+    });
     const dt = (performance.now() - t0) / 1000;
     r.computeSec += dt;
     r.encodeSec += dt;

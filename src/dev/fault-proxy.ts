@@ -11,24 +11,9 @@ import { Readable } from 'node:stream';
 import { mulberry32 } from '../util/prng.js';
 
 /** The faults the proxy can inject. */
-export type FaultKind =
-  | 'slowDown'
-  | 'internalError'
-  | 'resetMidBody'
-  | 'shortBody'
-  | 'stallFirstByte'
-  | 'stallMidBody'
-  | 'replaceObject';
+export type FaultKind = 'slowDown' | 'internalError' | 'resetMidBody' | 'shortBody' | 'stallFirstByte' | 'stallMidBody' | 'replaceObject';
 
-export const FAULT_KINDS: readonly FaultKind[] = [
-  'slowDown',
-  'internalError',
-  'resetMidBody',
-  'shortBody',
-  'stallFirstByte',
-  'stallMidBody',
-  'replaceObject',
-];
+export const FAULT_KINDS: readonly FaultKind[] = ['slowDown', 'internalError', 'resetMidBody', 'shortBody', 'stallFirstByte', 'stallMidBody', 'replaceObject'];
 
 /** Faults that need the upstream's response body (never applied to HEAD). */
 const BODY_FAULTS: ReadonlySet<FaultKind> = new Set(['resetMidBody', 'shortBody', 'stallMidBody']);
@@ -279,7 +264,10 @@ function ifMatchAccepts(header: string, etag: string): boolean {
 /** Resolves after `ms` (never if Infinity), or as soon as `signal` aborts; says whether it was aborted. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
-    if (signal.aborted) { resolve(true); return; }
+    if (signal.aborted) {
+      resolve(true);
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       if (timer) clearTimeout(timer);
@@ -298,7 +286,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 /** Writes `chunk` and resolves when the socket took it (or the response is gone). */
 function flushWrite(res: ServerResponse, chunk: Uint8Array): Promise<void> {
   return new Promise((resolve) => {
-    if (res.destroyed) { resolve(); return; }
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
     res.once('close', resolve);
     res.write(chunk, () => {
       res.off('close', resolve);
@@ -391,7 +382,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, newEtag)) {
         counters.injected.replaceObject++;
         req.resume();
-        sendError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', '/' + key, '<Condition>If-Match</Condition>');
+        sendError(
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          '/' + key,
+          '<Condition>If-Match</Condition>',
+        );
         return;
       }
       delete headers['if-match']; // the upstream still holds the old object

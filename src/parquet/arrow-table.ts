@@ -43,15 +43,10 @@ import {
   Utf8,
 } from 'apache-arrow';
 
-export type ScalarType =
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'float32' | 'float64' | 'bool' | 'utf8';
+export type ScalarType = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'float32' | 'float64' | 'bool' | 'utf8';
 
 export type ScalarArray =
-  | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array
-  | Float32Array | Float64Array;
+  Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array | Float32Array | Float64Array;
 
 /** Element types allowed in list columns (spectra). */
 export type ListElementType = 'float32' | 'float64' | 'uint32' | 'int32' | 'int64';
@@ -86,19 +81,32 @@ const ARRAY_CLASS: Record<NumericType, { new (n: number): ScalarArray; name: str
 /** Returns the Arrow DataType for one of our scalar type names. */
 export function arrowType(type: ScalarType): DataType {
   switch (type) {
-    case 'int8': return new Int8();
-    case 'int16': return new Int16();
-    case 'int32': return new Int32();
-    case 'int64': return new Int64();
-    case 'uint8': return new Uint8();
-    case 'uint16': return new Uint16();
-    case 'uint32': return new Uint32();
-    case 'uint64': return new Uint64();
-    case 'float32': return new Float32();
-    case 'float64': return new Float64();
-    case 'bool': return new Bool();
-    case 'utf8': return new Utf8();
-    default: throw new TypeError(`unknown column type ${String(type)}`);
+    case 'int8':
+      return new Int8();
+    case 'int16':
+      return new Int16();
+    case 'int32':
+      return new Int32();
+    case 'int64':
+      return new Int64();
+    case 'uint8':
+      return new Uint8();
+    case 'uint16':
+      return new Uint16();
+    case 'uint32':
+      return new Uint32();
+    case 'uint64':
+      return new Uint64();
+    case 'float32':
+      return new Float32();
+    case 'float64':
+      return new Float64();
+    case 'bool':
+      return new Bool();
+    case 'utf8':
+      return new Utf8();
+    default:
+      throw new TypeError(`unknown column type ${String(type)}`);
   }
 }
 
@@ -123,11 +131,20 @@ export function buildTable(rows: number, columns: ColumnSpec[]): Table {
     seen.add(spec.name);
     let data: Data;
     switch (spec.kind) {
-      case 'scalar': data = scalarData(spec, rows); break;
-      case 'null': data = nullData(spec.name, spec.type, rows); break;
-      case 'list': data = listData(spec, rows, offsetsByWidth); break;
-      case 'nullList': data = nullListData(spec.type, rows); break;
-      default: throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
+      case 'scalar':
+        data = scalarData(spec, rows);
+        break;
+      case 'null':
+        data = nullData(spec.name, spec.type, rows);
+        break;
+      case 'list':
+        data = listData(spec, rows, offsetsByWidth);
+        break;
+      case 'nullList':
+        data = nullListData(spec.type, rows);
+        break;
+      default:
+        throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
     }
     fields.push(new Field(spec.name, data.type, true));
     children.push(data);
@@ -209,7 +226,14 @@ function nullListData(type: ListElementType, rows: number): Data {
   const elementType = arrowType(type);
   const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type](0) } as never) as Data;
   const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
-  return makeData({ type: listType, length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), valueOffsets: new Int32Array(rows + 1), child });
+  return makeData({
+    type: listType,
+    length: rows,
+    nullCount: rows,
+    nullBitmap: new Uint8Array(Math.ceil(rows / 8)),
+    valueOffsets: new Int32Array(rows + 1),
+    child,
+  });
 }
 
 function checkLength(name: string, got: number, rows: number): void {
@@ -221,7 +245,7 @@ function checkArrayClass(name: string, type: NumericType, values: unknown): void
   if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown type ${type}`);
   // Exact class: a Buffer is a Uint8Array subclass and is accepted; an Int32Array for uint32 is not.
   if (!(values instanceof cls)) {
-    const got = values === null || values === undefined ? String(values) : (values as { constructor?: { name: string } }).constructor?.name ?? typeof values // Object.create(null) has none;
+    const got = values === null || values === undefined ? String(values) : ((values as { constructor?: { name: string } }).constructor?.name ?? typeof values); // Object.create(null) has none;
     throw new TypeError(`buildTable: column ${name} of type ${type} needs a ${cls.name}, got ${got}`);
   }
 }

@@ -111,8 +111,14 @@ export function planEncodings(table: Table, strategy?: LeafStrategy): EncodingPl
       intLeaves.push({ index, bytes: leaf.bitWidth / 8 });
       return;
     }
-    if (DataType.isStruct(type) || DataType.isMap(type) || DataType.isFixedSizeList(type) || DataType.isLargeList(type) ||
-      DataType.isUnion(type) || DataType.isDictionary(type)) {
+    if (
+      DataType.isStruct(type) ||
+      DataType.isMap(type) ||
+      DataType.isFixedSizeList(type) ||
+      DataType.isLargeList(type) ||
+      DataType.isUnion(type) ||
+      DataType.isDictionary(type)
+    ) {
       throw new TypeError(`encodeParquet: column ${f.name} of type ${String(type)} is not supported`);
     }
     columns[f.name] = isSplittableFloat(type) ? 'BYTE_STREAM_SPLIT' : 'PLAIN';
@@ -157,8 +163,10 @@ function countDistinctLeafValues(table: Table, index: number, cap: number): numb
     const offsets = list.valueOffsets as Int32Array;
     const start = offsets[list.offset];
     const end = offsets[list.offset + list.length];
-    const values = (child.values as ArrayLike<number | bigint> & { subarray(a: number, b: number): ArrayLike<number | bigint> })
-      .subarray(child.offset + start, child.offset + end);
+    const values = (child.values as ArrayLike<number | bigint> & { subarray(a: number, b: number): ArrayLike<number | bigint> }).subarray(
+      child.offset + start,
+      child.offset + end,
+    );
     let previous: number | bigint | undefined;
     // eslint-disable-next-line @typescript-eslint/prefer-for-of -- `values` is typed ArrayLike (not iterable); indexed hot loop
     for (let i = 0; i < values.length; i++) {
@@ -362,10 +370,20 @@ function settingsOf(metadata: Record<string, string>, opts: EncodeOptions): Sett
   let compression: Compression;
   let codecName: string;
   switch (c) {
-    case 'zstd': compression = Compression.ZSTD; codecName = 'ZSTD'; break;
-    case 'snappy': compression = Compression.SNAPPY; codecName = 'SNAPPY'; break;
-    case 'none': compression = Compression.UNCOMPRESSED; codecName = 'UNCOMPRESSED'; break;
-    default: throw new RangeError(`encodeParquet: unknown compression ${String(c)}`);
+    case 'zstd':
+      compression = Compression.ZSTD;
+      codecName = 'ZSTD';
+      break;
+    case 'snappy':
+      compression = Compression.SNAPPY;
+      codecName = 'SNAPPY';
+      break;
+    case 'none':
+      compression = Compression.UNCOMPRESSED;
+      codecName = 'UNCOMPRESSED';
+      break;
+    default:
+      throw new RangeError(`encodeParquet: unknown compression ${String(c)}`);
   }
   const rowGroupRows = opts.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
   if (!Number.isSafeInteger(rowGroupRows) || rowGroupRows < 1) {

@@ -81,7 +81,8 @@ function assignKinds(spec: SynthTileSpec, rng: Rng): TargetKind[] {
   const kinds = new Array<TargetKind>(spec.targets);
   order.forEach((row, k) => {
     if (k < spec.goodQso) kinds[row] = 'goodQso';
-    else if (k === spec.goodQso) kinds[row] = 'badQso'; // at least one flagged QSO whenever there is room
+    else if (k === spec.goodQso)
+      kinds[row] = 'badQso'; // at least one flagged QSO whenever there is room
     else {
       const u = rng.float();
       kinds[row] = u < 0.2 ? 'badQso' : u < 0.75 ? 'galaxy' : 'star';
@@ -180,8 +181,8 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
       num(fm, `FLUX_IVAR_${b}`)[i] = rng.range(5, 800) / (1 + k * k);
     });
     for (const b of ['G', 'R', 'Z']) {
-      num(fm, `FIBERFLUX_${b}`)[i] = (num(fm, `FLUX_${b}`)[i]) * (pointLike ? 0.78 : rng.range(0.2, 0.6));
-      num(fm, `FIBERTOTFLUX_${b}`)[i] = (num(fm, `FIBERFLUX_${b}`)[i]) * rng.range(1, 1.2);
+      num(fm, `FIBERFLUX_${b}`)[i] = num(fm, `FLUX_${b}`)[i] * (pointLike ? 0.78 : rng.range(0.2, 0.6));
+      num(fm, `FIBERTOTFLUX_${b}`)[i] = num(fm, `FIBERFLUX_${b}`)[i] * rng.range(1, 1.2);
     }
     num(fm, 'MASKBITS')[i] = rng.float() < 0.85 ? 0 : rng.pick([2, 2048, 4096, 8192]);
     num(fm, 'SERSIC')[i] = pointLike ? 0 : rng.range(0.5, 6);
@@ -213,12 +214,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
     num(fm, 'RMS_DELTA_Y')[i] = Math.abs(rng.normal()) * 0.004;
     num(fm, 'MEAN_PSF_TO_FIBER_SPECFLUX')[i] = pointLike ? rng.range(0.75, 0.8) : rng.range(0.3, 0.7);
 
-    z[i] =
-      kind === 'goodQso' || kind === 'badQso'
-        ? rng.range(0.4, 4.2)
-        : kind === 'galaxy'
-          ? rng.range(0.02, 1.6)
-          : rng.normal() * 3e-4;
+    z[i] = kind === 'goodQso' || kind === 'badQso' ? rng.range(0.4, 4.2) : kind === 'galaxy' ? rng.range(0.02, 1.6) : rng.normal() * 3e-4;
     // Special float values in some spectra, always in the first good quasar so a selection meets them.
     specials[i] = (kind === 'goodQso' && firstGood) || rng.float() < 0.25 ? 1 : 0;
     if (kind === 'goodQso') firstGood = false;
@@ -248,7 +244,7 @@ function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnData>, n
   for (let e = 0; e < MAX_EXPOSURES; e++) {
     const mjd = 59348.1 + e * 1.05 + rng.float() * 0.1;
     for (let i = 0; i < n; i++) {
-      if ((nexp[i]) <= e) continue;
+      if (nexp[i] <= e) continue;
       const f = fiber[i];
       big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i];
       num(t, 'PRIORITY')[r] = Number(big(fm, 'PRIORITY_INIT')[i]);
@@ -273,8 +269,8 @@ function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnData>, n
       num(t, 'FIBER_Y')[r] = rng.range(-400, 400);
       num(t, 'DELTA_X')[r] = rng.normal() * 0.003;
       num(t, 'DELTA_Y')[r] = rng.normal() * 0.003;
-      num(t, 'FIBER_RA')[r] = (num(fm, 'TARGET_RA')[i]) + rng.normal() * 2e-5;
-      num(t, 'FIBER_DEC')[r] = (num(fm, 'TARGET_DEC')[i]) + rng.normal() * 2e-5;
+      num(t, 'FIBER_RA')[r] = num(fm, 'TARGET_RA')[i] + rng.normal() * 2e-5;
+      num(t, 'FIBER_DEC')[r] = num(fm, 'TARGET_DEC')[i] + rng.normal() * 2e-5;
       num(t, 'PSF_TO_FIBER_SPECFLUX')[r] = rng.range(0.3, 0.8);
       r++;
     }
@@ -318,7 +314,7 @@ function buildRedshifts(
     const kind = kinds[i];
     big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i];
     num(t, 'Z')[r] = z[i];
-    num(t, 'ZERR')[r] = Math.exp(rng.range(-11, -6)) * (1 + (z[i]));
+    num(t, 'ZERR')[r] = Math.exp(rng.range(-11, -6)) * (1 + z[i]);
     let zwarn = 0n;
     if (kind === 'badQso') zwarn = rng.pick(BAD_ZWARN);
     else if (kind !== 'goodQso' && rng.float() < 0.1) zwarn = 4n;

@@ -20,7 +20,7 @@ function sliceColumns(columns: Record<string, ColumnData>, repeatOf: Map<string,
   const out: Record<string, ColumnData> = {};
   for (const [name, data] of Object.entries(columns)) {
     const r = repeatOf.get(name) ?? 1;
-    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnData : (data).subarray(from * r, to * r);
+    out[name] = Array.isArray(data) ? ((data as unknown[]).slice(from * r, to * r) as ColumnData) : data.subarray(from * r, to * r);
   }
   return out;
 }
@@ -35,7 +35,11 @@ async function writeTable(w: FitsWriter, hdu: Extract<HduLayout, { kind: 'table'
 }
 
 /** Writes `hdus` to `path` (through `path`.tmp), asking `writeData` for each extension's content. */
-async function writeFile(path: string, hdus: HduLayout[], writeData: (w: FitsWriter, hdu: Exclude<HduLayout, { kind: 'primary' }>) => Promise<void>): Promise<number> {
+async function writeFile(
+  path: string,
+  hdus: HduLayout[],
+  writeData: (w: FitsWriter, hdu: Exclude<HduLayout, { kind: 'primary' }>) => Promise<void>,
+): Promise<number> {
   const tmp = `${path}.tmp`;
   const w = await FitsWriter.create(tmp);
   try {

@@ -13,9 +13,7 @@ export async function duckQuery(sql: string): Promise<Record<string, unknown>[]>
 }
 
 /** Returns the rows of `sql` and its result columns (name, DuckDB type as text, e.g. "FLOAT[]"). */
-export async function duckQueryWithColumns(
-  sql: string,
-): Promise<{ columns: { name: string; type: string }[]; rows: Record<string, unknown>[] }> {
+export async function duckQueryWithColumns(sql: string): Promise<{ columns: { name: string; type: string }[]; rows: Record<string, unknown>[] }> {
   const instance = await DuckDBInstance.create(':memory:');
   try {
     const connection = await instance.connect();

@@ -15,7 +15,9 @@ export function hexOf(a: ArrayBufferView): string {
 }
 
 export function sha256Of(a: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 }
 
 /** The raw values of row i of a list column, as the stored typed array (no float conversion). */

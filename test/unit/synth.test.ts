@@ -162,13 +162,19 @@ describe('FITS writer: cards', () => {
     // Reassemble like a reader: strip quotes, drop the trailing & of each piece, unescape.
     const pieces = images.map((c) => /'((?:[^']|'')*)'/.exec(c.slice(10))![1]);
     assert.ok(pieces.slice(0, -1).every((p) => p.endsWith('&')));
-    const joined = pieces.map((p, i) => (i < pieces.length - 1 ? p.slice(0, -1) : p)).join('').replace(/''/g, "'");
+    const joined = pieces
+      .map((p, i) => (i < pieces.length - 1 ? p.slice(0, -1) : p))
+      .join('')
+      .replace(/''/g, "'");
     assert.equal(joined, value);
     assert.ok(images.at(-1)!.includes('/ a path'));
   });
 
   test('a header ends with END and is padded with spaces to 2880', () => {
-    const h = formatHeader([{ key: 'SIMPLE', value: true }, { key: 'COMMENT', comment: 'hello' }]);
+    const h = formatHeader([
+      { key: 'SIMPLE', value: true },
+      { key: 'COMMENT', comment: 'hello' },
+    ]);
     assert.equal(h.length, 2880);
     assert.equal(h.toString('latin1', 160, 240).trimEnd(), 'END');
     assert.ok(h.subarray(240).every((b) => b === 0x20));
@@ -191,7 +197,13 @@ describe('FITS writer: data', () => {
         { name: 'L', tform: 'L' as const },
       ];
       await w.beginBinTable({ extname: 'T', columns, nrows: 3 });
-      await w.writeRows({ ID: new BigInt64Array([(1n << 62n) + 1n, -2n]), C: new Float64Array([1, 2, 3, 4]), S: ['QSO', 'STAR'], U: new Uint32Array([7, 0x80000000]), L: [true, false] });
+      await w.writeRows({
+        ID: new BigInt64Array([(1n << 62n) + 1n, -2n]),
+        C: new Float64Array([1, 2, 3, 4]),
+        S: ['QSO', 'STAR'],
+        U: new Uint32Array([7, 0x80000000]),
+        L: [true, false],
+      });
       await w.writeRows({ ID: new BigInt64Array([3n]), C: new Float64Array([5, 6]), S: [''], U: new Uint32Array([1]), L: [true] });
       await w.endHdu();
       await w.close();
@@ -199,11 +211,17 @@ describe('FITS writer: data', () => {
       const buf = await readFile(path);
       assert.equal(buf.length % 2880, 0);
       const hdus = scanHdus(buf);
-      assert.deepEqual(hdus.map((h) => h.cards.get('EXTNAME')), [undefined, 'F', 'M', 'T']);
+      assert.deepEqual(
+        hdus.map((h) => h.cards.get('EXTNAME')),
+        [undefined, 'F', 'M', 'T'],
+      );
       const f = hdus[1];
       assert.equal(buf.readFloatBE(f.dataStart), 1.5);
       assert.ok(Object.is(buf.readFloatBE(f.dataStart + 4), -0));
-      assert.ok(buf.subarray(f.dataStart + 12, f.dataStart + 2880).every((b) => b === 0), 'data padded with zeros');
+      assert.ok(
+        buf.subarray(f.dataStart + 12, f.dataStart + 2880).every((b) => b === 0),
+        'data padded with zeros',
+      );
       const m = hdus[2];
       assert.equal(m.cards.get('BZERO'), '2147483648');
       assert.equal(buf.readInt32BE(m.dataStart), -2147483648, 'stored = value - 2^31');
@@ -282,9 +300,17 @@ describe('synth: small tree', () => {
         const redrock = scanHdus(redrockBuf);
         assert.deepEqual(
           coadd.slice(1).map((h) => h.cards.get('EXTNAME')),
-          ['FIBERMAP', 'EXP_FIBERMAP', ...['B', 'R', 'Z'].flatMap((a) => ['WAVELENGTH', 'FLUX', 'IVAR', 'MASK', 'RESOLUTION'].map((x) => `${a}_${x}`)), 'SCORES'],
+          [
+            'FIBERMAP',
+            'EXP_FIBERMAP',
+            ...['B', 'R', 'Z'].flatMap((a) => ['WAVELENGTH', 'FLUX', 'IVAR', 'MASK', 'RESOLUTION'].map((x) => `${a}_${x}`)),
+            'SCORES',
+          ],
         );
-        assert.deepEqual(redrock.slice(1).map((h) => h.cards.get('EXTNAME')), ['REDSHIFTS', 'FIBERMAP', 'EXP_FIBERMAP', 'TSNR2']);
+        assert.deepEqual(
+          redrock.slice(1).map((h) => h.cards.get('EXTNAME')),
+          ['REDSHIFTS', 'FIBERMAP', 'EXP_FIBERMAP', 'TSNR2'],
+        );
         assert.equal(coadd[0].cards.get('HPXPIXEL'), String(s.healpix));
         assert.equal(coadd[0].cards.get('SURVEY'), s.survey);
         assert.equal(hduNamed(coadd, 'B_FLUX').cards.get('NAXIS2'), String(s.targets));
@@ -362,10 +388,16 @@ describe('synth: the seed dry run shape', () => {
     assert.equal(specs.filter((s) => s.goodQso === 0).length, 15);
     assert.equal(Math.max(...specs.map((s) => s.goodQso)), 234);
     assert.equal(new Set(specs.map((s) => s.healpix)).size, 40);
-    assert.deepEqual(specs.slice(0, 2).map((s) => s.healpix), [10304, 10305]);
+    assert.deepEqual(
+      specs.slice(0, 2).map((s) => s.healpix),
+      [10304, 10305],
+    );
     for (const s of specs) assert.ok(s.goodQso <= s.targets && s.healpix < 49152 && s.survey === 'main' && s.program === 'dark');
     // Empty tiles per batch of 8, as in the log.
-    assert.deepEqual([0, 1, 2, 3, 4].map((b) => specs.slice(b * 8, b * 8 + 8).filter((s) => s.goodQso === 0).length), [2, 5, 4, 0, 4]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((b) => specs.slice(b * 8, b * 8 + 8).filter((s) => s.goodQso === 0).length),
+      [2, 5, 4, 0, 4],
+    );
   });
 
   test('coadd sizes 1.5 to 880 MB, 7.7 GB in all, batch totals as logged', () => {
@@ -384,7 +416,10 @@ describe('synth: the seed dry run shape', () => {
   test('deterministic for a seed; scale shrinks sizes and keeps the empty pattern', () => {
     assert.deepEqual(seedDryRunSpecs({}), specs);
     const other = seedDryRunSpecs({ seed: 7 });
-    assert.notDeepEqual(other.map((s) => s.healpix), specs.map((s) => s.healpix));
+    assert.notDeepEqual(
+      other.map((s) => s.healpix),
+      specs.map((s) => s.healpix),
+    );
     const scaled = seedDryRunSpecs({ scale: 0.01, survey: 'sv3', program: 'bright' });
     assert.equal(scaled.length, 40);
     assert.ok(scaled.every((s, k) => s.targets >= 1 && s.targets <= specs[k].targets && s.goodQso <= s.targets && s.survey === 'sv3'));
