@@ -32,7 +32,9 @@ const skipS3 = args.includes('--skip-s3');
 const skipMemory = args.includes('--skip-memory');
 const bandwidth = Number(opt('bandwidth', '35')) * 1e6;
 const rttMs = Number(opt('rtt', '20'));
-const gaps = opt('gaps', '16,64,256').split(',').map((k) => Number(k) * 1024);
+const gaps = opt('gaps', '16,64,256')
+  .split(',')
+  .map((k) => Number(k) * 1024);
 const MB = 1e6;
 
 async function main(): Promise<void> {
@@ -84,16 +86,23 @@ async function main(): Promise<void> {
     links,
     memory,
   };
-  const row = (r: CliRun) => `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
-  const header = ['| run (`desi-qad convert`, dataset above) | wall | MB/s of FITS | fetched (% of FITS) | requests | peak RSS | Parquet |', '|---|---|---|---|---|---|---|'];
+  const row = (r: CliRun) =>
+    `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
+  const header = [
+    '| run (`desi-qad convert`, dataset above) | wall | MB/s of FITS | fetched (% of FITS) | requests | peak RSS | Parquet |',
+    '|---|---|---|---|---|---|---|',
+  ];
   const linkLines: string[] = [];
   if (links) {
     linkLines.push(...header, ...links.runs.map(row), '');
     for (const [name, same] of Object.entries(links.identical)) {
       const mine = links.runs.filter((r) => r.label.startsWith(`S3 ${name},`));
-      const full = mine.find((r) => r.label.endsWith('--fetch full'))!;
+      const full = mine.find((r) => r.label.endsWith('--fetch full'));
+      if (full === undefined) throw new Error(`bench: no --fetch full run for S3 ${name}`);
       const best = mine.filter((r) => r !== full).sort((a, b) => a.wallSec - b.wallSec)[0];
-      linkLines.push(`- ${name}: \`--fetch full\` took ${full.wallSec.toFixed(1)} s, the fastest \`--fetch ranges\` (${best.label.replace(/^.*--fetch /, '')}) ${best.wallSec.toFixed(1)} s: **${(full.wallSec / best.wallSec).toFixed(1)}× sooner**, fetching ${((100 * best.fetchedBytes) / best.fitsBytes).toFixed(2)}% of the FITS bytes; Parquet output of every ranges run byte-identical to full: **${same ? 'yes' : 'NO'}**.`);
+      linkLines.push(
+        `- ${name}: \`--fetch full\` took ${full.wallSec.toFixed(1)} s, the fastest \`--fetch ranges\` (${best.label.replace(/^.*--fetch /, '')}) ${best.wallSec.toFixed(1)} s: **${(full.wallSec / best.wallSec).toFixed(1)}× sooner**, fetching ${((100 * best.fetchedBytes) / best.fitsBytes).toFixed(2)}% of the FITS bytes; Parquet output of every ranges run byte-identical to full: **${same ? 'yes' : 'NO'}**.`,
+      );
     }
     linkLines.push('');
   }
@@ -103,7 +112,9 @@ async function main(): Promise<void> {
         '',
         '| run | --memory | peak RSS | wall |',
         '|---|---|---|---|',
-        ...memory.runs.map((r) => `| ${r.label} | ${(r.budgetBytes / 1e9).toFixed(1)} GB | ${(r.peakRssMB / 1000).toFixed(2)} GB | ${r.wallSec.toFixed(1)} s |`),
+        ...memory.runs.map(
+          (r) => `| ${r.label} | ${(r.budgetBytes / 1e9).toFixed(1)} GB | ${(r.peakRssMB / 1000).toFixed(2)} GB | ${r.wallSec.toFixed(1)} s |`,
+        ),
         '',
       ]
     : [];
@@ -128,7 +139,7 @@ async function main(): Promise<void> {
   process.stdout.write(md + '\n');
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -40,11 +40,29 @@ export async function measureMemory(cacheRoot: string, threads: number): Promise
       client.destroy();
       await writeFile(join(s3dir, '.uploaded'), 'yes');
     }
-    for (const [mode, budget] of [['full', 4.5e9], ['ranges', 0.5e9]] as const) {
+    for (const [mode, budget] of [
+      ['full', 4.5e9],
+      ['ranges', 0.5e9],
+    ] as const) {
       const out = join(root, `out-${mode}`);
       await rm(out, { recursive: true, force: true });
       process.stderr.write(`bench: memory, --fetch ${mode}, --memory ${budget / 1e9} GB...\n`);
-      const args = ['convert', '--source', 's3://mem/healpix', '--endpoint', s3.endpoint, '--no-sign-request', '--out', out, '--threads', String(threads), '--fetch', mode, '--memory', String(budget)];
+      const args = [
+        'convert',
+        '--source',
+        's3://mem/healpix',
+        '--endpoint',
+        s3.endpoint,
+        '--no-sign-request',
+        '--out',
+        out,
+        '--threads',
+        String(threads),
+        '--fetch',
+        mode,
+        '--memory',
+        String(budget),
+      ];
       const r = await runCliMeasured(`S3 loopback, --fetch ${mode}, --memory ${budget / 1e9} GB`, args, join(root, 'logs'));
       runs.push({ ...r, budgetBytes: budget });
       await rm(out, { recursive: true, force: true });

@@ -22,7 +22,7 @@ export async function runCliMeasured(label: string, args: string[], logDir: stri
   const t0 = performance.now();
   const child = spawn(process.execPath, [BIN, ...args, '--log-dir', logDir, '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr.on('data', (d: Buffer | string) => (stderr += d.toString()));
   let peakKB = 0;
   const sample = async () => {
     try {

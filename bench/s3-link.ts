@@ -21,7 +21,13 @@ export interface LinkRuns {
  * given bandwidth and round trip and also unshaped, and runs `desi-qad convert` with --fetch full and
  * --fetch ranges through each. Every run starts from an empty output.
  */
-export async function measureLinks(cacheRoot: string, tree: string, shaped: { bandwidth: number; rttMs: number }, threads: number, gaps: number[]): Promise<LinkRuns> {
+export async function measureLinks(
+  cacheRoot: string,
+  tree: string,
+  shaped: { bandwidth: number; rttMs: number },
+  threads: number,
+  gaps: number[],
+): Promise<LinkRuns> {
   const s3dir = join(cacheRoot, 's3');
   const marker = join(s3dir, `.uploaded-${Buffer.from(tree).toString('hex').slice(-24)}`);
   await mkdir(s3dir, { recursive: true });
@@ -46,12 +52,26 @@ export async function measureLinks(cacheRoot: string, tree: string, shaped: { ba
       const shaper = await startLinkShaper({ upstreamPort: port, bandwidth: link.bandwidth, rttMs: link.rttMs });
       try {
         const outs: Record<string, string> = {};
-        const variants: [string, string[]][] = [['full', ['--fetch', 'full']], ...gaps.map((g): [string, string[]] => [`ranges, gap ${g / 1024} KiB`, ['--fetch', 'ranges', '--gap-bytes', String(g)]])];
+        const variants: [string, string[]][] = [
+          ['full', ['--fetch', 'full']],
+          ...gaps.map((g): [string, string[]] => [`ranges, gap ${g / 1024} KiB`, ['--fetch', 'ranges', '--gap-bytes', String(g)]]),
+        ];
         for (const [mode, extra] of variants) {
           const out = join(work, `${name}-${mode}`.replace(/[^a-z0-9]+/gi, '-'));
           await rm(out, { recursive: true, force: true });
           process.stderr.write(`bench: ${name}, --fetch ${mode}...\n`);
-          const args = ['convert', '--source', `s3://${BUCKET}/${PREFIX}`, '--endpoint', shaper.endpoint, '--no-sign-request', '--out', out, '--threads', String(threads)];
+          const args = [
+            'convert',
+            '--source',
+            `s3://${BUCKET}/${PREFIX}`,
+            '--endpoint',
+            shaper.endpoint,
+            '--no-sign-request',
+            '--out',
+            out,
+            '--threads',
+            String(threads),
+          ];
           runs.push(await runCliMeasured(`S3 ${name}, --fetch ${mode}`, [...args, ...extra], join(work, 'logs')));
           outs[mode] = out;
         }

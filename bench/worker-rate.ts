@@ -4,7 +4,7 @@ import { findHdu, scanHdus, readHduData } from '../src/fits/index.js';
 import { parseSelection } from '../src/desi/selection.js';
 import { fillPlan, planSpectraReads } from '../src/desi/read-plan.js';
 import { MemorySource } from '../src/storage/source.js';
-import { toEncodeTask, toWire, type EncodeResult, type MatchResult, type SelectResult } from '../src/pipeline/tasks.js';
+import { toEncodeTask, toWire, type EncodeResult } from '../src/pipeline/tasks.js';
 import * as worker from '../workers/tile-worker.js';
 import type { SynthReport } from '../src/synth/index.js';
 
@@ -34,7 +34,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const rsData = await readHduData(rr, rs);
     r.decodedBytes += rsData.byteLength;
     let t0 = performance.now();
-    const sel = (await worker.select({ file: rr.name, hdu: toWire(rs), data: rsData, selection })) as SelectResult;
+    const sel = await worker.select({ file: rr.name, hdu: toWire(rs), data: rsData, selection });
     r.computeSec += (performance.now() - t0) / 1000;
     if (sel.targetids.length === 0) continue;
     const hdus = await scanHdus(co);
@@ -42,7 +42,7 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const fmData = await readHduData(co, fm);
     r.decodedBytes += fmData.byteLength;
     t0 = performance.now();
-    const match = (await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids })) as MatchResult;
+    const match = await worker.match({ file: co.name, hdu: toWire(fm), data: fmData, targetids: sel.targetids });
     r.computeSec += (performance.now() - t0) / 1000;
     const plan = planSpectraReads(co.name, hdus, match.nspec, match.coaddRows, 0);
     const { spectra, wavelengths } = fillPlan(plan, await Promise.all(plan.reads.map((g) => co.slice(g.start, g.end))));

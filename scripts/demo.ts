@@ -38,7 +38,24 @@ async function main(): Promise<void> {
     say(`Started an S3 server at ${s3.endpoint} holding them under s3://${BUCKET}/${PREFIX}/`);
     const surveys = [...new Set(specs.map((s) => s.survey))].join(',');
     const programs = [...new Set(specs.map((s) => s.program))].join(',');
-    const args = ['convert', '--source', `s3://${BUCKET}/${PREFIX}`, '--endpoint', s3.endpoint, '--no-sign-request', '--out', out, '--survey', surveys, '--program', programs, '--threads', String(availableParallelism()), '--log-dir', join(root, 'logs')];
+    const args = [
+      'convert',
+      '--source',
+      `s3://${BUCKET}/${PREFIX}`,
+      '--endpoint',
+      s3.endpoint,
+      '--no-sign-request',
+      '--out',
+      out,
+      '--survey',
+      surveys,
+      '--program',
+      programs,
+      '--threads',
+      String(availableParallelism()),
+      '--log-dir',
+      join(root, 'logs'),
+    ];
     say(`desi-qad ${args.join(' ')}`);
     const code: number | null = await new Promise((resolve) => spawn(process.execPath, [BIN, ...args], { stdio: 'inherit' }).on('close', resolve));
     if (code !== 0 && code !== 1) throw new Error(`desi-qad convert exited with ${code}`);
@@ -47,8 +64,12 @@ async function main(): Promise<void> {
   }
   const rel = relative(process.cwd(), out) || '.';
   say(`The dataset is in ${out} (the log in ${join(root, 'logs')}).`);
-  say(`Read it with DuckDB, for example:\n\n  SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z\n  FROM read_parquet('${rel}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC;\n`);
-  await showQuery(`SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z FROM read_parquet('${out}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC`);
+  say(
+    `Read it with DuckDB, for example:\n\n  SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z\n  FROM read_parquet('${rel}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC;\n`,
+  );
+  await showQuery(
+    `SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z FROM read_parquet('${out}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC`,
+  );
 }
 
 /** Runs the query with DuckDB (a dev dependency) when it is installed, and prints the rows. */
@@ -70,7 +91,7 @@ function say(msg: string): void {
   process.stdout.write(`[demo] ${msg}\n`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

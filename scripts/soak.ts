@@ -48,7 +48,7 @@ async function dataset(root: string, rel = ''): Promise<Map<string, Buffer>> {
 /** Rows of the clean dataset that the other lacks or holds differently (whole files compared byte for byte). */
 function rowsLost(clean: Map<string, Buffer>, got: Map<string, Buffer>): number {
   let lost = 0;
-  for (const [k, v] of clean) if (!got.get(k)?.equals(v)) lost += Number(readParquetFooter(new Uint8Array(v)).numRows);
+  for (const [k, v] of clean) if (!got.get(k)?.equals(v)) lost += readParquetFooter(new Uint8Array(v)).numRows;
   for (const k of got.keys()) if (!clean.has(k)) lost += 1; // an extra or temporary file counts as damage
   return lost;
 }
@@ -70,18 +70,55 @@ async function main(): Promise<void> {
   await uploadTree(client, tree, 'desidata', 'healpix');
   client.destroy();
   const proxy = await startFaultProxy({ upstream: s3.endpoint });
-  const s3args = (out: string, endpoint: string) => ['convert', '--source', 's3://desidata/healpix', '--endpoint', endpoint, '--no-sign-request', '--out', out, '--log-dir', join(work, 'logs'), '--cli-read-timeout', '2', ...base];
+  const s3args = (out: string, endpoint: string) => [
+    'convert',
+    '--source',
+    's3://desidata/healpix',
+    '--endpoint',
+    endpoint,
+    '--no-sign-request',
+    '--out',
+    out,
+    '--log-dir',
+    join(work, 'logs'),
+    '--cli-read-timeout',
+    '2',
+    ...base,
+  ];
   const cleanS3Out = join(work, 'clean-s3');
   await cli(s3args(cleanS3Out, s3.endpoint)).done;
   const cleanS3 = await dataset(cleanS3Out);
 
-  const totals = { rounds: 0, fuzzCases: 0, fuzzProblems: 0, kills: 0, killRuns: 0, faultRuns: 0, faultsInjected: 0, hostileFiles: 0, rowsLost: 0, datasetsCompared: 0 };
+  const totals = {
+    rounds: 0,
+    fuzzCases: 0,
+    fuzzProblems: 0,
+    kills: 0,
+    killRuns: 0,
+    faultRuns: 0,
+    faultsInjected: 0,
+    hostileFiles: 0,
+    rowsLost: 0,
+    datasetsCompared: 0,
+  };
   const injected: Record<string, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0]));
   try {
     // The hostile corpus, once.
     const hostile = join(work, 'hostile');
     const cases = await materializeHostileTree(hostile);
-    const code = await cli(['convert', '--source', hostile, '--out', join(work, 'hostile-out'), '--log-dir', join(work, 'logs'), '--max-failure-rate', '1', '--threads', '2']).done;
+    const code = await cli([
+      'convert',
+      '--source',
+      hostile,
+      '--out',
+      join(work, 'hostile-out'),
+      '--log-dir',
+      join(work, 'logs'),
+      '--max-failure-rate',
+      '1',
+      '--threads',
+      '2',
+    ]).done;
     if (code !== 1) throw new Error(`the hostile corpus run ended with ${code}, not 1`);
     totals.hostileFiles = cases.length;
 
@@ -107,7 +144,13 @@ async function main(): Promise<void> {
       totals.datasetsCompared += 1;
 
       // Faults between the run and S3, with a fresh plan.
-      const rules: FaultRule[] = FAULT_KINDS.filter((k) => k !== 'replaceObject').map((fault) => ({ fault, methods: ['GET'], probability: 0.02 + rnd() * 0.06, maxPerKey: 2, stallMs: fault.startsWith('stall') ? 4000 : undefined }));
+      const rules: FaultRule[] = FAULT_KINDS.filter((k) => k !== 'replaceObject').map((fault) => ({
+        fault,
+        methods: ['GET'],
+        probability: 0.02 + rnd() * 0.06,
+        maxPerKey: 2,
+        stallMs: fault.startsWith('stall') ? 4000 : undefined,
+      }));
       proxy.setPlan({ seed: seed + r, rules });
       const before = proxy.stats().injected;
       const fout = join(work, `faulty-${r}`);
@@ -136,7 +179,10 @@ async function main(): Promise<void> {
     '|---|---|',
     `| fuzz cases (mutated real-layout FITS through the tile job) | ${totals.fuzzCases} (problems: ${totals.fuzzProblems}) |`,
     `| SIGKILLs survived (runs killed at random, then resumed) | ${totals.kills} in ${totals.killRuns} runs |`,
-    `| S3 faults injected (${Object.entries(injected).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}) | ${totals.faultsInjected} in ${totals.faultRuns} runs |`,
+    `| S3 faults injected (${Object.entries(injected)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}) | ${totals.faultsInjected} in ${totals.faultRuns} runs |`,
     `| hostile FITS files tried | ${totals.hostileFiles} |`,
     `| datasets compared with a clean run, byte for byte | ${totals.datasetsCompared} |`,
     `| **rows lost** | **${totals.rowsLost}** |`,
@@ -148,7 +194,7 @@ async function main(): Promise<void> {
   if (totals.rowsLost > 0 || totals.fuzzProblems > 0) process.exitCode = 1;
 }
 
-main().catch((err) => {
-  process.stderr.write(`soak failed: ${(err as Error).stack ?? err}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`soak failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });

@@ -8,26 +8,12 @@
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { mulberry32 } from '../util/prng.js';
 
 /** The faults the proxy can inject. */
-export type FaultKind =
-  | 'slowDown'
-  | 'internalError'
-  | 'resetMidBody'
-  | 'shortBody'
-  | 'stallFirstByte'
-  | 'stallMidBody'
-  | 'replaceObject';
+export type FaultKind = 'slowDown' | 'internalError' | 'resetMidBody' | 'shortBody' | 'stallFirstByte' | 'stallMidBody' | 'replaceObject';
 
-export const FAULT_KINDS: readonly FaultKind[] = [
-  'slowDown',
-  'internalError',
-  'resetMidBody',
-  'shortBody',
-  'stallFirstByte',
-  'stallMidBody',
-  'replaceObject',
-];
+export const FAULT_KINDS: readonly FaultKind[] = ['slowDown', 'internalError', 'resetMidBody', 'shortBody', 'stallFirstByte', 'stallMidBody', 'replaceObject'];
 
 /** Faults that need the upstream's response body (never applied to HEAD). */
 const BODY_FAULTS: ReadonlySet<FaultKind> = new Set(['resetMidBody', 'shortBody', 'stallMidBody']);
@@ -157,11 +143,9 @@ function draw(seed: number, rule: number, key: string, n: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  // one round of mulberry32 to spread the bits
-  let t = (h + 0x6d2b79f5) >>> 0;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 0x100000000;
+  // one round of mulberry32 to spread the bits (the shared generator's first draw for seed h: the same numbers
+  // as the inline round this replaced, since (h + c) >>> 0 equals ((h >>> 0) + c) >>> 0 for any int32 h)
+  return mulberry32(h)();
 }
 
 function checkPlan(plan: FaultPlan): void {
@@ -199,21 +183,21 @@ class FaultChooser {
     checkPlan(plan);
     this.seed = plan.seed ?? 1;
     this.countLeft = plan.rules.map((r) => r.count ?? 0);
-    this.perKey = plan.rules.map(() => new Map());
+    this.perKey = plan.rules.map(() => new Map<string, KeyState>());
   }
 
   /** The rule that fires for this request, or undefined; advances the per-key state of the rules it tries. */
   choose(method: string, key: string): FaultRule | undefined {
     for (let i = 0; i < this.plan.rules.length; i++) {
-      const rule = this.plan.rules[i] as FaultRule;
+      const rule = this.plan.rules[i];
       if (rule.methods && !rule.methods.includes(method)) continue;
       if (rule.keys && !rule.keys.test(key)) continue;
       if (method === 'HEAD' && BODY_FAULTS.has(rule.fault)) continue;
       if (rule.fault === 'replaceObject' && (method !== 'GET' || this.replaced.has(key))) continue;
-      let st = this.perKey[i]!.get(key);
+      let st = this.perKey[i].get(key);
       if (!st) {
         st = { matched: 0, injected: 0, burstLeft: 0 };
-        this.perKey[i]!.set(key, st);
+        this.perKey[i].set(key, st);
       }
       if (rule.maxPerKey !== undefined && st.injected >= rule.maxPerKey) continue;
       const n = st.matched++;
@@ -221,8 +205,8 @@ class FaultChooser {
       if (st.burstLeft > 0) {
         st.burstLeft--;
         fire = true;
-      } else if (this.countLeft[i]! > 0) {
-        this.countLeft[i]!--;
+      } else if (this.countLeft[i] > 0) {
+        this.countLeft[i]--;
         fire = true;
         st.burstLeft = (rule.burst ?? 1) - 1;
       } else {
@@ -244,7 +228,7 @@ class FaultChooser {
 
 /** The object key of a request target: its decoded path without the leading '/'. */
 function keyOf(path: string): string {
-  const p = path.split('?', 1)[0] as string;
+  const p = path.split('?', 1)[0];
   const raw = p.startsWith('/') ? p.slice(1) : p;
   try {
     return decodeURIComponent(raw);
@@ -280,7 +264,10 @@ function ifMatchAccepts(header: string, etag: string): boolean {
 /** Resolves after `ms` (never if Infinity), or as soon as `signal` aborts; says whether it was aborted. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve(true);
+    if (signal.aborted) {
+      resolve(true);
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       if (timer) clearTimeout(timer);
@@ -299,7 +286,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 /** Writes `chunk` and resolves when the socket took it (or the response is gone). */
 function flushWrite(res: ServerResponse, chunk: Uint8Array): Promise<void> {
   return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
     res.once('close', resolve);
     res.write(chunk, () => {
       res.off('close', resolve);
@@ -381,17 +371,25 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     }
     if (fault === 'stallFirstByte') {
       counters.injected.stallFirstByte++;
-      if (await sleep(rule!.stallMs ?? Infinity, signal)) return; // the client left (or the proxy stopped)
+      if (await sleep(rule?.stallMs ?? Infinity, signal)) return; // the client left (or the proxy stopped)
     }
 
     const headers: OutgoingHttpHeaders = { ...req.headers };
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a copied header object, minus a fixed list of names
     for (const h of HOP_BY_HOP) delete headers[h];
     if (newEtag !== undefined) {
       const ifMatch = req.headers['if-match'];
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, newEtag)) {
         counters.injected.replaceObject++;
         req.resume();
-        sendError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', '/' + key, '<Condition>If-Match</Condition>');
+        sendError(
+          res,
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          '/' + key,
+          '<Condition>If-Match</Condition>',
+        );
         return;
       }
       delete headers['if-match']; // the upstream still holds the old object
@@ -433,6 +431,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   ): Promise<void> {
     const fault = rule && BODY_FAULTS.has(rule.fault) ? rule.fault : undefined;
     const headers: OutgoingHttpHeaders = { ...upRes.headers };
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- as in handle(): a copy, minus fixed names
     for (const h of [...HOP_BY_HOP, 'transfer-encoding']) delete headers[h];
     let body: Readable = upRes;
     if (fault && headers['content-length'] === undefined && method !== 'HEAD') {
@@ -443,11 +442,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     const rewrite = newEtag !== undefined;
     if (rewrite) {
       counters.injected.replaceObject++;
-      headers['etag'] = newEtag;
+      headers.etag = newEtag;
     }
-    if (fault === 'shortBody') headers['connection'] = 'close';
+    if (fault === 'shortBody') headers.connection = 'close';
     const length = Number(headers['content-length'] ?? 0);
-    const cutAt = fault ? Math.min(rule!.afterBytes ?? Math.floor(length / 2), Math.max(0, length - 1)) : -1;
+    const cutAt = fault ? Math.min(rule?.afterBytes ?? Math.floor(length / 2), Math.max(0, length - 1)) : -1;
     if (fault) counters.injected[fault]++;
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
 
@@ -465,7 +464,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         return false;
       }
       // stallMidBody
-      return !(await sleep(rule!.stallMs ?? Infinity, signal));
+      return !(await sleep(rule?.stallMs ?? Infinity, signal)); // rule is set whenever fault is
     };
 
     let sent = 0;
@@ -482,7 +481,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         let chunk = raw as Buffer;
         if (rewrite) {
           const out = Buffer.allocUnsafe(chunk.length);
-          for (let i = 0; i < chunk.length; i++) out[i] = chunk[i]! ^ 0xff; // same length, every byte differs
+          for (let i = 0; i < chunk.length; i++) out[i] = chunk[i] ^ 0xff; // same length, every byte differs
           chunk = out;
         }
         if (!cut && sent + chunk.length >= cutAt) {

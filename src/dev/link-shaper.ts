@@ -45,7 +45,8 @@ export async function startLinkShaper(opts: LinkShaperOptions): Promise<LinkShap
       timer = undefined;
       const now = performance.now();
       while (queue.length > 0 && queue[0].at <= now + 0.5) {
-        const { chunk } = queue.shift()!;
+        const { chunk } = queue[0];
+        queue.shift();
         queued -= chunk.length;
         if (shaped) down += chunk.length;
         if (!to.destroyed) to.write(chunk);
@@ -66,7 +67,7 @@ export async function startLinkShaper(opts: LinkShaperOptions): Promise<LinkShap
       queue.push({ at, chunk });
       queued += chunk.length;
       if (queued > HIGH_WATER) from.pause();
-      if (!timer) timer = setTimeout(drain, Math.max(0, queue[0].at - now));
+      timer ??= setTimeout(drain, Math.max(0, queue[0].at - now));
     });
     from.on('end', () => {
       ended = true;

@@ -43,15 +43,10 @@ import {
   Utf8,
 } from 'apache-arrow';
 
-export type ScalarType =
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'float32' | 'float64' | 'bool' | 'utf8';
+export type ScalarType = 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'float32' | 'float64' | 'bool' | 'utf8';
 
 export type ScalarArray =
-  | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array
-  | Float32Array | Float64Array;
+  Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array | Float32Array | Float64Array;
 
 /** Element types allowed in list columns (spectra). */
 export type ListElementType = 'float32' | 'float64' | 'uint32' | 'int32' | 'int64';
@@ -86,19 +81,32 @@ const ARRAY_CLASS: Record<NumericType, { new (n: number): ScalarArray; name: str
 /** Returns the Arrow DataType for one of our scalar type names. */
 export function arrowType(type: ScalarType): DataType {
   switch (type) {
-    case 'int8': return new Int8();
-    case 'int16': return new Int16();
-    case 'int32': return new Int32();
-    case 'int64': return new Int64();
-    case 'uint8': return new Uint8();
-    case 'uint16': return new Uint16();
-    case 'uint32': return new Uint32();
-    case 'uint64': return new Uint64();
-    case 'float32': return new Float32();
-    case 'float64': return new Float64();
-    case 'bool': return new Bool();
-    case 'utf8': return new Utf8();
-    default: throw new TypeError(`unknown column type ${String(type)}`);
+    case 'int8':
+      return new Int8();
+    case 'int16':
+      return new Int16();
+    case 'int32':
+      return new Int32();
+    case 'int64':
+      return new Int64();
+    case 'uint8':
+      return new Uint8();
+    case 'uint16':
+      return new Uint16();
+    case 'uint32':
+      return new Uint32();
+    case 'uint64':
+      return new Uint64();
+    case 'float32':
+      return new Float32();
+    case 'float64':
+      return new Float64();
+    case 'bool':
+      return new Bool();
+    case 'utf8':
+      return new Utf8();
+    default:
+      throw new TypeError(`unknown column type ${String(type)}`);
   }
 }
 
@@ -123,11 +131,20 @@ export function buildTable(rows: number, columns: ColumnSpec[]): Table {
     seen.add(spec.name);
     let data: Data;
     switch (spec.kind) {
-      case 'scalar': data = scalarData(spec, rows); break;
-      case 'null': data = nullData(spec.name, spec.type, rows); break;
-      case 'list': data = listData(spec, rows, offsetsByWidth); break;
-      case 'nullList': data = nullListData(spec.type, rows); break;
-      default: throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
+      case 'scalar':
+        data = scalarData(spec, rows);
+        break;
+      case 'null':
+        data = nullData(spec.name, spec.type, rows);
+        break;
+      case 'list':
+        data = listData(spec, rows, offsetsByWidth);
+        break;
+      case 'nullList':
+        data = nullListData(spec.type, rows);
+        break;
+      default:
+        throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
     }
     fields.push(new Field(spec.name, data.type, true));
     children.push(data);
@@ -174,8 +191,9 @@ function nullData(name: string, type: ScalarType, rows: number): Data {
   if (type === 'bool') {
     return makeData({ type: new Bool(), length: rows, nullCount: rows, nullBitmap, data: new Uint8Array(Math.ceil(rows / 8)) });
   }
-  const cls = ARRAY_CLASS[type as NumericType];
-  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown null type ${String(type)}`);
+  // `type` comes from the caller's spec, unchecked when the caller is plain JS: the lookup may miss.
+  const cls = ARRAY_CLASS[type] as (typeof ARRAY_CLASS)[NumericType] | undefined;
+  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown null type ${type}`);
   return makeData({ type: arrowType(type), length: rows, nullCount: rows, nullBitmap, data: new cls(rows) } as never);
 }
 
@@ -183,7 +201,7 @@ function nullData(name: string, type: ScalarType, rows: number): Data {
 function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int32Array>): Data {
   const { name, type, values, width } = spec;
   if (!['float32', 'float64', 'uint32', 'int32', 'int64'].includes(type)) {
-    throw new TypeError(`buildTable: list column ${name} has unsupported element type ${String(type)}`);
+    throw new TypeError(`buildTable: list column ${name} has unsupported element type ${type}`);
   }
   if (!Number.isSafeInteger(width) || width < 0) throw new RangeError(`buildTable: list column ${name} has invalid width ${width}`);
   checkArrayClass(name, type, values);
@@ -206,9 +224,16 @@ function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int3
 /** An all-null list<T> column (same type as a present one, so every file of a dataset has one schema). */
 function nullListData(type: ListElementType, rows: number): Data {
   const elementType = arrowType(type);
-  const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type]!(0) } as never) as Data;
+  const child = makeData({ type: elementType, length: 0, nullCount: 0, data: new ARRAY_CLASS[type](0) } as never) as Data;
   const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
-  return makeData({ type: listType, length: rows, nullCount: rows, nullBitmap: new Uint8Array(Math.ceil(rows / 8)), valueOffsets: new Int32Array(rows + 1), child });
+  return makeData({
+    type: listType,
+    length: rows,
+    nullCount: rows,
+    nullBitmap: new Uint8Array(Math.ceil(rows / 8)),
+    valueOffsets: new Int32Array(rows + 1),
+    child,
+  });
 }
 
 function checkLength(name: string, got: number, rows: number): void {
@@ -216,11 +241,11 @@ function checkLength(name: string, got: number, rows: number): void {
 }
 
 function checkArrayClass(name: string, type: NumericType, values: unknown): void {
-  const cls = ARRAY_CLASS[type];
-  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown type ${String(type)}`);
+  const cls = ARRAY_CLASS[type] as (typeof ARRAY_CLASS)[NumericType] | undefined; // may miss, as in nullData
+  if (cls === undefined) throw new TypeError(`buildTable: column ${name} has unknown type ${type}`);
   // Exact class: a Buffer is a Uint8Array subclass and is accepted; an Int32Array for uint32 is not.
   if (!(values instanceof cls)) {
-    const got = values === null || values === undefined ? String(values) : (values as object).constructor?.name ?? typeof values;
+    const got = values === null || values === undefined ? String(values) : ((values as { constructor?: { name: string } }).constructor?.name ?? typeof values); // Object.create(null) has none;
     throw new TypeError(`buildTable: column ${name} of type ${type} needs a ${cls.name}, got ${got}`);
   }
 }
@@ -239,7 +264,7 @@ function validityBitmap(name: string, valid: Uint8Array | undefined, rows: numbe
 /** Returns the bytes of `flags` packed 8 per byte, least significant bit first (Arrow bit order). */
 function packBits(flags: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(flags.length / 8));
-  for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) out[i >> 3]! |= 1 << (i & 7);
+  for (let i = 0; i < flags.length; i++) if (flags[i] !== 0) out[i >> 3] |= 1 << (i & 7);
   return out;
 }
 
@@ -250,15 +275,15 @@ function utf8Buffers(name: string, values: string[], valid: Uint8Array | undefin
   let capacity = 0;
   for (let i = 0; i < values.length; i++) {
     const s = values[i];
-    if (valid !== undefined && valid[i] === 0) continue;
+    if (valid?.[i] === 0) continue;
     if (typeof s !== 'string') throw new TypeError(`buildTable: column ${name} row ${i} is not a string`);
     capacity += s.length * 3; // a UTF-16 code unit never takes more than 3 UTF-8 bytes
   }
   let data = new Uint8Array(capacity);
   let end = 0;
   for (let i = 0; i < values.length; i++) {
-    if (!(valid !== undefined && valid[i] === 0)) {
-      end += encoder.encodeInto(values[i]!, data.subarray(end)).written;
+    if (valid?.[i] !== 0) {
+      end += encoder.encodeInto(values[i], data.subarray(end)).written;
     }
     if (end > 0x7fffffff) throw new RangeError(`buildTable: column ${name} holds more than 2 GiB of text`);
     valueOffsets[i + 1] = end;

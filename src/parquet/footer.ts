@@ -27,15 +27,37 @@ export interface ParquetFooter {
 }
 
 const PHYSICAL_TYPES = ['BOOLEAN', 'INT32', 'INT64', 'INT96', 'FLOAT', 'DOUBLE', 'BYTE_ARRAY', 'FIXED_LEN_BYTE_ARRAY'];
-const ENCODINGS = ['PLAIN', 'GROUP_VAR_INT', 'PLAIN_DICTIONARY', 'RLE', 'BIT_PACKED', 'DELTA_BINARY_PACKED',
-  'DELTA_LENGTH_BYTE_ARRAY', 'DELTA_BYTE_ARRAY', 'RLE_DICTIONARY', 'BYTE_STREAM_SPLIT'];
+const ENCODINGS = [
+  'PLAIN',
+  'GROUP_VAR_INT',
+  'PLAIN_DICTIONARY',
+  'RLE',
+  'BIT_PACKED',
+  'DELTA_BINARY_PACKED',
+  'DELTA_LENGTH_BYTE_ARRAY',
+  'DELTA_BYTE_ARRAY',
+  'RLE_DICTIONARY',
+  'BYTE_STREAM_SPLIT',
+];
 const CODECS = ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'LZO', 'BROTLI', 'LZ4', 'ZSTD', 'LZ4_RAW'];
 
 const enumName = (names: string[], v: number): string => names[v] ?? `UNKNOWN(${v})`;
 
 // Thrift compact protocol type codes.
-const T_STOP = 0, T_TRUE = 1, T_FALSE = 2, T_BYTE = 3, T_I16 = 4, T_I32 = 5, T_I64 = 6, T_DOUBLE = 7,
-  T_BINARY = 8, T_LIST = 9, T_SET = 10, T_MAP = 11, T_STRUCT = 12, T_UUID = 13;
+const T_STOP = 0,
+  T_TRUE = 1,
+  T_FALSE = 2,
+  T_BYTE = 3,
+  T_I16 = 4,
+  T_I32 = 5,
+  T_I64 = 6,
+  T_DOUBLE = 7,
+  T_BINARY = 8,
+  T_LIST = 9,
+  T_SET = 10,
+  T_MAP = 11,
+  T_STRUCT = 12,
+  T_UUID = 13;
 
 /** Returns the decoded footer of the complete Parquet file in `file`; throws Error if it is not one. */
 export function readParquetFooter(file: Uint8Array): ParquetFooter {
@@ -108,7 +130,7 @@ class CompactReader {
 
   private byte(): number {
     if (this.pos >= this.buf.length) throw new Error('Parquet footer truncated');
-    return this.buf[this.pos++]!;
+    return this.buf[this.pos++];
   }
 
   private varint(): bigint {
@@ -174,26 +196,48 @@ class CompactReader {
 
   skip(type: number): void {
     switch (type) {
-      case T_TRUE: case T_FALSE: this.pos += 1; return; // only reached for list elements (one byte each)
-      case T_BYTE: this.pos += 1; return;
-      case T_I16: case T_I32: case T_I64: this.varint(); return;
-      case T_DOUBLE: this.pos += 8; return;
-      case T_UUID: this.pos += 16; return;
+      case T_TRUE:
+      case T_FALSE:
+        this.pos += 1;
+        return; // only reached for list elements (one byte each)
+      case T_BYTE:
+        this.pos += 1;
+        return;
+      case T_I16:
+      case T_I32:
+      case T_I64:
+        this.varint();
+        return;
+      case T_DOUBLE:
+        this.pos += 8;
+        return;
+      case T_UUID:
+        this.pos += 16;
+        return;
       case T_BINARY: {
         const len = this.smallVarint(); // not `this.pos += this.smallVarint()`: that reads pos before the varint
         this.pos += len;
         return;
       }
-      case T_LIST: case T_SET: this.readList((t) => this.skip(t)); return;
+      case T_LIST:
+      case T_SET:
+        this.readList((t) => this.skip(t));
+        return;
       case T_MAP: {
         const size = this.smallVarint();
         if (size === 0) return;
         const kv = this.byte();
-        for (let i = 0; i < size; i++) { this.skip(kv >> 4); this.skip(kv & 0x0f); }
+        for (let i = 0; i < size; i++) {
+          this.skip(kv >> 4);
+          this.skip(kv & 0x0f);
+        }
         return;
       }
-      case T_STRUCT: this.readStruct((_id, t) => this.skip(t)); return;
-      default: throw new Error(`Parquet footer: unknown Thrift compact type ${type}`);
+      case T_STRUCT:
+        this.readStruct((_id, t) => this.skip(t));
+        return;
+      default:
+        throw new Error(`Parquet footer: unknown Thrift compact type ${type}`);
     }
   }
 }

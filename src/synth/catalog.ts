@@ -82,7 +82,8 @@ function assignKinds(spec: SynthTileSpec, rng: Rng): TargetKind[] {
   const kinds = new Array<TargetKind>(spec.targets);
   order.forEach((row, k) => {
     if (k < spec.goodQso) kinds[row] = 'goodQso';
-    else if (k === spec.goodQso) kinds[row] = 'badQso'; // at least one flagged QSO whenever there is room
+    else if (k === spec.goodQso)
+      kinds[row] = 'badQso'; // at least one flagged QSO whenever there is room
     else {
       const u = rng.float();
       kinds[row] = u < 0.2 ? 'badQso' : u < 0.75 ? 'galaxy' : 'star';
@@ -94,7 +95,7 @@ function assignKinds(spec: SynthTileSpec, rng: Rng): TargetKind[] {
 /** A permutation of 0..n-1 that is not the identity when n > 1. */
 function shuffledOrder(n: number, rng: Rng): Int32Array {
   const order = Int32Array.from(rng.shuffle(Array.from({ length: n }, (_, i) => i)));
-  if (n > 1 && order.every((v, i) => v === i)) [order[0], order[1]] = [order[1] as number, order[0] as number];
+  if (n > 1 && order.every((v, i) => v === i)) [order[0], order[1]] = [order[1], order[0]];
   return order;
 }
 
@@ -121,7 +122,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
   let firstGood = true;
 
   for (let i = 0; i < n; i++) {
-    const kind = kinds[i] as TargetKind;
+    const kind = kinds[i];
     const isQso = kind === 'goodQso' || kind === 'badQso';
     const south = rng.float() < 0.6;
     const release = south ? 9010 : 9011;
@@ -181,8 +182,8 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
       num(fm, `FLUX_IVAR_${b}`)[i] = rng.range(5, 800) / (1 + k * k);
     });
     for (const b of ['G', 'R', 'Z']) {
-      num(fm, `FIBERFLUX_${b}`)[i] = (num(fm, `FLUX_${b}`)[i] as number) * (pointLike ? 0.78 : rng.range(0.2, 0.6));
-      num(fm, `FIBERTOTFLUX_${b}`)[i] = (num(fm, `FIBERFLUX_${b}`)[i] as number) * rng.range(1, 1.2);
+      num(fm, `FIBERFLUX_${b}`)[i] = num(fm, `FLUX_${b}`)[i] * (pointLike ? 0.78 : rng.range(0.2, 0.6));
+      num(fm, `FIBERTOTFLUX_${b}`)[i] = num(fm, `FIBERFLUX_${b}`)[i] * rng.range(1, 1.2);
     }
     num(fm, 'MASKBITS')[i] = rng.float() < 0.85 ? 0 : rng.pick([2, 2048, 4096, 8192]);
     num(fm, 'SERSIC')[i] = pointLike ? 0 : rng.range(0.5, 6);
@@ -203,7 +204,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
     str(fm, 'PHOTSYS')[i] = south ? 'S' : 'N';
     big(fm, 'PRIORITY_INIT')[i] = isQso ? 3400n : kind === 'galaxy' ? 3200n : 1500n;
     big(fm, 'NUMOBS_INIT')[i] = isQso ? 4n : 1n;
-    const e = nexp[i] as number;
+    const e = nexp[i];
     num(fm, 'COADD_NUMEXP')[i] = e;
     num(fm, 'COADD_EXPTIME')[i] = e * rng.range(800, 1100);
     num(fm, 'COADD_NUMNIGHT')[i] = Math.max(1, e - rng.int(2));
@@ -214,12 +215,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
     num(fm, 'RMS_DELTA_Y')[i] = Math.abs(rng.normal()) * 0.004;
     num(fm, 'MEAN_PSF_TO_FIBER_SPECFLUX')[i] = pointLike ? rng.range(0.75, 0.8) : rng.range(0.3, 0.7);
 
-    z[i] =
-      kind === 'goodQso' || kind === 'badQso'
-        ? rng.range(0.4, 4.2)
-        : kind === 'galaxy'
-          ? rng.range(0.02, 1.6)
-          : rng.normal() * 3e-4;
+    z[i] = kind === 'goodQso' || kind === 'badQso' ? rng.range(0.4, 4.2) : kind === 'galaxy' ? rng.range(0.02, 1.6) : rng.normal() * 3e-4;
     // Special float values in some spectra, always in the first good quasar so a selection meets them.
     specials[i] = (kind === 'goodQso' && firstGood) || rng.float() < 0.25 ? 1 : 0;
     if (kind === 'goodQso') firstGood = false;
@@ -249,11 +245,11 @@ function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnValues>,
   for (let e = 0; e < MAX_EXPOSURES; e++) {
     const mjd = 59348.1 + e * 1.05 + rng.float() * 0.1;
     for (let i = 0; i < n; i++) {
-      if ((nexp[i] as number) <= e) continue;
-      const f = fiber[i] as number;
-      big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i] as bigint;
+      if (nexp[i] <= e) continue;
+      const f = fiber[i];
+      big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i];
       num(t, 'PRIORITY')[r] = Number(big(fm, 'PRIORITY_INIT')[i]);
-      num(t, 'SUBPRIORITY')[r] = num(fm, 'SUBPRIORITY')[i] as number;
+      num(t, 'SUBPRIORITY')[r] = num(fm, 'SUBPRIORITY')[i];
       num(t, 'NIGHT')[r] = baseNight + e;
       num(t, 'EXPID')[r] = baseExpid + e * 7;
       num(t, 'MJD')[r] = mjd;
@@ -267,15 +263,15 @@ function buildExpFibermap(spec: SynthTileSpec, fm: Record<string, ColumnValues>,
       num(t, 'FIBERASSIGN_X')[r] = rng.range(-400, 400);
       num(t, 'FIBERASSIGN_Y')[r] = rng.range(-400, 400);
       num(t, 'LAMBDA_REF')[r] = 5400;
-      num(t, 'PLATE_RA')[r] = num(fm, 'PLATE_RA')[i] as number;
-      num(t, 'PLATE_DEC')[r] = num(fm, 'PLATE_DEC')[i] as number;
+      num(t, 'PLATE_RA')[r] = num(fm, 'PLATE_RA')[i];
+      num(t, 'PLATE_DEC')[r] = num(fm, 'PLATE_DEC')[i];
       big(t, 'NUM_ITER')[r] = 2n;
       num(t, 'FIBER_X')[r] = rng.range(-400, 400);
       num(t, 'FIBER_Y')[r] = rng.range(-400, 400);
       num(t, 'DELTA_X')[r] = rng.normal() * 0.003;
       num(t, 'DELTA_Y')[r] = rng.normal() * 0.003;
-      num(t, 'FIBER_RA')[r] = (num(fm, 'TARGET_RA')[i] as number) + rng.normal() * 2e-5;
-      num(t, 'FIBER_DEC')[r] = (num(fm, 'TARGET_DEC')[i] as number) + rng.normal() * 2e-5;
+      num(t, 'FIBER_RA')[r] = num(fm, 'TARGET_RA')[i] + rng.normal() * 2e-5;
+      num(t, 'FIBER_DEC')[r] = num(fm, 'TARGET_DEC')[i] + rng.normal() * 2e-5;
       num(t, 'PSF_TO_FIBER_SPECFLUX')[r] = rng.range(0.3, 0.8);
       r++;
     }
@@ -315,11 +311,11 @@ function buildRedshifts(
   const order = shuffledOrder(n, rng);
   const t = allocateAll(REDSHIFTS_COLUMNS, n);
   for (let r = 0; r < n; r++) {
-    const i = order[r] as number;
-    const kind = kinds[i] as TargetKind;
-    big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i] as bigint;
-    num(t, 'Z')[r] = z[i] as number;
-    num(t, 'ZERR')[r] = Math.exp(rng.range(-11, -6)) * (1 + (z[i] as number));
+    const i = order[r];
+    const kind = kinds[i];
+    big(t, 'TARGETID')[r] = big(fm, 'TARGETID')[i];
+    num(t, 'Z')[r] = z[i];
+    num(t, 'ZERR')[r] = Math.exp(rng.range(-11, -6)) * (1 + z[i]);
     let zwarn = 0n;
     if (kind === 'badQso') zwarn = rng.pick(BAD_ZWARN);
     else if (kind !== 'goodQso' && rng.float() < 0.1) zwarn = 4n;

@@ -4,7 +4,7 @@
 import type { ColumnSpec, WritableTformCode } from '../fits/hdu-spec.js';
 
 /** Parses "NAME:TFORM NAME:10D ..." into column specs (TFORM = optional repeat + one code letter). */
-export function parseColumns(text: string, units: Record<string, string> = {}): ColumnSpec[] {
+export function parseColumns(text: string, units: Partial<Record<string, string>> = {}): ColumnSpec[] {
   return text
     .trim()
     .split(/\s+/)
@@ -52,17 +52,15 @@ const ARMS = ['B', 'R', 'Z'] as const;
 const TSNR2_CLASSES = ['BGS', 'ELG', 'GPBBACKUP', 'GPBBRIGHT', 'GPBDARK', 'LRG', 'LYA', 'QSO'];
 
 /** The 32 TSNR2_* names: per arm then summed. */
-export const TSNR2_NAMES: string[] = [
-  ...ARMS.flatMap((arm) => TSNR2_CLASSES.map((c) => `TSNR2_${c}_${arm}`)),
-  ...TSNR2_CLASSES.map((c) => `TSNR2_${c}`),
-];
+export const TSNR2_NAMES: string[] = [...ARMS.flatMap((arm) => TSNR2_CLASSES.map((c) => `TSNR2_${c}_${arm}`)), ...TSNR2_CLASSES.map((c) => `TSNR2_${c}`)];
 
 /** Coadd SCORES: TARGETID + 41 float columns. */
 export const SCORES_COLUMNS: ColumnSpec[] = [
   { name: 'TARGETID', tform: 'K' },
-  ...ARMS.flatMap((arm) => [`INTEG_COADD_FLUX_${arm}`, `MEDIAN_COADD_FLUX_${arm}`, `MEDIAN_COADD_SNR_${arm}`]).map(
-    (name): ColumnSpec => ({ name, tform: 'E' }),
-  ),
+  ...ARMS.flatMap((arm) => [`INTEG_COADD_FLUX_${arm}`, `MEDIAN_COADD_FLUX_${arm}`, `MEDIAN_COADD_SNR_${arm}`]).map((name): ColumnSpec => ({
+    name,
+    tform: 'E',
+  })),
   ...TSNR2_NAMES.map((name): ColumnSpec => ({ name, tform: 'E' })),
 ];
 

@@ -36,7 +36,11 @@ async function writeTable(w: FitsWriter, hdu: Extract<HduLayout, { kind: 'table'
 }
 
 /** Writes `hdus` to `path` (through `path`.tmp), asking `writeData` for each extension's content. */
-async function writeFile(path: string, hdus: HduLayout[], writeData: (w: FitsWriter, hdu: Exclude<HduLayout, { kind: 'primary' }>) => Promise<void>): Promise<number> {
+async function writeFile(
+  path: string,
+  hdus: HduLayout[],
+  writeData: (w: FitsWriter, hdu: Exclude<HduLayout, { kind: 'primary' }>) => Promise<void>,
+): Promise<number> {
   const tmp = `${path}.tmp`;
   const w = await FitsWriter.create(tmp);
   try {
@@ -68,8 +72,9 @@ export async function writeCoadd(path: string, spec: SynthTileSpec, mode: Wavele
     if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnValues>);
     const name = hdu.spec.extname as string;
     const [arm, what] = name.split('_') as [ArmName, string];
-    const grid = grids.get(arm)!;
-    const wave = waves.get(arm)!;
+    const grid = grids.get(arm);
+    const wave = waves.get(arm);
+    if (grid === undefined || wave === undefined) throw new Error(`synth: coadd HDU ${name} names an unknown arm`);
     await w.beginImage(hdu.spec);
     if (what === 'WAVELENGTH') {
       await w.writePixels(wave);

@@ -128,7 +128,15 @@ const UNITS = {
 };
 
 function fibermapSpec(spec: SynthTileSpec, extname: 'FIBERMAP'): BinTableSpec {
-  return { extname, columns: FIBERMAP_COLUMNS, nrows: spec.targets, cards: [{ key: 'HPXPIXEL', value: spec.healpix }, { key: 'HPXNSIDE', value: HPX_NSIDE }] };
+  return {
+    extname,
+    columns: FIBERMAP_COLUMNS,
+    nrows: spec.targets,
+    cards: [
+      { key: 'HPXPIXEL', value: spec.healpix },
+      { key: 'HPXNSIDE', value: HPX_NSIDE },
+    ],
+  };
 }
 
 function expFibermapSpec(spec: SynthTileSpec): BinTableSpec {

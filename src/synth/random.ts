@@ -53,7 +53,7 @@ export class Rng {
 
   /** One element of a non-empty list. */
   pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)] as T;
+    return items[this.int(items.length)];
   }
 
   /** Fisher-Yates shuffle of a copy. */
@@ -61,7 +61,7 @@ export class Rng {
     const out = items.slice();
     for (let i = out.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      [out[i], out[j]] = [out[j] as T, out[i] as T];
+      [out[i], out[j]] = [out[j], out[i]];
     }
     return out;
   }

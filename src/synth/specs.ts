@@ -15,11 +15,46 @@ const MiB = 1 << 20;
  * 10305: 8.32 MB and empty), the size range (1.5 to 880 MB) and the densest tile (234 quasars).
  */
 const DRY_RUN: readonly (readonly [number, number])[] = [
-  [172.46, 10], [8.32, 0], [310.5, 120], [95.2, 41], [241.9, 95], [3.1, 0], [260.14, 112], [145.24, 62],
-  [412.8, 0], [1.5, 0], [356.27, 0], [188.9, 21], [530.12, 0], [36.45, 9], [60.3, 0], [27.3, 25],
-  [612.4, 234], [18.75, 0], [402.66, 201], [4.92, 0], [333.18, 188], [96.03, 0], [201.44, 190], [10.0, 0],
-  [880.0, 226], [121.37, 48], [298.55, 139], [64.81, 27], [405.22, 171], [183.09, 88], [350.7, 160], [88.58, 41],
-  [240.16, 0], [12.4, 6], [155.83, 0], [2.05, 1], [301.29, 0], [40.11, 17], [7.6, 0], [34.21, 14],
+  [172.46, 10],
+  [8.32, 0],
+  [310.5, 120],
+  [95.2, 41],
+  [241.9, 95],
+  [3.1, 0],
+  [260.14, 112],
+  [145.24, 62],
+  [412.8, 0],
+  [1.5, 0],
+  [356.27, 0],
+  [188.9, 21],
+  [530.12, 0],
+  [36.45, 9],
+  [60.3, 0],
+  [27.3, 25],
+  [612.4, 234],
+  [18.75, 0],
+  [402.66, 201],
+  [4.92, 0],
+  [333.18, 188],
+  [96.03, 0],
+  [201.44, 190],
+  [10.0, 0],
+  [880.0, 226],
+  [121.37, 48],
+  [298.55, 139],
+  [64.81, 27],
+  [405.22, 171],
+  [183.09, 88],
+  [350.7, 160],
+  [88.58, 41],
+  [240.16, 0],
+  [12.4, 6],
+  [155.83, 0],
+  [2.05, 1],
+  [301.29, 0],
+  [40.11, 17],
+  [7.6, 0],
+  [34.21, 14],
 ];
 
 /** The healpix numbers the log names first; the others are drawn from the seed. */
@@ -50,14 +85,14 @@ export function seedDryRunSpecs(opts: { scale?: number; seed?: number; survey?: 
   const rng = new Rng(mixSeed(seed, 0xd2));
   const used = new Set<number>(LOGGED_PIXELS);
   const pixels = DRY_RUN.map((_, k) => {
-    if (k < LOGGED_PIXELS.length) return LOGGED_PIXELS[k] as number;
+    if (k < LOGGED_PIXELS.length) return LOGGED_PIXELS[k];
     let p = rng.int(HPX_NPIX);
     while (used.has(p)) p = rng.int(HPX_NPIX);
     used.add(p);
     return p;
   });
   return DRY_RUN.map(([mib, good], k) => {
-    const base = { survey, program, healpix: pixels[k] as number, seed: mixSeed(seed, k), mask: 'int32' as const };
+    const base = { survey, program, healpix: pixels[k], seed: mixSeed(seed, k), mask: 'int32' as const };
     const full = targetsForCoaddBytes(base, mib * MiB);
     const targets = Math.max(1, Math.round(full * scale));
     const goodQso = good === 0 ? 0 : Math.min(targets, Math.max(1, Math.round(good * scale)));
@@ -86,7 +121,7 @@ export function smallSpecs(opts: { tiles: number; seed?: number }): SynthTileSpe
   const used = new Set<number>();
   const out: SynthTileSpec[] = [];
   for (let k = 0; k < opts.tiles; k++) {
-    const [survey, program] = SMALL_KINDS[k % SMALL_KINDS.length] as [string, string];
+    const [survey, program] = SMALL_KINDS[k % SMALL_KINDS.length];
     let healpix = rng.int(HPX_NPIX);
     while (used.has(healpix)) healpix = rng.int(HPX_NPIX);
     used.add(healpix);

@@ -37,13 +37,29 @@ function specialPixel(nw: number, p: number): number {
  * generated without the others (masked pixels have IVAR 0 in both).
  */
 export function spectrumRows(catalog: TileCatalog, seed: number, grid: ArmGrid, wave: Float64Array, first: number, count: number, kind: 'MASK'): Uint32Array;
-export function spectrumRows(catalog: TileCatalog, seed: number, grid: ArmGrid, wave: Float64Array, first: number, count: number, kind: 'FLUX' | 'IVAR'): Float32Array;
-export function spectrumRows(catalog: TileCatalog, seed: number, grid: ArmGrid, wave: Float64Array, first: number, count: number, kind: SpectrumKind): Float32Array | Uint32Array {
+export function spectrumRows(
+  catalog: TileCatalog,
+  seed: number,
+  grid: ArmGrid,
+  wave: Float64Array,
+  first: number,
+  count: number,
+  kind: 'FLUX' | 'IVAR',
+): Float32Array;
+export function spectrumRows(
+  catalog: TileCatalog,
+  seed: number,
+  grid: ArmGrid,
+  wave: Float64Array,
+  first: number,
+  count: number,
+  kind: SpectrumKind,
+): Float32Array | Uint32Array {
   const nw = grid.nwave;
   const arm = ARM_INDEX[grid.arm];
   const out = kind === 'MASK' ? new Uint32Array(count * nw) : new Float32Array(count * nw);
   const logw = new Float64Array(nw);
-  for (let j = 0; j < nw; j++) logw[j] = Math.log((wave[j] as number) / 5000);
+  for (let j = 0; j < nw; j++) logw[j] = Math.log(wave[j] / 5000);
   for (let k = 0; k < count; k++) {
     const i = first + k;
     const p = targetParams(seed, arm, i);
@@ -54,17 +70,17 @@ export function spectrumRows(catalog: TileCatalog, seed: number, grid: ArmGrid, 
       const t = catalog.kinds[i];
       if (t === 'goodQso' || t === 'badQso') {
         const lineRng = new Rng(p.lineSeed);
-        const z = catalog.z[i] as number;
+        const z = catalog.z[i];
         for (const rest of QSO_LINES) {
           const center = rest * (1 + z);
           const amp = p.level * lineRng.range(0.5, 3);
-          if (center > (wave[0] as number) - 200 && center < (wave[nw - 1] as number) + 200) lines.push({ center, width: center * 0.01, amp });
+          if (center > wave[0] - 200 && center < wave[nw - 1] + 200) lines.push({ center, width: center * 0.01, amp });
         }
       }
       for (let j = 0; j < nw; j++) {
-        let model = p.level * Math.exp(p.slope * (logw[j] as number));
+        let model = p.level * Math.exp(p.slope * logw[j]);
         for (const l of lines) {
-          const d = ((wave[j] as number) - l.center) / l.width;
+          const d = (wave[j] - l.center) / l.width;
           if (d > -5 && d < 5) model += l.amp * Math.exp(-0.5 * d * d);
         }
         out[off + j] = model + p.sigma * ((rng.u32() / 0x100000000 - 0.5) * 3.4641016151377544);
@@ -78,7 +94,7 @@ export function spectrumRows(catalog: TileCatalog, seed: number, grid: ArmGrid, 
       for (let j = 0; j < nw; j++) {
         const u = maskRng.u32();
         const bad = j < 3 || j >= nw - 3 || u < threshold;
-        if (kind === 'MASK') out[off + j] = bad ? (MASK_BITS[u % MASK_BITS.length] as number) : 0;
+        if (kind === 'MASK') out[off + j] = bad ? MASK_BITS[u % MASK_BITS.length] : 0;
         else out[off + j] = bad ? 0 : invVar * (0.8 + 0.4 * (ivarRng as Rng).float());
       }
     }
@@ -137,7 +153,8 @@ export function resolutionPattern(grid: ArmGrid, targets: number): Buffer {
   const encoded = Buffer.from(variants.buffer, variants.byteOffset, variants.byteLength);
   if (endianness() === 'LE') encoded.swap32();
   const out = Buffer.allocUnsafe(targets * perTarget * 4);
-  for (let t = 0; t < targets; t++) encoded.copy(out, t * perTarget * 4, (t % RESOLUTION_VARIANTS) * perTarget * 4, ((t % RESOLUTION_VARIANTS) + 1) * perTarget * 4);
+  for (let t = 0; t < targets; t++)
+    encoded.copy(out, t * perTarget * 4, (t % RESOLUTION_VARIANTS) * perTarget * 4, ((t % RESOLUTION_VARIANTS) + 1) * perTarget * 4);
   return out;
 }
 
@@ -147,4 +164,3 @@ export function resolutionBlockTargets(grid: ArmGrid): number {
   const n = Math.max(1, Math.floor((4 << 20) / bytesPerTarget / RESOLUTION_VARIANTS)) * RESOLUTION_VARIANTS;
   return n;
 }
-

@@ -30,8 +30,8 @@ export function runCli(args: string[], cwd = REPO, env: NodeJS.ProcessEnv = proc
 export function collect(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
+  child.stdout?.on('data', (d: Buffer | string) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer | string) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));

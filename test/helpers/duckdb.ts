@@ -13,9 +13,7 @@ export async function duckQuery(sql: string): Promise<Record<string, unknown>[]>
 }
 
 /** Returns the rows of `sql` and its result columns (name, DuckDB type as text, e.g. "FLOAT[]"). */
-export async function duckQueryWithColumns(
-  sql: string,
-): Promise<{ columns: { name: string; type: string }[]; rows: Record<string, unknown>[] }> {
+export async function duckQueryWithColumns(sql: string): Promise<{ columns: { name: string; type: string }[]; rows: Record<string, unknown>[] }> {
   const instance = await DuckDBInstance.create(':memory:');
   try {
     const connection = await instance.connect();
@@ -23,14 +21,26 @@ export async function duckQueryWithColumns(
       const reader = await connection.runAndReadAll(sql);
       const names = reader.columnNames();
       const types = reader.columnTypes();
-      const columns = names.map((name, i) => ({ name, type: types[i]!.toString() }));
-      return { columns, rows: reader.getRowObjectsJS() as Record<string, unknown>[] };
+      const columns = names.map((name, i) => ({ name, type: types[i].toString() }));
+      return { columns, rows: reader.getRowObjectsJS() };
     } finally {
       connection.closeSync();
     }
   } finally {
     instance.closeSync();
   }
+}
+
+/** `v` as the string DuckDB gives for a VARCHAR value (checked). */
+function varchar(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new TypeError(`DuckDB: ${what} is not a VARCHAR value (${typeof v})`);
+  return v;
+}
+
+/** `v` as the bigint DuckDB gives for a BIGINT value (checked). */
+function bigintValue(v: unknown, what: string): bigint {
+  if (typeof v !== 'bigint') throw new TypeError(`DuckDB: ${what} is not a BIGINT value (${typeof v})`);
+  return v;
 }
 
 /** Returns `path` quoted as a SQL string literal. */
@@ -47,7 +57,7 @@ export async function duckReadParquet(path: string): Promise<{ columns: { name: 
 export async function duckKvMetadata(path: string): Promise<Record<string, string>> {
   const rows = await duckQuery(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${sqlString(path)})`);
   const out: Record<string, string> = {};
-  for (const r of rows) out[String(r.k)] = r.v === null ? '' : String(r.v);
+  for (const r of rows) out[String(r.k)] = r.v === null ? '' : varchar(r.v, 'a decoded metadata value');
   return out;
 }
 
@@ -78,9 +88,9 @@ export async function duckColumnChunks(path: string): Promise<DuckColumnChunk[]>
     physicalType: String(r.type),
     encodings: String(r.encodings).split(', '),
     compression: String(r.compression),
-    statsMin: r.stats_min === null ? null : String(r.stats_min),
-    statsMax: r.stats_max === null ? null : String(r.stats_max),
-    nullCount: r.stats_null_count === null ? null : BigInt(r.stats_null_count as bigint),
-    numValues: BigInt(r.num_values as bigint),
+    statsMin: r.stats_min === null ? null : varchar(r.stats_min, 'stats_min'),
+    statsMax: r.stats_max === null ? null : varchar(r.stats_max, 'stats_max'),
+    nullCount: r.stats_null_count === null ? null : bigintValue(r.stats_null_count, 'stats_null_count'),
+    numValues: bigintValue(r.num_values, 'num_values'),
   }));
 }

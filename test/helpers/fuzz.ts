@@ -35,8 +35,17 @@ import { decodeImage, imageInfo, readColumn, readHduData, scanHdus, tableInfo } 
 
 // The compiler checks that these lists hold every code of the two error classes, and nothing else.
 const FITS_CODES = {
-  NOT_FITS: 1, TRUNCATED: 1, NO_END: 1, BAD_HEADER: 1, SIZE_LIMIT: 1, MISSING_HDU: 1, DUPLICATE_HDU: 1,
-  MISSING_COLUMN: 1, BAD_TFORM: 1, BAD_HEAP: 1, UNSUPPORTED: 1,
+  NOT_FITS: 1,
+  TRUNCATED: 1,
+  NO_END: 1,
+  BAD_HEADER: 1,
+  SIZE_LIMIT: 1,
+  MISSING_HDU: 1,
+  DUPLICATE_HDU: 1,
+  MISSING_COLUMN: 1,
+  BAD_TFORM: 1,
+  BAD_HEAP: 1,
+  UNSUPPORTED: 1,
 } satisfies Record<FitsErrorCode, 1>;
 const DESI_CODES = { TARGET_MISMATCH: 1, BAD_TYPE: 1, SHAPE_MISMATCH: 1, TILE_MISMATCH: 1 } satisfies Record<DesiErrorCode, 1>;
 
@@ -139,7 +148,7 @@ export function walkHdus(buf: Uint8Array): HduRegion[] {
     const naxis = int('NAXIS') ?? 0;
     let n = naxis > 0 ? 1 : 0;
     for (let i = 1; i <= naxis && i <= 999; i++) n *= int(`NAXIS${i}`) ?? 0;
-    const length = (Math.abs(int('BITPIX') ?? 8) / 8) * (out.length > 0 ? int('GCOUNT') ?? 1 : 1) * ((out.length > 0 ? int('PCOUNT') ?? 0 : 0) + n);
+    const length = (Math.abs(int('BITPIX') ?? 8) / 8) * (out.length > 0 ? (int('GCOUNT') ?? 1) : 1) * ((out.length > 0 ? (int('PCOUNT') ?? 0) : 0) + n);
     const ok = Number.isSafeInteger(length) && length >= 0;
     const dataEnd = ok ? Math.min(dataStart + length, buf.byteLength) : buf.byteLength;
     out.push({ index: out.length, headerStart: pos, dataStart: Math.min(dataStart, buf.byteLength), dataEnd, cards });
@@ -158,16 +167,117 @@ interface Mutated {
 }
 type Mutator = (rng: Rng, buf: Uint8Array, regions: HduRegion[]) => Mutated;
 
-const INTERESTING = /^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|TFIELDS|TFORM\d+|TDIM\d+|TTYPE\d+|THEAP|EXTNAME|BZERO|BSCALE|BLANK|TZERO\d+|TSCAL\d+|TNULL\d+|GROUPS|HPXPIXEL|END)$/;
-const KEYS = ['SIMPLE', 'XTENSION', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'NAXIS3', 'PCOUNT', 'GCOUNT', 'TFIELDS', 'TFORM1', 'TFORM2', 'TDIM1', 'TDIM3', 'TTYPE1', 'THEAP', 'EXTNAME', 'BZERO', 'BSCALE', 'BLANK', 'TZERO1', 'TSCAL1', 'TNULL1', 'GROUPS', 'CONTINUE', 'HIERARCH', 'COMMENT', 'END', ''];
-const INTS = ['0', '1', '-1', '2', '3', '7', '8', '16', '32', '-32', '64', '-64', '999', '1000', '-2147483648', '2147483647', '2147483648', '4294967295', '4294967296', '9007199254740991', '9007199254740992', '9007199254740993', '9223372036854775807', '9223372036854775808', '18446744073709551616', '1000000000000', '99999999999999999999'];
+const INTERESTING =
+  /^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|TFIELDS|TFORM\d+|TDIM\d+|TTYPE\d+|THEAP|EXTNAME|BZERO|BSCALE|BLANK|TZERO\d+|TSCAL\d+|TNULL\d+|GROUPS|HPXPIXEL|END)$/;
+const KEYS = [
+  'SIMPLE',
+  'XTENSION',
+  'BITPIX',
+  'NAXIS',
+  'NAXIS1',
+  'NAXIS2',
+  'NAXIS3',
+  'PCOUNT',
+  'GCOUNT',
+  'TFIELDS',
+  'TFORM1',
+  'TFORM2',
+  'TDIM1',
+  'TDIM3',
+  'TTYPE1',
+  'THEAP',
+  'EXTNAME',
+  'BZERO',
+  'BSCALE',
+  'BLANK',
+  'TZERO1',
+  'TSCAL1',
+  'TNULL1',
+  'GROUPS',
+  'CONTINUE',
+  'HIERARCH',
+  'COMMENT',
+  'END',
+  '',
+];
+const INTS = [
+  '0',
+  '1',
+  '-1',
+  '2',
+  '3',
+  '7',
+  '8',
+  '16',
+  '32',
+  '-32',
+  '64',
+  '-64',
+  '999',
+  '1000',
+  '-2147483648',
+  '2147483647',
+  '2147483648',
+  '4294967295',
+  '4294967296',
+  '9007199254740991',
+  '9007199254740992',
+  '9007199254740993',
+  '9223372036854775807',
+  '9223372036854775808',
+  '18446744073709551616',
+  '1000000000000',
+  '99999999999999999999',
+];
 const FLOATS = ['1.5', '-0.0', '0.0', '1E10', '1.0E400', '1D300', '.5', '+5.', '-1E-300', '3.4028235E38', '2147483648.0', '9.3E18'];
-const STRINGS = ["''", "'X'", "'  '", "'1W'", "'0X'", "'0A'", "'0P'", "'1000000D'", "'99999999999E'", "'1PE(5)'", "'1PE(99999999999)'", "'1QD(3)'", "'1PZ'", "'PE'", "'2PE(3)'", "'1PA'", "'1PX(8)'", "'1PL'", "'(1,2'", "'(99999,99999)'", "'(0)'", "'(3,0,2)'", "'(-1)'", "'(2,5)'", "'BINTABLE'", "'IMAGE   '", "'TABLE   '", "'A3DTABLE'", "'REDSHIFTS'", "'B_FLUX'", "'FIBERMAP'", "'B_WAVELENGTH'", "'Z_MASK'", "'it''s'", "'unterminated"];
+const STRINGS = [
+  "''",
+  "'X'",
+  "'  '",
+  "'1W'",
+  "'0X'",
+  "'0A'",
+  "'0P'",
+  "'1000000D'",
+  "'99999999999E'",
+  "'1PE(5)'",
+  "'1PE(99999999999)'",
+  "'1QD(3)'",
+  "'1PZ'",
+  "'PE'",
+  "'2PE(3)'",
+  "'1PA'",
+  "'1PX(8)'",
+  "'1PL'",
+  "'(1,2'",
+  "'(99999,99999)'",
+  "'(0)'",
+  "'(3,0,2)'",
+  "'(-1)'",
+  "'(2,5)'",
+  "'BINTABLE'",
+  "'IMAGE   '",
+  "'TABLE   '",
+  "'A3DTABLE'",
+  "'REDSHIFTS'",
+  "'B_FLUX'",
+  "'FIBERMAP'",
+  "'B_WAVELENGTH'",
+  "'Z_MASK'",
+  "'it''s'",
+  "'unterminated",
+];
 const OTHER = ['T', 'F', '', '(1.0, 2.0)', '= = =', '/ only a comment', '0x10', '1_000', "'a' 'b'"];
 
 function randomValue(rng: Rng, key: string): string {
   const stringy = /^(XTENSION|TFORM|TDIM|TTYPE|EXTNAME)/.test(key);
-  const kind = rng.weighted([['int', stringy ? 10 : 35], ['rand', 15], ['float', 10], ['string', stringy ? 55 : 30], ['other', 10]] as const);
+  const kind = rng.weighted([
+    ['int', stringy ? 10 : 35],
+    ['rand', 15],
+    ['float', 10],
+    ['string', stringy ? 55 : 30],
+    ['other', 10],
+  ] as const);
   switch (kind) {
     case 'int':
       return rng.pick(INTS);
@@ -218,105 +328,158 @@ function splice(buf: Uint8Array, start: number, deleteCount: number, insert: Uin
 }
 
 const MUTATORS: readonly (readonly [string, Mutator, number])[] = [
-  ['flip', (rng, buf, regions) => {
-    const out = buf.slice();
-    const flips: string[] = [];
-    for (let k = 1 + rng.int(8); k > 0 && out.byteLength > 0; k--) {
+  [
+    'flip',
+    (rng, buf, regions) => {
+      const out = buf.slice();
+      const flips: string[] = [];
+      for (let k = 1 + rng.int(8); k > 0 && out.byteLength > 0; k--) {
+        const at = aimedPos(rng, out, regions);
+        const bit = rng.int(8);
+        out[at] ^= 1 << bit;
+        flips.push(`${at}.${bit}`);
+      }
+      return { bytes: out, what: `flip bits ${flips.join(' ')}` };
+    },
+    15,
+  ],
+  [
+    'run',
+    (rng, buf, regions) => {
+      const out = buf.slice();
+      if (out.byteLength === 0) return { bytes: out, what: 'run (empty file)' };
       const at = aimedPos(rng, out, regions);
-      const bit = rng.int(8);
-      out[at] ^= 1 << bit;
-      flips.push(`${at}.${bit}`);
-    }
-    return { bytes: out, what: `flip bits ${flips.join(' ')}` };
-  }, 15],
-  ['run', (rng, buf, regions) => {
-    const out = buf.slice();
-    if (out.byteLength === 0) return { bytes: out, what: 'run (empty file)' };
-    const at = aimedPos(rng, out, regions);
-    const len = Math.min(1 + rng.int(64), out.byteLength - at);
-    const fill = rng.chance(0.3) ? -1 : rng.pick([0x00, 0x20, 0xff, 0x27, 0x3d, 0x30 + rng.int(10), rng.int(256)]);
-    for (let i = 0; i < len; i++) out[at + i] = fill < 0 ? rng.int(256) : fill;
-    return { bytes: out, what: `overwrite ${len} bytes at ${at} with ${fill < 0 ? 'random bytes' : `0x${fill.toString(16)}`}` };
-  }, 10],
-  ['card', (rng, buf, regions) => {
-    const c = pickCard(rng, regions.filter((r) => r.cards.length > 1), rng.chance(0.75));
-    if (!c || c.key === 'END') return { bytes: buf, what: 'card value (no card)' };
-    const out = buf.slice();
-    const value = randomValue(rng, c.key);
-    writeAscii(out, c.at, `${c.key.padEnd(8)}= ${value.padStart(20)}`.padEnd(CARD).slice(0, CARD));
-    return { bytes: out, what: `HDU #${c.r.index} ${c.key} := ${value} (card at ${c.at})` };
-  }, 30],
-  ['key', (rng, buf, regions) => {
-    const c = pickCard(rng, regions, rng.chance(0.5));
-    if (!c) return { bytes: buf, what: 'keyword (no card)' };
-    const out = buf.slice();
-    const key = rng.pick(KEYS);
-    writeAscii(out, c.at, key.padEnd(8));
-    return { bytes: out, what: `HDU #${c.r.index} keyword ${c.key || '(blank)'} -> ${key || '(blank)'} (card at ${c.at})` };
-  }, 6],
-  ['delete-card', (rng, buf, regions) => {
-    const c = pickCard(rng, regions, rng.chance(0.6));
-    if (!c) return { bytes: buf, what: 'delete card (no card)' };
-    const out = buf.slice();
-    const end = Math.min(c.r.dataStart, out.byteLength);
-    out.copyWithin(c.at, c.at + CARD, end);
-    out.fill(0x20, Math.max(c.at, end - CARD), end);
-    return { bytes: out, what: `HDU #${c.r.index} delete card ${c.key || '(blank)'} at ${c.at}` };
-  }, 5],
-  ['duplicate-card', (rng, buf, regions) => {
-    const c = pickCard(rng, regions, rng.chance(0.6));
-    if (!c) return { bytes: buf, what: 'duplicate card (no card)' };
-    const out = buf.slice();
-    const end = Math.min(c.r.dataStart, out.byteLength);
-    if (c.at + CARD < end) out.copyWithin(c.at + CARD, c.at, end - CARD);
-    return { bytes: out, what: `HDU #${c.r.index} duplicate card ${c.key || '(blank)'} at ${c.at}` };
-  }, 5],
-  ['no-end', (rng, buf, regions) => {
-    const withEnd = regions.filter((r) => r.cards.some((c) => c.key === 'END'));
-    if (withEnd.length === 0) return { bytes: buf, what: 'remove END (none)' };
-    const r = rng.pick(withEnd);
-    const at = r.cards.find((c) => c.key === 'END')!.at;
-    const out = buf.slice();
-    out.fill(0x20, at, at + CARD);
-    return { bytes: out, what: `HDU #${r.index} END blanked (at ${at})` };
-  }, 4],
-  ['truncate', (rng, buf, regions) => {
-    let at: number;
-    if (regions.length > 0 && rng.chance(0.5)) {
-      const r = rng.pick(regions);
-      const edge = rng.pick([r.headerStart, r.dataStart, r.dataEnd, r.dataStart + Math.ceil((r.dataEnd - r.dataStart) / BLOCK) * BLOCK]);
-      at = edge + rng.pick([0, 0, -1, 1, -80, 80, -rng.int(200), rng.int(200)]);
-    } else at = rng.int(buf.byteLength + 1);
-    at = Math.max(0, Math.min(buf.byteLength, at));
-    return { bytes: buf.slice(0, at), what: `truncate at ${at} of ${buf.byteLength}` };
-  }, 12],
-  ['block', (rng, buf, regions) => {
-    const blocks = Math.floor(buf.byteLength / BLOCK);
-    if (blocks === 0) return { bytes: buf, what: 'block (file under one block)' };
-    const starts = regions.map((r) => r.headerStart / BLOCK).filter((b) => Number.isInteger(b) && b < blocks);
-    const k = starts.length > 0 && rng.chance(0.5) ? rng.pick(starts) : rng.int(blocks);
-    const block = buf.slice(k * BLOCK, (k + 1) * BLOCK);
-    return rng.chance(0.5)
-      ? { bytes: splice(buf, k * BLOCK, 0, block), what: `duplicate block ${k}` }
-      : { bytes: splice(buf, k * BLOCK, BLOCK), what: `delete block ${k}` };
-  }, 8],
-  ['hdu', (rng, buf, regions) => {
-    const whole = regions.filter((r) => r.index > 0 && r.dataEnd <= buf.byteLength);
-    if (whole.length === 0) return { bytes: buf, what: 'hdu (no extension)' };
-    const r = rng.pick(whole);
-    const end = Math.min(buf.byteLength, r.dataStart + Math.ceil((r.dataEnd - r.dataStart) / BLOCK) * BLOCK);
-    if (rng.chance(0.5)) return { bytes: splice(buf, r.headerStart, end - r.headerStart), what: `delete HDU #${r.index}` };
-    const to = rng.pick(regions.filter((x) => x.index > 0).map((x) => x.headerStart).concat([buf.byteLength]));
-    return { bytes: splice(buf, to, 0, buf.slice(r.headerStart, end)), what: `copy HDU #${r.index} to byte ${to}` };
-  }, 6],
-  ['append', (rng, buf) => {
-    const n = 1 + rng.int(6000);
-    const junk = new Uint8Array(n);
-    const ascii = rng.chance(0.5);
-    for (let i = 0; i < n; i++) junk[i] = ascii ? 0x20 + rng.int(95) : rng.int(256);
-    if (rng.chance(0.3)) junk.set(Buffer.from("XTENSION= 'BINTABLE'", 'latin1').subarray(0, n));
-    return { bytes: splice(buf, buf.byteLength, 0, junk), what: `append ${n} ${ascii ? 'ASCII' : 'random'} bytes` };
-  }, 3],
+      const len = Math.min(1 + rng.int(64), out.byteLength - at);
+      const fill = rng.chance(0.3) ? -1 : rng.pick([0x00, 0x20, 0xff, 0x27, 0x3d, 0x30 + rng.int(10), rng.int(256)]);
+      for (let i = 0; i < len; i++) out[at + i] = fill < 0 ? rng.int(256) : fill;
+      return { bytes: out, what: `overwrite ${len} bytes at ${at} with ${fill < 0 ? 'random bytes' : `0x${fill.toString(16)}`}` };
+    },
+    10,
+  ],
+  [
+    'card',
+    (rng, buf, regions) => {
+      const c = pickCard(
+        rng,
+        regions.filter((r) => r.cards.length > 1),
+        rng.chance(0.75),
+      );
+      if (!c || c.key === 'END') return { bytes: buf, what: 'card value (no card)' };
+      const out = buf.slice();
+      const value = randomValue(rng, c.key);
+      writeAscii(out, c.at, `${c.key.padEnd(8)}= ${value.padStart(20)}`.padEnd(CARD).slice(0, CARD));
+      return { bytes: out, what: `HDU #${c.r.index} ${c.key} := ${value} (card at ${c.at})` };
+    },
+    30,
+  ],
+  [
+    'key',
+    (rng, buf, regions) => {
+      const c = pickCard(rng, regions, rng.chance(0.5));
+      if (!c) return { bytes: buf, what: 'keyword (no card)' };
+      const out = buf.slice();
+      const key = rng.pick(KEYS);
+      writeAscii(out, c.at, key.padEnd(8));
+      return { bytes: out, what: `HDU #${c.r.index} keyword ${c.key || '(blank)'} -> ${key || '(blank)'} (card at ${c.at})` };
+    },
+    6,
+  ],
+  [
+    'delete-card',
+    (rng, buf, regions) => {
+      const c = pickCard(rng, regions, rng.chance(0.6));
+      if (!c) return { bytes: buf, what: 'delete card (no card)' };
+      const out = buf.slice();
+      const end = Math.min(c.r.dataStart, out.byteLength);
+      out.copyWithin(c.at, c.at + CARD, end);
+      out.fill(0x20, Math.max(c.at, end - CARD), end);
+      return { bytes: out, what: `HDU #${c.r.index} delete card ${c.key || '(blank)'} at ${c.at}` };
+    },
+    5,
+  ],
+  [
+    'duplicate-card',
+    (rng, buf, regions) => {
+      const c = pickCard(rng, regions, rng.chance(0.6));
+      if (!c) return { bytes: buf, what: 'duplicate card (no card)' };
+      const out = buf.slice();
+      const end = Math.min(c.r.dataStart, out.byteLength);
+      if (c.at + CARD < end) out.copyWithin(c.at + CARD, c.at, end - CARD);
+      return { bytes: out, what: `HDU #${c.r.index} duplicate card ${c.key || '(blank)'} at ${c.at}` };
+    },
+    5,
+  ],
+  [
+    'no-end',
+    (rng, buf, regions) => {
+      const withEnd = regions.filter((r) => r.cards.some((c) => c.key === 'END'));
+      if (withEnd.length === 0) return { bytes: buf, what: 'remove END (none)' };
+      const r = rng.pick(withEnd);
+      const at = r.cards.find((c) => c.key === 'END')!.at;
+      const out = buf.slice();
+      out.fill(0x20, at, at + CARD);
+      return { bytes: out, what: `HDU #${r.index} END blanked (at ${at})` };
+    },
+    4,
+  ],
+  [
+    'truncate',
+    (rng, buf, regions) => {
+      let at: number;
+      if (regions.length > 0 && rng.chance(0.5)) {
+        const r = rng.pick(regions);
+        const edge = rng.pick([r.headerStart, r.dataStart, r.dataEnd, r.dataStart + Math.ceil((r.dataEnd - r.dataStart) / BLOCK) * BLOCK]);
+        at = edge + rng.pick([0, 0, -1, 1, -80, 80, -rng.int(200), rng.int(200)]);
+      } else at = rng.int(buf.byteLength + 1);
+      at = Math.max(0, Math.min(buf.byteLength, at));
+      return { bytes: buf.slice(0, at), what: `truncate at ${at} of ${buf.byteLength}` };
+    },
+    12,
+  ],
+  [
+    'block',
+    (rng, buf, regions) => {
+      const blocks = Math.floor(buf.byteLength / BLOCK);
+      if (blocks === 0) return { bytes: buf, what: 'block (file under one block)' };
+      const starts = regions.map((r) => r.headerStart / BLOCK).filter((b) => Number.isInteger(b) && b < blocks);
+      const k = starts.length > 0 && rng.chance(0.5) ? rng.pick(starts) : rng.int(blocks);
+      const block = buf.slice(k * BLOCK, (k + 1) * BLOCK);
+      return rng.chance(0.5)
+        ? { bytes: splice(buf, k * BLOCK, 0, block), what: `duplicate block ${k}` }
+        : { bytes: splice(buf, k * BLOCK, BLOCK), what: `delete block ${k}` };
+    },
+    8,
+  ],
+  [
+    'hdu',
+    (rng, buf, regions) => {
+      const whole = regions.filter((r) => r.index > 0 && r.dataEnd <= buf.byteLength);
+      if (whole.length === 0) return { bytes: buf, what: 'hdu (no extension)' };
+      const r = rng.pick(whole);
+      const end = Math.min(buf.byteLength, r.dataStart + Math.ceil((r.dataEnd - r.dataStart) / BLOCK) * BLOCK);
+      if (rng.chance(0.5)) return { bytes: splice(buf, r.headerStart, end - r.headerStart), what: `delete HDU #${r.index}` };
+      const to = rng.pick(
+        regions
+          .filter((x) => x.index > 0)
+          .map((x) => x.headerStart)
+          .concat([buf.byteLength]),
+      );
+      return { bytes: splice(buf, to, 0, buf.slice(r.headerStart, end)), what: `copy HDU #${r.index} to byte ${to}` };
+    },
+    6,
+  ],
+  [
+    'append',
+    (rng, buf) => {
+      const n = 1 + rng.int(6000);
+      const junk = new Uint8Array(n);
+      const ascii = rng.chance(0.5);
+      for (let i = 0; i < n; i++) junk[i] = ascii ? 0x20 + rng.int(95) : rng.int(256);
+      if (rng.chance(0.3)) junk.set(Buffer.from("XTENSION= 'BINTABLE'", 'latin1').subarray(0, n));
+      return { bytes: splice(buf, buf.byteLength, 0, junk), what: `append ${n} ${ascii ? 'ASCII' : 'random'} bytes` };
+    },
+    3,
+  ],
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -363,7 +526,12 @@ async function loadBases(): Promise<Base[]> {
 const DEEP_ROLE = 'desi-qad-fuzz-deep-read';
 
 /** What the deep read of one file met: HDUs found, FitsError/DesiError codes, and any other error (a problem). */
-export type DeepResult = { file: string; hdus: number; known: string[]; problem?: string };
+export interface DeepResult {
+  file: string;
+  hdus: number;
+  known: string[];
+  problem?: string;
+}
 
 /** Reads every HDU of a file: known errors are counted per HDU and reading goes on; any other error is a problem. */
 async function deepRead(name: string, bytes: Uint8Array): Promise<DeepResult> {
@@ -375,8 +543,7 @@ async function deepRead(name: string, bytes: Uint8Array): Promise<DeepResult> {
     }
     return false;
   };
-  const describe = (err: unknown, where: string) =>
-    `${where}: ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err)}`;
+  const describe = (err: unknown, where: string) => `${where}: ${err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err)}`;
   try {
     const src = new MemorySource(name, bytes);
     const hdus = await scanHdus(src);
@@ -531,12 +698,13 @@ class CheckingOutput implements OutputStore {
   location(rel: string): string {
     return `memory:${rel}`;
   }
-  async writeAtomic(rel: string, bytes: Uint8Array): Promise<void> {
+  writeAtomic(rel: string, bytes: Uint8Array): Promise<void> {
     const magic = (a: number) => latin1(bytes, a, a + 4) === 'PAR1';
     if (bytes.byteLength < 12 || !magic(0) || !magic(bytes.byteLength - 4)) this.bad = `${rel}: ${bytes.byteLength} bytes that are not a Parquet file`;
+    return Promise.resolve();
   }
-  async sweepTemporaries(): Promise<number> {
-    return 0;
+  sweepTemporaries(): Promise<number> {
+    return Promise.resolve(0);
   }
 }
 
@@ -616,7 +784,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzCounts> {
         if (r.errorClass) c.errorClass = r.errorClass;
         if (r.error) c.message = r.error;
         if (r.status === 'missing') c.problems.push('journaled as a missing source, though both files exist');
-        if (r.status === 'failed' && !KNOWN_ERROR_CLASSES.has(r.errorClass ?? '')) c.problems.push(`error class ${r.errorClass} is not a FitsError/DesiError code: ${r.error}`);
+        if (r.status === 'failed' && !KNOWN_ERROR_CLASSES.has(r.errorClass ?? ''))
+          c.problems.push(`error class ${r.errorClass} is not a FitsError/DesiError code: ${r.error}`);
+        // runTile sets out.bad while it is awaited, which TypeScript's narrowing (from `out.bad = undefined`) cannot see.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (r.status === 'ok' && out.bad) c.problems.push(out.bad);
         if (opts.bothFetchModes !== false) {
           // The other fetch strategy reads the same bytes through the same reader: it must end the same way.
@@ -629,7 +800,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzCounts> {
         }
       }
       if (deep) {
-        const d = await deep.read([{ name: coaddName(tile), bytes: files.coadd }, { name: redrockName(tile), bytes: files.redrock }], opts.timeLimitMs);
+        const d = await deep.read(
+          [
+            { name: coaddName(tile), bytes: files.coadd },
+            { name: redrockName(tile), bytes: files.redrock },
+          ],
+          opts.timeLimitMs,
+        );
         if (typeof d === 'string') c.problems.push(d);
         else {
           for (const x of d) {

@@ -15,7 +15,9 @@ export function hexOf(a: ArrayBufferView): string {
 }
 
 export function sha256Of(a: ArrayBufferView): string {
-  return createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 }
 
 /** The raw values of row i of a list column, as the stored typed array (no float conversion). */
@@ -37,6 +39,6 @@ export function columnDigest(table: Table, name: string): string {
     }
     for (const c of d.children) walk(c);
   };
-  for (const d of table.getChild(name)!.data) walk(d);
+  for (const d of table.getChild(name)!.data as Data[]) walk(d); // a Table<any>'s columns hold Data<any>
   return h.digest('hex');
 }

@@ -70,11 +70,7 @@ export interface RecordedRequest {
  * What the fault server does with a request: pass it to the target, answer it, say nothing at all, or pass
  * it on and then send only the first bytes of the answer's body and go silent (a stalled read).
  */
-export type FaultAction =
-  | 'proxy'
-  | 'silent'
-  | { status: number; headers?: Record<string, string>; body?: string | Uint8Array }
-  | { stallAfter: number };
+export type FaultAction = 'proxy' | 'silent' | { status: number; headers?: Record<string, string>; body?: string | Uint8Array } | { stallAfter: number };
 
 export interface FaultServer {
   endpoint: string;

@@ -19,6 +19,14 @@ import { pixelCenter } from '../../src/synth/healpix.js';
 
 const MiB = 1 << 20;
 
+/** The parts of a test/fixtures/expected/*.json file that these tests read (a column is null when it is all null). */
+interface ExpectedTile {
+  healpix: number;
+  status: string;
+  rows: number;
+  columns: Record<string, { values: unknown[]; dtype: string }>;
+}
+
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'desi-qad-synth-'));
   try {
@@ -65,7 +73,7 @@ function scanHdus(buf: Buffer): ScannedHdu[] {
       }
       if (card.slice(8, 10) === '= ') {
         const raw = card.slice(10);
-        const value = raw.trimStart().startsWith("'") ? /'((?:[^']|'')*)'/.exec(raw)![1]!.replace(/''/g, "'").trimEnd() : raw.split('/')[0]!.trim();
+        const value = raw.trimStart().startsWith("'") ? /'((?:[^']|'')*)'/.exec(raw)![1].replace(/''/g, "'").trimEnd() : raw.split('/')[0].trim();
         cards.set(key, value);
       }
     }
@@ -87,7 +95,7 @@ function scanHdus(buf: Buffer): ScannedHdu[] {
 function hduNamed(hdus: ScannedHdu[], name: string): ScannedHdu {
   const found = hdus.filter((h) => h.cards.get('EXTNAME') === name);
   assert.equal(found.length, 1, `one HDU named ${name}`);
-  return found[0]!;
+  return found[0];
 }
 
 /** Offset of a column within a row, from TFORMn (single-letter codes with optional repeat). */
@@ -99,7 +107,7 @@ function columnOffset(h: ScannedHdu, name: string): { offset: number; tform: str
     const tform = cardValue(h.cards, `TFORM${i}`);
     const m = /^(\d*)([LBIJKAED])$/.exec(tform)!;
     if (cardValue(h.cards, `TTYPE${i}`) === name) return { offset, tform };
-    offset += (m[1] === '' ? 1 : Number(m[1])) * sizes[m[2]!]!;
+    offset += (m[1] === '' ? 1 : Number(m[1])) * sizes[m[2]];
   }
   throw new Error(`no column ${name}`);
 }
@@ -126,8 +134,8 @@ describe('FITS writer: cards', () => {
     assert.deepEqual(formatCard({ key: 'HPXNEST', value: true }), [`HPXNEST = ${'T'.padStart(20)}`.padEnd(80)]);
     assert.deepEqual(formatCard({ key: 'SPGRP', value: 'healpix' }), ["SPGRP   = 'healpix '".padEnd(80)]);
     assert.deepEqual(formatCard({ key: 'OBJ', value: "it's" }), ["OBJ     = 'it''s   '".padEnd(80)]);
-    assert.equal(formatCard({ key: 'BZERO', value: 2147483648 })[0]!.slice(10, 30), '2147483648'.padStart(20));
-    assert.equal(formatCard({ key: 'TZERO1', value: 1n << 63n })[0]!.slice(10, 30), '9223372036854775808'.padStart(20));
+    assert.equal(formatCard({ key: 'BZERO', value: 2147483648 })[0].slice(10, 30), '2147483648'.padStart(20));
+    assert.equal(formatCard({ key: 'TZERO1', value: 1n << 63n })[0].slice(10, 30), '9223372036854775808'.padStart(20));
     assert.equal(formatCard({ key: 'RRVER', value: '0.17.6', comment: 'Redrock version' })[0], "RRVER   = '0.17.6  '           / Redrock version".padEnd(80));
     assert.throws(() => formatCard({ key: 'TOOLONGKEY', value: 1 }));
     assert.throws(() => formatCard({ key: 'BAD', value: 'caf\u00e9' }));
@@ -135,12 +143,12 @@ describe('FITS writer: cards', () => {
   });
 
   test('floats read back to the same double', () => {
-    const samples = [0.8, 3600.0, 0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, -0, -2.5e-7, 123456789.123456789, 2 ** 53 + 2, 1e21];
+    const samples = [0.8, 3600.0, 0.1 + 0.2, 1e-300, 5e-324, 1.7976931348623157e308, -0, -2.5e-7, 123456789.12345679, 2 ** 53 + 2, 1e21];
     for (const x of samples) {
       const text = formatFloat(x);
       assert.match(text, /^-?\d+\.\d*(E[+-]?\d+)?$/, text);
       assert.ok(Object.is(Number(text), x), `${x} -> ${text}`);
-      const card = formatCard({ key: 'X', value: x, kind: 'float' })[0]!;
+      const card = formatCard({ key: 'X', value: x, kind: 'float' })[0];
       assert.ok(Object.is(Number(card.slice(10).trim()), x));
     }
     assert.throws(() => formatFloat(NaN));
@@ -154,9 +162,12 @@ describe('FITS writer: cards', () => {
     for (const img of images) assert.equal(img.length, 80);
     assert.ok(images.slice(1).every((c) => c.startsWith("CONTINUE  '")));
     // Reassemble like a reader: strip quotes, drop the trailing & of each piece, unescape.
-    const pieces = images.map((c) => /'((?:[^']|'')*)'/.exec(c.slice(10))![1]!);
+    const pieces = images.map((c) => /'((?:[^']|'')*)'/.exec(c.slice(10))![1]);
     assert.ok(pieces.slice(0, -1).every((p) => p.endsWith('&')));
-    const joined = pieces.map((p, i) => (i < pieces.length - 1 ? p.slice(0, -1) : p)).join('').replace(/''/g, "'");
+    const joined = pieces
+      .map((p, i) => (i < pieces.length - 1 ? p.slice(0, -1) : p))
+      .join('')
+      .replace(/''/g, "'");
     assert.equal(joined, value);
     assert.ok(images.at(-1)!.includes('/ a path'));
   });
@@ -185,7 +196,13 @@ describe('FITS writer: data', () => {
         { name: 'L', tform: 'L' as const },
       ];
       await w.beginBinTable({ extname: 'T', columns, nrows: 3 });
-      await w.writeRows({ ID: new BigInt64Array([(1n << 62n) + 1n, -2n]), C: new Float64Array([1, 2, 3, 4]), S: ['QSO', 'STAR'], U: new Uint32Array([7, 0x80000000]), L: [true, false] });
+      await w.writeRows({
+        ID: new BigInt64Array([(1n << 62n) + 1n, -2n]),
+        C: new Float64Array([1, 2, 3, 4]),
+        S: ['QSO', 'STAR'],
+        U: new Uint32Array([7, 0x80000000]),
+        L: [true, false],
+      });
       await w.writeRows({ ID: new BigInt64Array([3n]), C: new Float64Array([5, 6]), S: [''], U: new Uint32Array([1]), L: [true] });
       await w.endHdu();
       await w.close();
@@ -193,16 +210,22 @@ describe('FITS writer: data', () => {
       const buf = await readFile(path);
       assert.equal(buf.length % 2880, 0);
       const hdus = scanHdus(buf);
-      assert.deepEqual(hdus.map((h) => h.cards.get('EXTNAME')), [undefined, 'F', 'M', 'T']);
-      const f = hdus[1]!;
+      assert.deepEqual(
+        hdus.map((h) => h.cards.get('EXTNAME')),
+        [undefined, 'F', 'M', 'T'],
+      );
+      const f = hdus[1];
       assert.equal(buf.readFloatBE(f.dataStart), 1.5);
       assert.ok(Object.is(buf.readFloatBE(f.dataStart + 4), -0));
-      assert.ok(buf.subarray(f.dataStart + 12, f.dataStart + 2880).every((b) => b === 0), 'data padded with zeros');
-      const m = hdus[2]!;
+      assert.ok(
+        buf.subarray(f.dataStart + 12, f.dataStart + 2880).every((b) => b === 0),
+        'data padded with zeros',
+      );
+      const m = hdus[2];
       assert.equal(m.cards.get('BZERO'), '2147483648');
       assert.equal(buf.readInt32BE(m.dataStart), -2147483648, 'stored = value - 2^31');
       assert.equal(buf.readInt32BE(m.dataStart + 4), 2147483647);
-      const t = hdus[3]!;
+      const t = hdus[3];
       assert.equal(t.cards.get('NAXIS1'), String(rowBytes(columns)));
       assert.equal(t.cards.get('TDIM2'), '(2)');
       assert.equal(t.cards.get('TZERO4'), '2147483648');
@@ -261,7 +284,7 @@ describe('synth: small tree', () => {
 
       let total = 0;
       for (const [k, t] of report.tiles.entries()) {
-        const s = specs[k]!;
+        const s = specs[k];
         const coaddSize = (await stat(t.coaddPath)).size;
         const redrockSize = (await stat(t.redrockPath)).size;
         assert.equal(coaddSize, t.coaddBytes);
@@ -276,11 +299,19 @@ describe('synth: small tree', () => {
         const redrock = scanHdus(redrockBuf);
         assert.deepEqual(
           coadd.slice(1).map((h) => h.cards.get('EXTNAME')),
-          ['FIBERMAP', 'EXP_FIBERMAP', ...['B', 'R', 'Z'].flatMap((a) => ['WAVELENGTH', 'FLUX', 'IVAR', 'MASK', 'RESOLUTION'].map((x) => `${a}_${x}`)), 'SCORES'],
+          [
+            'FIBERMAP',
+            'EXP_FIBERMAP',
+            ...['B', 'R', 'Z'].flatMap((a) => ['WAVELENGTH', 'FLUX', 'IVAR', 'MASK', 'RESOLUTION'].map((x) => `${a}_${x}`)),
+            'SCORES',
+          ],
         );
-        assert.deepEqual(redrock.slice(1).map((h) => h.cards.get('EXTNAME')), ['REDSHIFTS', 'FIBERMAP', 'EXP_FIBERMAP', 'TSNR2']);
-        assert.equal(coadd[0]!.cards.get('HPXPIXEL'), String(s.healpix));
-        assert.equal(coadd[0]!.cards.get('SURVEY'), s.survey);
+        assert.deepEqual(
+          redrock.slice(1).map((h) => h.cards.get('EXTNAME')),
+          ['REDSHIFTS', 'FIBERMAP', 'EXP_FIBERMAP', 'TSNR2'],
+        );
+        assert.equal(coadd[0].cards.get('HPXPIXEL'), String(s.healpix));
+        assert.equal(coadd[0].cards.get('SURVEY'), s.survey);
         assert.equal(hduNamed(coadd, 'B_FLUX').cards.get('NAXIS2'), String(s.targets));
         assert.equal(hduNamed(coadd, 'B_MASK').cards.get('BZERO'), s.mask === 'uint32-bzero' ? '2147483648' : undefined);
         assert.equal(hduNamed(coadd, 'FIBERMAP').cards.get('TFIELDS'), '67');
@@ -314,7 +345,7 @@ describe('synth: small tree', () => {
       const c = join(dir, 'c');
       const reseeded = specs.map((s) => ({ ...s, seed: s.seed + 1 }));
       await synthTree({ out: c, tiles: reseeded.slice(0, 1), wavelength: 'short' });
-      const f0 = expectedFiles.find((f) => f.includes(`coadd-${specs[0]!.survey}-${specs[0]!.program}-${specs[0]!.healpix}`))!;
+      const f0 = expectedFiles.find((f) => f.includes(`coadd-${specs[0].survey}-${specs[0].program}-${specs[0].healpix}`))!;
       const [x, y] = await Promise.all([readFile(join(a, f0)), readFile(join(c, f0))]);
       assert.ok(!x.equals(y), 'another seed gives other bytes');
     });
@@ -356,10 +387,16 @@ describe('synth: the seed dry run shape', () => {
     assert.equal(specs.filter((s) => s.goodQso === 0).length, 15);
     assert.equal(Math.max(...specs.map((s) => s.goodQso)), 234);
     assert.equal(new Set(specs.map((s) => s.healpix)).size, 40);
-    assert.deepEqual(specs.slice(0, 2).map((s) => s.healpix), [10304, 10305]);
+    assert.deepEqual(
+      specs.slice(0, 2).map((s) => s.healpix),
+      [10304, 10305],
+    );
     for (const s of specs) assert.ok(s.goodQso <= s.targets && s.healpix < 49152 && s.survey === 'main' && s.program === 'dark');
     // Empty tiles per batch of 8, as in the log.
-    assert.deepEqual([0, 1, 2, 3, 4].map((b) => specs.slice(b * 8, b * 8 + 8).filter((s) => s.goodQso === 0).length), [2, 5, 4, 0, 4]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((b) => specs.slice(b * 8, b * 8 + 8).filter((s) => s.goodQso === 0).length),
+      [2, 5, 4, 0, 4],
+    );
   });
 
   test('coadd sizes 1.5 to 880 MB, 7.7 GB in all, batch totals as logged', () => {
@@ -378,10 +415,13 @@ describe('synth: the seed dry run shape', () => {
   test('deterministic for a seed; scale shrinks sizes and keeps the empty pattern', () => {
     assert.deepEqual(seedDryRunSpecs({}), specs);
     const other = seedDryRunSpecs({ seed: 7 });
-    assert.notDeepEqual(other.map((s) => s.healpix), specs.map((s) => s.healpix));
+    assert.notDeepEqual(
+      other.map((s) => s.healpix),
+      specs.map((s) => s.healpix),
+    );
     const scaled = seedDryRunSpecs({ scale: 0.01, survey: 'sv3', program: 'bright' });
     assert.equal(scaled.length, 40);
-    assert.ok(scaled.every((s, k) => s.targets >= 1 && s.targets <= specs[k]!.targets && s.goodQso <= s.targets && s.survey === 'sv3'));
+    assert.ok(scaled.every((s, k) => s.targets >= 1 && s.targets <= specs[k].targets && s.goodQso <= s.targets && s.survey === 'sv3'));
     assert.equal(scaled.filter((s) => s.goodQso === 0).length, 15);
     const scaledTotal = scaled.reduce((a, s) => a + estimateTileBytes(s).coaddBytes, 0) / MiB;
     assert.ok(scaledTotal < 120, `scaled total ${scaledTotal} MiB`);
@@ -413,17 +453,17 @@ describe('fixture tree (committed, astropy-written)', () => {
     assert.ok(bytes < 3 * MiB, `tree is ${bytes} bytes`);
     for (const t of tiles) {
       const [survey, program, , healpix] = t.split('/');
-      const expected = JSON.parse(await readFile(join(root, 'expected', `${survey}-${program}-${healpix}.json`), 'utf8'));
+      const expected = JSON.parse(await readFile(join(root, 'expected', `${survey}-${program}-${healpix}.json`), 'utf8')) as ExpectedTile;
       assert.equal(expected.healpix, Number(healpix));
       assert.ok(['ok', 'empty', 'missing-source'].includes(expected.status));
       if (expected.status === 'ok') assert.equal(expected.columns.TARGETID.values.length, expected.rows);
     }
-    const e23040 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-23040.json'), 'utf8'));
+    const e23040 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-23040.json'), 'utf8')) as ExpectedTile;
     assert.equal(e23040.rows, 4);
-    const e27247 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-27247.json'), 'utf8'));
+    const e27247 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-27247.json'), 'utf8')) as ExpectedTile;
     assert.equal(e27247.columns.SCND_TARGET, null);
     assert.equal(e27247.columns.FLUX_W2, null);
-    const e10304 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-10304.json'), 'utf8'));
+    const e10304 = JSON.parse(await readFile(join(root, 'expected', 'main-dark-10304.json'), 'utf8')) as ExpectedTile;
     assert.equal(e10304.columns.B_MASK.dtype, 'uint32');
     const readme = await readFile(join(root, 'expected', 'README.md'), 'utf8');
     assert.equal(readme.trimEnd().split('\n').length, 5);

@@ -1,0 +1,66 @@
+// ESLint flat config. TypeScript (src/, workers/, bench/, test/, scripts/) is linted with type information
+// (typescript-eslint strictTypeChecked + stylisticTypeChecked, through the project service and tsconfig.json);
+// the plain .js files (bin/desi-qad.js, scripts/run-tests.js) are linted too, with @eslint/js recommended only
+// and no type information (they are not part of the TypeScript program). Formatting is Prettier's job, so
+// eslint-config-prettier comes last and turns off every rule that could fight it.
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/** The Node globals the plain .js files use (no `globals` package for so few names). */
+const nodeGlobals = {
+  process: 'readonly',
+  console: 'readonly',
+  URL: 'readonly',
+  Buffer: 'readonly',
+  setTimeout: 'readonly',
+  clearTimeout: 'readonly',
+};
+
+export default defineConfig(
+  {
+    // Build output, installed packages, bench caches and results, and test data (FITS fixtures and golden files).
+    ignores: ['dist/', 'node_modules/', 'bench/.cache/', 'bench/results/', 'test/fixtures/', 'test/hostile/tree/', 'test/hostile/base/'],
+  },
+  js.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.strictTypeChecked, tseslint.configs.stylisticTypeChecked],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // Messages and paths are built with numbers in template literals all over (`rule ${i}`, `${n} rows`).
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // node:test's test()/describe() return promises that the runner itself awaits; awaiting them is not the idiom.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+      // `new Promise<void>((resolve) => server.close(() => resolve()))` and `(d) => chunks.push(d)` are the house idiom.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // `stream.on('error', () => {})` deliberately swallows an error that another path already reports.
+      '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
+      // Stylistic wants `x!` for `x as T`, which strict's no-non-null-assertion forbids: keep the (checked) `as`.
+      '@typescript-eslint/non-nullable-type-assertion-style': 'off',
+      // apache-arrow's abstract DataType declares no toString(), but every concrete type has one ("List<Float32>").
+      '@typescript-eslint/no-base-to-string': ['error', { ignoredTypeNames: ['Error', 'RegExp', 'URL', 'URLSearchParams', 'DataType'] }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      // In a test a wrong `x!` throws and fails the test, which is what a guard would do, only longer.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'module', globals: nodeGlobals },
+  },
+  prettier,
+);
