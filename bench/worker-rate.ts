@@ -50,7 +50,15 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const bytes = moved.reduce((s, b) => s + b.byteLength, 0);
     r.decodedBytes += bytes;
     t0 = performance.now();
-    const task = toEncodeTask({ coaddFile: co.name, tile: { survey: t.survey, program: t.program, healpix: t.healpix }, redshifts: sel.redshifts, match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap }, spectra, wavelengths, metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } } });
+    const task = toEncodeTask({
+      coaddFile: co.name,
+      tile: { survey: t.survey, program: t.program, healpix: t.healpix },
+      redshifts: sel.redshifts,
+      match: { coaddRows: match.coaddRows, order: match.order, fibermap: match.fibermap },
+      spectra,
+      wavelengths,
+      metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } },
+    });
     const wrapped = await worker.encode(task);
     const dt = (performance.now() - t0) / 1000;
     r.computeSec += dt;

@@ -20,15 +20,26 @@ import { isS3Url } from '../storage/s3-url.js';
 export const DEFAULT_GAP_LOCAL = 64 * 1024;
 export const DEFAULT_GAP_S3 = 16 * 1024;
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 export function convertOptions(y: Argv) {
   return y
-    .option('source', { type: 'string', default: DR1_HEALPIX, describe: 'healpix root laid out like DESI\'s ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix' })
+    .option('source', {
+      type: 'string',
+      default: DR1_HEALPIX,
+      describe: "healpix root laid out like DESI's ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix",
+    })
     .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
     .option('region', { type: 'string', default: 'us-west-2', describe: 'S3 region' })
     .option('endpoint', { type: 'string', alias: 'endpoint-url', describe: 'an S3-compatible server, e.g. http://127.0.0.1:4568 (path-style addressing)' })
-    .option('sign-request', { type: 'boolean', describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)' })
+    .option('sign-request', {
+      type: 'boolean',
+      describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)',
+    })
     .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
     .option('cli-read-timeout', { type: 'number', default: 30, describe: 'S3: seconds without a byte before a read is abandoned and retried' })
     .option('cli-connect-timeout', { type: 'number', default: 5, describe: 'S3: seconds to open a connection' })
@@ -38,28 +49,45 @@ export function convertOptions(y: Argv) {
     .option('tiles', { type: 'string', describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix' })
     .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
     .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
-    .option('batch-size', { type: 'number', default: 8, describe: 'tiles per batch (the unit of the log\'s summaries)' })
+    .option('batch-size', { type: 'number', default: 8, describe: "tiles per batch (the unit of the log's summaries)" })
     .option('max-batches', { type: 'number', describe: 'stop after this many batches' })
     .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
     .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
-    .option('reads-per-tile', { type: 'number', default: DEFAULT_READS_PER_TILE, describe: 'ranged reads of one tile\'s spectra rows in flight at once' })
-    .option('reads-in-flight', { type: 'number', default: DEFAULT_READS_IN_FLIGHT, describe: 'reads in flight across all tiles (every request to the source takes one)' })
-    .option('fetch', { choices: ['ranges', 'full'] as const, default: 'ranges' as const, describe: 'read only the byte ranges kept (ranges) or whole files (full, the seed\'s way); same output' })
+    .option('reads-per-tile', { type: 'number', default: DEFAULT_READS_PER_TILE, describe: "ranged reads of one tile's spectra rows in flight at once" })
+    .option('reads-in-flight', {
+      type: 'number',
+      default: DEFAULT_READS_IN_FLIGHT,
+      describe: 'reads in flight across all tiles (every request to the source takes one)',
+    })
+    .option('fetch', {
+      choices: ['ranges', 'full'] as const,
+      default: 'ranges' as const,
+      describe: "read only the byte ranges kept (ranges) or whole files (full, the seed's way); same output",
+    })
     .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 16 KiB on S3)' })
-    .option('memory', { type: 'string', describe: 'budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine\'s memory, 1–16 GiB)' })
+    .option('memory', { type: 'string', describe: "budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine's memory, 1–16 GiB)" })
     .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
     .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })
     .option('max-failure-rate', { type: 'number', default: 0.1, describe: 'stop when this share of the last 100 finished tiles failed (judged from 20 on)' })
-    .option('min-reduction', { type: 'number', default: 0.9, describe: 'warn when a batch\'s data reduction falls under this' })
+    .option('min-reduction', { type: 'number', default: 0.9, describe: "warn when a batch's data reduction falls under this" })
     .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
     .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress display (the log file is still written)' })
     .check((a) => {
-      for (const [k, v, min] of [['batch-size', a['batch-size'], 1], ['threads', a.threads, 1], ['downloads', a.downloads, 1], ['reads-per-tile', a['reads-per-tile'], 1], ['reads-in-flight', a['reads-in-flight'], 1], ['seed', a.seed, 0], ['max-attempts', a['max-attempts'], 1]] as const) {
-        if (!Number.isInteger(v) || (v as number) < min) throw new Error(`--${k} must be an integer >= ${min}`);
+      for (const [k, v, min] of [
+        ['batch-size', a['batch-size'], 1],
+        ['threads', a.threads, 1],
+        ['downloads', a.downloads, 1],
+        ['reads-per-tile', a['reads-per-tile'], 1],
+        ['reads-in-flight', a['reads-in-flight'], 1],
+        ['seed', a.seed, 0],
+        ['max-attempts', a['max-attempts'], 1],
+      ] as const) {
+        if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
       }
-      if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1)) throw new Error('--max-batches must be a positive integer');
+      if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1))
+        throw new Error('--max-batches must be a positive integer');
       if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
       for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
@@ -92,7 +120,19 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   }
   let stores: ReturnType<typeof openStores>;
   try {
-    stores = openStores({ source: a.source, out: a.out, region: a.region, endpoint: a.endpoint, signRequest: a['sign-request'], profile: a.profile, downloads: a.downloads, readsInFlight: a['reads-in-flight'], readTimeoutSec: a['cli-read-timeout'], connectTimeoutSec: a['cli-connect-timeout'], maxAttempts: a['max-attempts'] });
+    stores = openStores({
+      source: a.source,
+      out: a.out,
+      region: a.region,
+      endpoint: a.endpoint,
+      signRequest: a['sign-request'],
+      profile: a.profile,
+      downloads: a.downloads,
+      readsInFlight: a['reads-in-flight'],
+      readTimeoutSec: a['cli-read-timeout'],
+      connectTimeoutSec: a['cli-connect-timeout'],
+      maxAttempts: a['max-attempts'],
+    });
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;

@@ -6,9 +6,13 @@ import { EXIT } from '../pipeline/run.js';
 export function synthOptions(y: Argv) {
   return y
     .option('out', { type: 'string', demandOption: true, describe: 'root of the healpix tree to write' })
-    .option('preset', { choices: ['small', 'seed-dry-run'] as const, default: 'small' as const, describe: 'small: a few tiles of a few targets; seed-dry-run: the seed\'s 40 tiles, 1.5–880 MB each, 7.7 GB in all' })
+    .option('preset', {
+      choices: ['small', 'seed-dry-run'] as const,
+      default: 'small' as const,
+      describe: "small: a few tiles of a few targets; seed-dry-run: the seed's 40 tiles, 1.5–880 MB each, 7.7 GB in all",
+    })
     .option('tiles', { type: 'number', default: 8, describe: 'tiles of the small preset' })
-    .option('scale', { type: 'number', default: 1, describe: 'multiplies the seed-dry-run preset\'s sizes (0 < scale <= 1)' })
+    .option('scale', { type: 'number', default: 1, describe: "multiplies the seed-dry-run preset's sizes (0 < scale <= 1)" })
     .option('seed', { type: 'number', default: 1, describe: 'random seed (same seed, same bytes)' })
     .option('short', { type: 'boolean', default: false, describe: 'tiny wavelength grids (tests)' })
     .check((a) => {

@@ -5,7 +5,13 @@ import type { CatalogColumnDef, CatalogType } from './schema.js';
 
 /** One catalog column's values for the output rows, already in the output schema's type. */
 export type CatalogValues =
-  | { name: string; type: Exclude<CatalogType, 'utf8'>; width?: number; values: BigInt64Array | Int32Array | Int16Array | Float32Array | Float64Array; valid?: Uint8Array }
+  | {
+      name: string;
+      type: Exclude<CatalogType, 'utf8'>;
+      width?: number;
+      values: BigInt64Array | Int32Array | Int16Array | Float32Array | Float64Array;
+      valid?: Uint8Array;
+    }
   | { name: string; type: 'utf8'; values: string[]; valid?: Uint8Array }
   | { name: string; type: CatalogType; absent: true };
 
@@ -51,13 +57,13 @@ function convert(file: string, hduName: string, def: CatalogColumnDef, cd: Colum
   const fromType = cd.type;
   if (fromType === def.type) {
     // Same element type: copy the rows bit for bit (NaN payloads included) through an integer view.
-    return { name: def.name, type: def.type, width: def.list ? width : undefined, valid, values: gatherSame(src as SameArray, rows, width) } as CatalogValues;
+    return { name: def.name, type: def.type, width: def.list ? width : undefined, valid, values: gatherSame(src as SameArray, rows, width) };
   }
-  const gather = <T extends { [i: number]: number | bigint }>(dst: T, map: (v: number | bigint) => number | bigint): T => {
+  const gather = <T extends Record<number, number | bigint>>(dst: T, map: (v: number | bigint) => number | bigint): T => {
     let k = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const base = rows[i] * width;
-      for (let j = 0; j < width; j++) dst[k++] = map(src[base + j]) as never;
+    for (const r of rows) {
+      const base = r * width;
+      for (let j = 0; j < width; j++) dst[k++] = map(src[base + j]);
     }
     return dst;
   };
@@ -66,10 +72,16 @@ function convert(file: string, hduName: string, def: CatalogColumnDef, cd: Colum
       if (fromType === 'float32' || fromType === 'float64') throw bad(`expected an integer column, found ${fromType}`);
       const dst = new BigInt64Array(n);
       if (fromType === 'uint64') {
-        return { name: def.name, type: 'int64', width: def.list ? width : undefined, valid, values: gather(dst, (v) => {
-          if ((v as bigint) > 0x7fffffffffffffffn) throw bad(`value ${v} does not fit int64`);
-          return v as bigint;
-        }) };
+        return {
+          name: def.name,
+          type: 'int64',
+          width: def.list ? width : undefined,
+          valid,
+          values: gather(dst, (v) => {
+            if ((v as bigint) > 0x7fffffffffffffffn) throw bad(`value ${v} does not fit int64`);
+            return v;
+          }),
+        };
       }
       return { name: def.name, type: 'int64', width: def.list ? width : undefined, valid, values: gather(dst, (v) => (typeof v === 'bigint' ? v : BigInt(v))) };
     }

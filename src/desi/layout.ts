@@ -89,9 +89,7 @@ export function notInPixgroup(group: number | string): string {
 
 /** A key of a DESI tile directory, relative to `{prefix}/{survey}/{program}/{pixgroup}/`. */
 export type TileObjectKey =
-  | { kind: TileFileKind; healpix: number; file: string }
-  | { kind: 'other'; healpix: number; file: string }
-  | { kind: 'problem'; problem: string };
+  { kind: TileFileKind; healpix: number; file: string } | { kind: 'other'; healpix: number; file: string } | { kind: 'problem'; problem: string };
 
 const NUMERIC = /^\d+$/;
 const TILE_FILE = /^(coadd|redrock)-.*\.fits$/;
@@ -129,8 +127,7 @@ export function parseTileObjectKey(survey: string, program: string, group: numbe
 
 /** A path of the healpix tree read back into its parts. */
 export type TilePath =
-  | { kind: TileFileKind | 'other'; survey: string; program: string; pixgroup: number; healpix: number; file: string }
-  | { kind: 'problem'; problem: string };
+  { kind: TileFileKind | 'other'; survey: string; program: string; pixgroup: number; healpix: number; file: string } | { kind: 'problem'; problem: string };
 
 /**
  * Reads a '/'-separated path relative to the tree's root (`{survey}/{program}/{pixgroup}/{healpix}/{file}`,

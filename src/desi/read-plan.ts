@@ -57,7 +57,10 @@ export function planBytes(plan: SpectraReadPlan): number {
 /** Puts the fetched bytes (`bytes[i]` for `plan.reads[i]`) into the images' chunks and the wavelength data. */
 export function fillPlan(plan: SpectraReadPlan, bytes: readonly Uint8Array[]): { spectra: SpectraChunks[]; wavelengths: WavelengthData[] } {
   if (bytes.length !== plan.reads.length) throw new Error(`internal: ${bytes.length} reads returned for ${plan.reads.length} planned`);
-  const spectra: SpectraChunks[] = plan.images.map(({ ranges, ...img }) => ({ ...img, chunks: ranges.map((r) => ({ firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) })) }));
+  const spectra: SpectraChunks[] = plan.images.map(({ ranges, ...img }) => ({
+    ...img,
+    chunks: ranges.map((r) => ({ firstRow: r.firstRow, endRow: r.endRow, bytes: new Uint8Array(0) })),
+  }));
   const wavelengths: WavelengthData[] = plan.wavelengths.map((w) => ({ ...w, bytes: new Uint8Array(0) }));
   plan.reads.forEach((read, i) => {
     const b = bytes[i];

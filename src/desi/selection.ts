@@ -21,7 +21,14 @@ export function parseSelection(opts: { spectype?: string; keepZwarn?: boolean; m
     const raw = opts.spectype.trim();
     if (raw.toLowerCase() === 'any') spectypes = 'any';
     else {
-      spectypes = [...new Set(raw.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s.length > 0))].sort();
+      spectypes = [
+        ...new Set(
+          raw
+            .split(',')
+            .map((s) => s.trim().toUpperCase())
+            .filter((s) => s.length > 0),
+        ),
+      ].sort();
       if (spectypes.length === 0) throw new Error(`--spectype ${JSON.stringify(opts.spectype)} names no class`);
       for (const s of spectypes) if (!/^[A-Z0-9_]{1,20}$/.test(s)) throw new Error(`--spectype: ${JSON.stringify(s)} is not a SPECTYPE value`);
     }

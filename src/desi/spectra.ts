@@ -60,7 +60,13 @@ export function spectraImageInfo(file: string, hdu: Hdu, nspec: number, nwave: n
   if (info.axes.length !== 2) throw new DesiError('SHAPE_MISMATCH', file, `expected a 2-D image (nwave, nspec), found NAXIS=${info.axes.length}`, hdu.name);
   if (info.rows !== nspec) throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rows} spectra (NAXIS2) but FIBERMAP has ${nspec} rows`, hdu.name, 'NAXIS2');
   if (info.rowLength * info.rows * info.bytesPerValue > hdu.dataLength) {
-    throw new DesiError('SHAPE_MISMATCH', file, `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`, hdu.name, 'NAXIS');
+    throw new DesiError(
+      'SHAPE_MISMATCH',
+      file,
+      `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`,
+      hdu.name,
+      'NAXIS',
+    );
   }
   if (nwave !== undefined && info.rowLength !== nwave) {
     throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rowLength} wavelengths (NAXIS1) but the WAVELENGTH HDU has ${nwave}`, hdu.name, 'NAXIS1');
@@ -136,6 +142,12 @@ export function gatherRows(
 function checkElementType(file: string, hdu: Hdu, kind: SpectraKind, values: ImageArray): void {
   const ok = kind.type === 'float32' ? values instanceof Float32Array : values instanceof Int32Array || values instanceof Uint32Array;
   if (!ok) {
-    throw new DesiError('BAD_TYPE', file, `expected ${kind.type === 'float32' ? 'float32 (BITPIX -32)' : '32-bit integers (BITPIX 32)'}, found ${values.constructor.name}`, hdu.name, 'BITPIX');
+    throw new DesiError(
+      'BAD_TYPE',
+      file,
+      `expected ${kind.type === 'float32' ? 'float32 (BITPIX -32)' : '32-bit integers (BITPIX 32)'}, found ${values.constructor.name}`,
+      hdu.name,
+      'BITPIX',
+    );
   }
 }

@@ -39,15 +39,25 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
   }
   const read = (name: string) => readColumn(file, hdu, info, findColumn(info, name)!, data);
   const tid = read('TARGETID');
-  if (tid.type !== 'int64' || tid.repeat !== 1) throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
+  if (tid.type !== 'int64' || tid.repeat !== 1)
+    throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
   const ids = tid.values as BigInt64Array;
   const spectype = sel.spectypes === 'any' ? undefined : read('SPECTYPE');
   if (spectype && (spectype.type !== 'string' || spectype.repeat !== 1 || spectype.values.length !== info.rows)) {
-    throw new DesiError('BAD_TYPE', file, `SPECTYPE must be one character string (A) per row, found ${spectype.type} with ${spectype.repeat} per row`, hdu.name, 'SPECTYPE');
+    throw new DesiError(
+      'BAD_TYPE',
+      file,
+      `SPECTYPE must be one character string (A) per row, found ${spectype.type} with ${spectype.repeat} per row`,
+      hdu.name,
+      'SPECTYPE',
+    );
   }
   const zwarn = sel.zwarnZero ? read('ZWARN') : undefined;
   const dchi2 = sel.minDeltaChi2 !== undefined ? read('DELTACHI2') : undefined;
-  for (const [name, c] of [['ZWARN', zwarn], ['DELTACHI2', dchi2]] as const) {
+  for (const [name, c] of [
+    ['ZWARN', zwarn],
+    ['DELTACHI2', dchi2],
+  ] as const) {
     if (c && (c.repeat !== 1 || c.type === 'string' || c.type === 'bool' || c.type === 'bits' || c.type === 'varlen' || c.type.startsWith('complex'))) {
       throw new DesiError('BAD_TYPE', file, `${name} must be one number per row, found ${c.type}`, hdu.name, name);
     }
@@ -55,7 +65,7 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
   const wanted = sel.spectypes === 'any' ? undefined : new Set(sel.spectypes);
   const kept: number[] = [];
   for (let r = 0; r < info.rows; r++) {
-    if (wanted && !wanted.has((spectype!.values as string[])[r].trim().toUpperCase())) continue;
+    if (wanted && !wanted.has(spectype!.values[r].trim().toUpperCase())) continue;
     if (zwarn) {
       const z = (zwarn.values as ArrayLike<number | bigint>)[r];
       if (!(z === 0 || z === 0n)) continue;
@@ -85,7 +95,8 @@ export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids
   const col = findColumn(info, 'TARGETID');
   if (!col) throw new FitsError('MISSING_COLUMN', file, 'column TARGETID is missing', hdu.name, 'TARGETID');
   const tid = readColumn(file, hdu, info, col, data);
-  if (tid.type !== 'int64' || tid.repeat !== 1) throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
+  if (tid.type !== 'int64' || tid.repeat !== 1)
+    throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
   const ids = tid.values as BigInt64Array;
   const wanted = new Map<bigint, number>();
   targetids.forEach((t, i) => wanted.set(t, i));
@@ -94,13 +105,20 @@ export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids
   for (let r = 0; r < ids.length; r++) {
     const i = wanted.get(ids[r]);
     if (i === undefined) continue;
-    if (found.has(ids[r])) throw new DesiError('TARGET_MISMATCH', file, `TARGETID ${ids[r]} appears more than once in the coadd FIBERMAP`, hdu.name, 'TARGETID');
+    if (found.has(ids[r]))
+      throw new DesiError('TARGET_MISMATCH', file, `TARGETID ${ids[r]} appears more than once in the coadd FIBERMAP`, hdu.name, 'TARGETID');
     found.add(ids[r]);
     pairs.push([r, i]);
   }
   if (found.size !== targetids.length) {
     const missing = [...targetids].filter((t) => !found.has(t));
-    throw new DesiError('TARGET_MISMATCH', file, `${missing.length} selected REDSHIFTS TARGETID(s) are not in the coadd FIBERMAP (first: ${missing[0]})`, hdu.name, 'TARGETID');
+    throw new DesiError(
+      'TARGET_MISMATCH',
+      file,
+      `${missing.length} selected REDSHIFTS TARGETID(s) are not in the coadd FIBERMAP (first: ${missing[0]})`,
+      hdu.name,
+      'TARGETID',
+    );
   }
   const coaddRows = Int32Array.from(pairs, (p) => p[0]);
   const order = Int32Array.from(pairs, (p) => p[1]);

@@ -40,7 +40,7 @@ function reorder(v: CatalogValues, order: Int32Array): CatalogValues {
   if ('absent' in v) return v;
   if (v.type === 'utf8') return { ...v, values: Array.from(order, (i) => v.values[i]), valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) };
   const dst = gatherSame(v.values, order, v.width ?? 1);
-  return { ...v, values: dst, valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) } as CatalogValues;
+  return { ...v, values: dst, valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) };
 }
 
 function toSpec(v: CatalogValues): ColumnSpec {
@@ -50,8 +50,9 @@ function toSpec(v: CatalogValues): ColumnSpec {
     return { name: v.name, kind: 'null', type: v.type };
   }
   if (v.type === 'utf8') return { name: v.name, kind: 'scalar', type: 'utf8', values: v.values, valid: v.valid };
-  if (v.width !== undefined) return { name: v.name, kind: 'list', type: v.type === 'float64' ? 'float64' : v.type === 'int64' ? 'int64' : 'int32', values: v.values, width: v.width } as ColumnSpec;
-  return { name: v.name, kind: 'scalar', type: v.type, values: v.values, valid: v.valid } as ColumnSpec;
+  if (v.width !== undefined)
+    return { name: v.name, kind: 'list', type: v.type === 'float64' ? 'float64' : v.type === 'int64' ? 'int64' : 'int32', values: v.values, width: v.width };
+  return { name: v.name, kind: 'scalar', type: v.type, values: v.values, valid: v.valid };
 }
 
 /** Builds the tile's Arrow table: catalog columns in schema order, then the spectra per arm. */

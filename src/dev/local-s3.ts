@@ -84,7 +84,7 @@ export async function startLocalS3(o: LocalS3Options): Promise<LocalS3> {
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     process.off('exit', killOnExit);
@@ -103,7 +103,7 @@ export async function startLocalS3(o: LocalS3Options): Promise<LocalS3> {
       const r = await fetch(`${endpoint}/${b}`, { method: 'HEAD' });
       if (r.status !== 200) throw new Error(`local S3 at ${endpoint}: bucket ${b} answers HTTP ${r.status}`);
     }
-    child.stdout!.resume();
+    child.stdout.resume();
     // A forgotten stop() must not keep this process alive: the child goes when our stdin pipe closes.
     child.unref();
     for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s?.unref?.();
@@ -156,7 +156,13 @@ export interface UploadTreeResult {
  * Uploads every file under `localDir` to `s3://bucket/prefix/<relative path>`, `concurrency` at a time
  * (default 4), with lib-storage (multipart for large files). Returns what was written.
  */
-export async function uploadTree(client: S3Client, localDir: string, bucket: string, prefix: string, opts: { concurrency?: number } = {}): Promise<UploadTreeResult> {
+export async function uploadTree(
+  client: S3Client,
+  localDir: string,
+  bucket: string,
+  prefix: string,
+  opts: { concurrency?: number } = {},
+): Promise<UploadTreeResult> {
   const files: string[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -171,7 +177,12 @@ export async function uploadTree(client: S3Client, localDir: string, bucket: str
     const path = join(localDir, ...rel.split('/'));
     const size = (await stat(path)).size;
     const key = joinKey(prefix, rel);
-    const upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size }, partSize: 16 * 1024 * 1024, queueSize: 2 });
+    const upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentLength: size },
+      partSize: 16 * 1024 * 1024,
+      queueSize: 2,
+    });
     await upload.done();
     return { key, size };
   });

@@ -105,18 +105,17 @@ function label(hdu: Hdu): string | number {
 }
 
 /** The result type of a column of `code` with TSCAL/TZERO, by astropy's rules (see the module comment). */
-function resultType(
-  code: TformCode,
-  tscal: number,
-  tzeroRaw: CardValue | undefined,
-  tzero: number,
-): ColumnType | { unsupported: string } {
+function resultType(code: TformCode, tscal: number, tzeroRaw: CardValue | undefined, tzero: number): ColumnType | { unsupported: string } {
   switch (code) {
-    case 'L': return 'bool';
-    case 'X': return 'bits';
-    case 'A': return 'string';
+    case 'L':
+      return 'bool';
+    case 'X':
+      return 'bits';
+    case 'A':
+      return 'string';
     case 'P':
-    case 'Q': return 'varlen';
+    case 'Q':
+      return 'varlen';
     default:
   }
   const scaled = tscal !== 1 || tzero !== 0;
@@ -168,7 +167,15 @@ export function tableInfo(file: string, hdu: Hdu): TableInfo {
     const result = resultType(f.varCode ?? f.code, tscal, tzeroRaw, tzero);
     const type: ColumnType = typeof result === 'string' ? result : 'float64';
     const col: TableColumn = {
-      index: n, name, tform, code: f.code, repeat: f.repeat, offset, width: f.width, tscal, tzero,
+      index: n,
+      name,
+      tform,
+      code: f.code,
+      repeat: f.repeat,
+      offset,
+      width: f.width,
+      tscal,
+      tzero,
       type: f.code === 'P' || f.code === 'Q' ? 'varlen' : type,
     };
     if (typeof result !== 'string') col.unsupported = result.unsupported;
@@ -332,7 +339,7 @@ function decodeStrings(col: TableColumn, bytes: Uint8Array, rows: number, chars:
   const asBytes = bytes.some((b) => b >= 0x80);
   // one latin-1 decode of the whole column, then cheap slices of it
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  const values: string[] = new Array(rows * perRow);
+  const values = new Array<string>(rows * perRow);
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < perRow; k++) {
       const start = r * chars + k * w;
@@ -353,7 +360,7 @@ function readVarColumn(file: string, hdu: Hdu, info: TableInfo, col: TableColumn
   // A 0P/0Q field has no descriptor, so no array in any row: repeat 0 and nothing to build, whatever NAXIS2
   // claims (building one empty array per claimed row would allocate from the header's word).
   if (col.repeat === 0) return { type: 'varlen', repeat: 0, values: [] };
-  const values: ColumnData[] = new Array(info.rows);
+  const values = new Array<ColumnData>(info.rows);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const heapStart = info.heapOffset;
   const heapEnd = info.heapOffset + info.heapLength;
@@ -383,10 +390,7 @@ function readVarColumn(file: string, hdu: Hdu, info: TableInfo, col: TableColumn
     }
     const bytes = new Uint8Array(nbytes);
     bytes.set(data.subarray(heapStart + offset, heapStart + offset + nbytes));
-    values[r] =
-      code === 'A'
-        ? decodeStrings({ ...col, dims: undefined }, bytes, 1, count)
-        : decodeField(col, bytes, 1, count, count, code);
+    values[r] = code === 'A' ? decodeStrings({ ...col, dims: undefined }, bytes, 1, count) : decodeField(col, bytes, 1, count, count, code);
   }
   return { type: 'varlen', repeat: 1, values };
 }
@@ -398,4 +402,3 @@ function int64At(view: DataView, at: number): number {
   const v = hi * 4294967296 + lo;
   return Number.isSafeInteger(v) ? v : NaN;
 }
-

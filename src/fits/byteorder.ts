@@ -37,13 +37,7 @@ export function aligned(u8: Uint8Array, align: number): Uint8Array {
  * Copies one field of every row of a table (`width` bytes at `offset` in rows of `rowBytes`) into a fresh
  * buffer, rows back to back: the column's bytes made contiguous and aligned for a typed-array view.
  */
-export function gatherField(
-  data: Uint8Array,
-  rows: number,
-  rowBytes: number,
-  offset: number,
-  width: number,
-): Uint8Array {
+export function gatherField(data: Uint8Array, rows: number, rowBytes: number, offset: number, width: number): Uint8Array {
   const out = new Uint8Array(rows * width);
   if (width === 0 || rows === 0) return out;
   if (width === rowBytes && offset === 0) {

@@ -26,7 +26,7 @@ export function formatFloat(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`FITS writer: ${x} cannot be written as a header value`);
   if (Object.is(x, -0)) return '-0.0';
   let s = String(x);
-  if (s.length > 20 && !/e/.test(s)) s = x.toExponential();
+  if (s.length > 20 && !s.includes('e')) s = x.toExponential();
   s = s.toUpperCase();
   const e = s.indexOf('E');
   if (e >= 0) {

@@ -43,9 +43,7 @@ const COMMENTARY = new Set(['', 'COMMENT', 'HISTORY', 'END']);
 const DIGITS = String.raw`(?:\.\d+|\d+(?:\.\d*)?) *(?:[deDE] *[+-]? *\d+)?`;
 const NUMR = String.raw`[+-]? *${DIGITS}`;
 const STRG = String.raw`'((?:[ -~]+?|''|) *?)'(?=$|\/| )`;
-const VALUE_RE = new RegExp(
-  String.raw`^ *(?:${STRG}|([FT])|(${NUMR})|\( *(${NUMR}) *, *(${NUMR}) *\))? *(?:\/ *([\s\S]*))?$`,
-);
+const VALUE_RE = new RegExp(String.raw`^ *(?:${STRG}|([FT])|(${NUMR})|\( *(${NUMR}) *, *(${NUMR}) *\))? *(?:\/ *([\s\S]*))?$`);
 const INTEGER_RE = /^[+-]?\d+$/;
 
 /** The number written in a value field: an integer as number or bigint (beyond 2^53), else a float. */

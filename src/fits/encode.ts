@@ -32,7 +32,7 @@ function expectArray(data: ColumnValues, type: NumericType, what: string): asser
 
 /** The type `stored` holds, or its unsigned counterpart under the offset convention. */
 function writtenType(stored: NumericType, unsigned: boolean, table: boolean): NumericType {
-  return (unsigned && offsetConvention(stored, table)?.type) || stored;
+  return (unsigned ? offsetConvention(stored, table)?.type : undefined) ?? stored;
 }
 
 /** Throws unless `data` is the typed array of the image's kind (Uint16/Uint32Array for unsigned). */

@@ -108,7 +108,7 @@ export function binTableHeaderCards(spec: BinTableSpec): Card[] {
     if (c.unit !== undefined) cards.push({ key: `TUNIT${n}`, value: c.unit });
     if (c.tdim !== undefined) {
       const product = c.tdim.reduce((p, d) => p * d, 1);
-      if (product !== (c.repeat ?? 1)) throw new Error(`FITS writer: column ${c.name}: TDIM ${c.tdim} does not match repeat ${c.repeat ?? 1}`);
+      if (product !== (c.repeat ?? 1)) throw new Error(`FITS writer: column ${c.name}: TDIM ${c.tdim.join(',')} does not match repeat ${c.repeat ?? 1}`);
       cards.push({ key: `TDIM${n}`, value: formatTdim(c.tdim) });
     }
   });

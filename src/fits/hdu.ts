@@ -208,9 +208,16 @@ export function dataLengthOf(header: Header, index: number): number {
     if (gcount < 0) throw new FitsError('BAD_HEADER', file, `GCOUNT = ${gcount} is negative`, hdu, 'GCOUNT');
     // FITS 4.0 §7: IMAGE extensions have PCOUNT = 0 and GCOUNT = 1, binary and ASCII tables GCOUNT = 1. A header
     // that says otherwise would make the data size disagree with the rows located from NAXISn.
-    const xt = typeof header.get('XTENSION') === 'string' ? String(header.get('XTENSION')).trim() : '';
+    const xtension = header.get('XTENSION');
+    const xt = typeof xtension === 'string' ? xtension.trim() : '';
     if (xt === 'IMAGE' && (pcount !== 0 || gcount !== 1)) {
-      throw new FitsError('BAD_HEADER', file, `an IMAGE extension must have PCOUNT = 0 and GCOUNT = 1, found ${pcount} and ${gcount}`, hdu, pcount !== 0 ? 'PCOUNT' : 'GCOUNT');
+      throw new FitsError(
+        'BAD_HEADER',
+        file,
+        `an IMAGE extension must have PCOUNT = 0 and GCOUNT = 1, found ${pcount} and ${gcount}`,
+        hdu,
+        pcount !== 0 ? 'PCOUNT' : 'GCOUNT',
+      );
     }
     if ((xt === 'BINTABLE' || xt === 'TABLE') && gcount !== 1) {
       throw new FitsError('BAD_HEADER', file, `a ${xt} extension must have GCOUNT = 1, found ${gcount}`, hdu, 'GCOUNT');
@@ -255,20 +262,10 @@ export async function scanHdus(src: ByteSource, opts?: { until?: string[] }): Pr
     }
     const dataLength = dataLengthOf(header, index);
     if (dataLength > total) {
-      throw new FitsError(
-        'SIZE_LIMIT',
-        file,
-        `the header claims ${dataLength} data bytes, more than the whole file's ${total}`,
-        label,
-      );
+      throw new FitsError('SIZE_LIMIT', file, `the header claims ${dataLength} data bytes, more than the whole file's ${total}`, label);
     }
     if (dataStart + dataLength > total) {
-      throw new FitsError(
-        'TRUNCATED',
-        file,
-        `the file ends at byte ${total}, inside the data (bytes ${dataStart} to ${dataStart + dataLength})`,
-        label,
-      );
+      throw new FitsError('TRUNCATED', file, `the file ends at byte ${total}, inside the data (bytes ${dataStart} to ${dataStart + dataLength})`, label);
     }
     const end = dataStart + padToBlock(dataLength);
     hdus.push({ index, name: extname, kind, header, headerStart: pos, dataStart, dataLength, end });
@@ -283,7 +280,7 @@ export async function scanHdus(src: ByteSource, opts?: { until?: string[] }): Pr
 
 function nameOf(cards: Card[], index: number): string {
   const card = cards.find((c) => c.key === 'EXTNAME');
-  if (card !== undefined && card.kind === 'string' && typeof card.value === 'string') return card.value.trim();
+  if (card?.kind === 'string' && typeof card.value === 'string') return card.value.trim();
   return index === 0 ? 'PRIMARY' : '';
 }
 

@@ -109,5 +109,5 @@ function describe(v: CardValue | undefined): string {
   if (v === null) return 'an undefined value';
   if (typeof v === 'string') return `the string '${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
   if (typeof v === 'object') return `the complex value (${v.re}, ${v.im})`;
-  return `${typeof v === 'boolean' ? (v ? 'T' : 'F') : String(v)}`;
+  return typeof v === 'boolean' ? (v ? 'T' : 'F') : String(v);
 }

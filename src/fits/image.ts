@@ -75,7 +75,7 @@ export function imageInfo(file: string, hdu: Hdu): ImageInfo {
   if (blankRaw !== undefined && typeof blankRaw !== 'bigint' && !(typeof blankRaw === 'number' && h.card('BLANK')?.kind === 'integer')) {
     blankRaw = undefined; // astropy ignores (with a warning) a BLANK that is not an integer
   }
-  const blank = blankRaw as number | bigint | undefined;
+  const blank = blankRaw;
 
   let type = bitpixType(bitpix);
   let unsigned = false;

@@ -15,16 +15,7 @@ export type NumericType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uin
 
 /** The values of one numeric type: the typed array NUMERIC_ARRAYS gives for it. */
 export type NumericArray =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array;
+  Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 
 interface NumericArrayClass {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericArray;
@@ -48,12 +39,18 @@ export const NUMERIC_ARRAYS: Record<NumericType, NumericArrayClass> = {
 /** The type stored by a BITPIX (8 uint8, 16 int16, 32 int32, 64 int64, -32 float32, -64 float64). */
 export function bitpixType(bitpix: number): NumericType {
   switch (bitpix) {
-    case 8: return 'uint8';
-    case 16: return 'int16';
-    case 32: return 'int32';
-    case 64: return 'int64';
-    case -32: return 'float32';
-    default: return 'float64';
+    case 8:
+      return 'uint8';
+    case 16:
+      return 'int16';
+    case 32:
+      return 'int32';
+    case 64:
+      return 'int64';
+    case -32:
+      return 'float32';
+    default:
+      return 'float64';
   }
 }
 
@@ -64,7 +61,12 @@ export function bitpixBytes(bitpix: number): number {
 
 /** The type stored by each numeric TFORM code. */
 export const TFORM_TYPES: Partial<Record<TformCode, NumericType>> = {
-  B: 'uint8', I: 'int16', J: 'int32', K: 'int64', E: 'float32', D: 'float64',
+  B: 'uint8',
+  I: 'int16',
+  J: 'int32',
+  K: 'int64',
+  E: 'float32',
+  D: 'float64',
 };
 
 /** An offset convention: stored integers plus `zero` (BZERO or TZEROn with scale 1) are values of `type`. */

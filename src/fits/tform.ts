@@ -22,7 +22,19 @@ export interface Tform {
 
 /** Bytes of one element of each fixed type (X is per 8 bits, P and Q per descriptor). */
 export const ELEMENT_BYTES: Record<TformCode, number> = {
-  L: 1, X: 1, B: 1, I: 2, J: 4, K: 8, A: 1, E: 4, D: 8, C: 8, M: 16, P: 8, Q: 16,
+  L: 1,
+  X: 1,
+  B: 1,
+  I: 2,
+  J: 4,
+  K: 8,
+  A: 1,
+  E: 4,
+  D: 8,
+  C: 8,
+  M: 16,
+  P: 8,
+  Q: 16,
 };
 
 // astropy's TFORMAT_RE: case-insensitive code, anything printable after it (e.g. the "w" of rAw).

@@ -30,7 +30,9 @@ export class ByteBudget {
   async acquire(bytes: number, what: string): Promise<() => void> {
     const n = Math.max(0, Math.ceil(bytes));
     if (n > this.limit) {
-      throw new BudgetExceededError(`${what} needs ${(n / 1e6).toFixed(1)} MB in memory, more than the whole --memory budget of ${(this.limit / 1e6).toFixed(1)} MB`);
+      throw new BudgetExceededError(
+        `${what} needs ${(n / 1e6).toFixed(1)} MB in memory, more than the whole --memory budget of ${(this.limit / 1e6).toFixed(1)} MB`,
+      );
     }
     if (this.waiters.length > 0 || this.used + n > this.limit) {
       await new Promise<void>((resolve) => this.waiters.push({ bytes: n, resolve }));

@@ -12,7 +12,11 @@ export class RunLog {
   private fd?: number;
   readonly path: string;
 
-  constructor(logDir: string, start: Date, private readonly echo: (line: string, level: Level) => void) {
+  constructor(
+    logDir: string,
+    start: Date,
+    private readonly echo: (line: string, level: Level) => void,
+  ) {
     mkdirSync(logDir, { recursive: true });
     // run_YYYYMMDD_HHMMSS.log as the seed named it; a second run started in the same second gets _2, _3...
     let path = join(logDir, `run_${stamp(start, '')}.log`);

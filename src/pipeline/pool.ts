@@ -35,9 +35,9 @@ export class WorkerPool {
   run(name: 'match', task: MatchTask): Promise<MatchResult>;
   run(name: 'encode', task: EncodeTask): Promise<EncodeResult>;
   async run(name: string, task: SelectTask | MatchTask | EncodeTask): Promise<unknown> {
-    this.tick(+1);
+    this.tick(1);
     try {
-      return await this.pool.run(task, { name, transferList: transferList(task) });
+      return (await this.pool.run(task, { name, transferList: transferList(task) })) as unknown;
     } finally {
       this.tick(-1);
     }

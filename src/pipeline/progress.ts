@@ -16,7 +16,8 @@ export class Progress {
   private totalTiles = 0;
 
   constructor(opts: { quiet?: boolean; intervalMs?: number } = {}) {
-    this.tty = Boolean(process.stderr.isTTY);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined off a terminal, whatever @types/node says
+    this.tty = process.stderr.isTTY === true;
     this.quiet = Boolean(opts.quiet);
     if (this.quiet) return;
     this.multi = new cliProgress.MultiBar(

@@ -102,7 +102,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     }
     journal = await Journal.open(o.journal);
     if (journal.previousSelection !== undefined && journal.previousSelection !== sel) {
-      throw new UsageError(`${o.out.root} holds a dataset made with the selection "${journal.previousSelection}", not "${sel}": use another --out, or the same selection`);
+      throw new UsageError(
+        `${o.out.root} holds a dataset made with the selection "${journal.previousSelection}", not "${sel}": use another --out, or the same selection`,
+      );
     }
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
     const swept = await o.out.sweepTemporaries();
@@ -136,7 +138,18 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const budget = new ByteBudget(o.memoryBytes);
     let doneBytes = 0;
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
-    const ctx: TileJobContext = { store: o.store, out: o.out, pool, selection: o.selection, fetch: o.fetch, gapBytes: o.gapBytes, version: o.version, budget, limits, keepFits: o.keepFits };
+    const ctx: TileJobContext = {
+      store: o.store,
+      out: o.out,
+      pool,
+      selection: o.selection,
+      fetch: o.fetch,
+      gapBytes: o.gapBytes,
+      version: o.version,
+      budget,
+      limits,
+      keepFits: o.keepFits,
+    };
     const j = journal;
     const tracker = new BatchTracker(batches, () => p.busyMs());
 
@@ -154,41 +167,52 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       const ioSec = batch.outcomes.reduce((s, x) => s + x.ioMs, 0) / 1000;
       const poolSec = batch.outcomes.reduce((s, x) => s + x.poolMs, 0) / 1000;
       log.info(`  Retries         : ${formatRetryCounters(batch.retries)}`);
-      log.info(`  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`);
+      log.info(
+        `  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`,
+      );
       if (batch.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${batch.index + 1}/${tracker.count}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
       }
-      log.info(`Progress: ${outcomes.length}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`);
+      log.info(
+        `Progress: ${outcomes.length}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`,
+      );
     };
     // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
     // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
     const flat = batches.flatMap((tiles, b) => tiles.map((tile) => ({ tile, b })));
-    await mapLimit(flat, o.downloads, async ({ tile, b }) => {
-      if (tracker.start(b)) {
-        log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
-      }
-      const out = await runTile(ctx, tile);
-      try {
-        await j.record(toRecord(out, run));
-      } catch (err) {
-        log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
-        stopReason = 'fatal';
-      }
-      if (out.fatal) {
-        log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
-        stopReason = 'fatal';
-      }
-      outcomes.push(out);
-      runStats.add(out);
-      doneBytes += out.fitsBytes;
-      progress.update(doneBytes, outcomes.length);
-      if (out.status !== 'missing') window.push(out.status === 'failed');
-      if (!stopReason && window.exceeds(o.maxFailureRate)) {
-        log.error(`Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`);
-        stopReason = 'failureRate';
-      }
-      for (const batch of tracker.finish(b, out)) summarize(batch);
-    }, { stop: () => stopReason !== undefined });
+    await mapLimit(
+      flat,
+      o.downloads,
+      async ({ tile, b }) => {
+        if (tracker.start(b)) {
+          log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
+        }
+        const out = await runTile(ctx, tile);
+        try {
+          await j.record(toRecord(out, run));
+        } catch (err) {
+          log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
+          stopReason = 'fatal';
+        }
+        if (out.fatal) {
+          log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
+          stopReason = 'fatal';
+        }
+        outcomes.push(out);
+        runStats.add(out);
+        doneBytes += out.fitsBytes;
+        progress.update(doneBytes, outcomes.length);
+        if (out.status !== 'missing') window.push(out.status === 'failed');
+        if (!stopReason && window.exceeds(o.maxFailureRate)) {
+          log.error(
+            `Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`,
+          );
+          stopReason = 'failureRate';
+        }
+        for (const batch of tracker.finish(b, out)) summarize(batch);
+      },
+      { stop: () => stopReason !== undefined },
+    );
     // A run stopped early still reports the batches it started.
     for (const batch of tracker.rest()) summarize(batch);
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
@@ -197,13 +221,23 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     for (const line of outcomeTable(outcomes)) log.info(line);
     for (const line of totalsLines(runStats, Date.now() - startDate.getTime())) log.info(line);
     log.info(`  Retries         : ${formatRetryCounters(o.retries ?? newRetryCounters())}`);
-    const exitCode = stopReason === 'failureRate' ? EXIT.failureRate : stopReason ? EXIT.fatal : outcomes.some((x) => x.status === 'failed' || x.status === 'missing') ? EXIT.someFailed : EXIT.ok;
-    if (stopReason) log.warn(`Run stopped early (${stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal'}); exit status ${exitCode}. Run the same command to resume.`);
+    const exitCode =
+      stopReason === 'failureRate'
+        ? EXIT.failureRate
+        : stopReason
+          ? EXIT.fatal
+          : outcomes.some((x) => x.status === 'failed' || x.status === 'missing')
+            ? EXIT.someFailed
+            : EXIT.ok;
+    if (stopReason)
+      log.warn(
+        `Run stopped early (${stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal'}); exit status ${exitCode}. Run the same command to resume.`,
+      );
     else log.info('✅ Run finished.');
     return { exitCode, outcomes, logPath: log.path };
   } catch (err) {
     progress.stop();
-    log.error(err instanceof UsageError ? err.message : `Run aborted: ${(err as Error).stack ?? err}`);
+    log.error(err instanceof UsageError ? err.message : `Run aborted: ${(err as Error).stack ?? String(err)}`);
     return { exitCode: err instanceof UsageError ? EXIT.usage : EXIT.fatal, outcomes, logPath: log.path };
   } finally {
     process.off('SIGINT', sigint);
@@ -225,7 +259,18 @@ function filterTiles(tiles: TileRef[], specs: TileSpec[]): TileRef[] {
 }
 
 function toRecord(o: TileOutcome, run: string): TileRecord {
-  const r: TileRecord = { type: 'tile', tile: o.key, status: o.status, time: new Date().toISOString(), run, rows: o.rows, fitsBytes: o.fitsBytes, fetchedBytes: o.fetchedBytes, requests: o.requests, parquetBytes: o.parquetBytes };
+  const r: TileRecord = {
+    type: 'tile',
+    tile: o.key,
+    status: o.status,
+    time: new Date().toISOString(),
+    run,
+    rows: o.rows,
+    fitsBytes: o.fitsBytes,
+    fetchedBytes: o.fetchedBytes,
+    requests: o.requests,
+    parquetBytes: o.parquetBytes,
+  };
   if (o.path) r.path = o.path;
   if (o.errorClass) r.errorClass = o.errorClass;
   if (o.error) r.error = o.error;

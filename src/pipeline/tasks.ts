@@ -56,12 +56,20 @@ export interface EncodeResult {
 }
 
 export function toEncodeTask(input: TileTableInput): EncodeTask {
-  return { ...input, spectra: input.spectra.map((s) => ({ ...s, hdu: toWire(s.hdu) })), wavelengths: input.wavelengths.map((w) => ({ ...w, hdu: toWire(w.hdu) })) };
+  return {
+    ...input,
+    spectra: input.spectra.map((s) => ({ ...s, hdu: toWire(s.hdu) })),
+    wavelengths: input.wavelengths.map((w) => ({ ...w, hdu: toWire(w.hdu) })),
+  };
 }
 
 export function toTableInput(task: EncodeTask): TileTableInput {
   const file = task.coaddFile;
-  return { ...task, spectra: task.spectra.map((s) => ({ ...s, hdu: fromWire(file, s.hdu) })), wavelengths: task.wavelengths.map((w) => ({ ...w, hdu: fromWire(file, w.hdu) })) };
+  return {
+    ...task,
+    spectra: task.spectra.map((s) => ({ ...s, hdu: fromWire(file, s.hdu) })),
+    wavelengths: task.wavelengths.map((w) => ({ ...w, hdu: fromWire(file, w.hdu) })),
+  };
 }
 
 /** Transferables inside a task, so the main thread can move (not clone) them to the worker. */

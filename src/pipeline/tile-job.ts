@@ -56,7 +56,20 @@ export interface TileOutcome {
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
   const key = tileKey(tile);
-  const outcome: TileOutcome = { tile, key, status: 'failed', rows: 0, fitsBytes: tileFitsBytes(tile), fetchedBytes: 0, requests: 0, retries: newRetryCounters(), parquetBytes: 0, ms: 0, ioMs: 0, poolMs: 0 };
+  const outcome: TileOutcome = {
+    tile,
+    key,
+    status: 'failed',
+    rows: 0,
+    fitsBytes: tileFitsBytes(tile),
+    fetchedBytes: 0,
+    requests: 0,
+    retries: newRetryCounters(),
+    parquetBytes: 0,
+    ms: 0,
+    ioMs: 0,
+    poolMs: 0,
+  };
   if (!tile.coadd || !tile.redrock) {
     const missing = [!tile.coadd && 'coadd', !tile.redrock && 'redrock'].filter(Boolean).join(' and ');
     outcome.status = 'missing';
@@ -111,7 +124,15 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
         provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
       };
       const { coaddRows, order, fibermap: fm } = match;
-      const input = { coaddFile: coadd.name, tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix }, redshifts: sel.redshifts, match: { coaddRows, order, fibermap: fm }, spectra, wavelengths, metadata };
+      const input = {
+        coaddFile: coadd.name,
+        tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix },
+        redshifts: sel.redshifts,
+        match: { coaddRows, order, fibermap: fm },
+        spectra,
+        wavelengths,
+        metadata,
+      };
       const enc = await pool(ctx.pool.run('encode', toEncodeTask(input)));
       const rel = outputPath(tile);
       try {

@@ -77,9 +77,27 @@ export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: n
   return Math.floor(random() * ceiling);
 }
 
-const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled']);
+const THROTTLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+]);
 const TIMEOUT_CODES = new Set(['RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
-const NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENETDOWN',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 interface SdkLikeError {
   name?: string;
@@ -110,7 +128,8 @@ export function retryReason(err: unknown): RetryReason | undefined {
   const code = e.Code ?? e.code;
   const name = e.name;
   const status = httpStatusOf(err);
-  if (status === 429 || (status === 503 && (code === 'SlowDown' || name === 'SlowDown')) || THROTTLE_CODES.has(name ?? '') || THROTTLE_CODES.has(code ?? '')) return 'throttle';
+  if (status === 429 || (status === 503 && (code === 'SlowDown' || name === 'SlowDown')) || THROTTLE_CODES.has(name ?? '') || THROTTLE_CODES.has(code ?? ''))
+    return 'throttle';
   if (TIMEOUT_CODES.has(name ?? '') || TIMEOUT_CODES.has(code ?? '')) return 'timeout';
   if (status !== undefined && status >= 500 && status !== 501) return 'server';
   if (NETWORK_CODES.has(code ?? '') || NETWORK_CODES.has(name ?? '')) return 'network';

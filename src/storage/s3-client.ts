@@ -60,7 +60,9 @@ export function makeS3Client(o: S3ClientOptions = {}): S3Client {
   }
   if (o.noSignRequest) {
     config.httpAuthSchemeProvider = () => [{ schemeId: 'smithy.api#noAuth' }];
-    config.httpAuthSchemes = [{ schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: { sign: async (request) => request } }];
+    config.httpAuthSchemes = [
+      { schemeId: 'smithy.api#noAuth', identityProvider: () => () => Promise.resolve({}), signer: { sign: (request) => Promise.resolve(request) } },
+    ];
   } else if (o.credentials) {
     config.credentials = o.credentials;
   } else if (o.profile) {
@@ -98,7 +100,21 @@ export class S3Error extends Error {
   }
 }
 
-const FATAL_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'AllAccessDisabled', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AccountProblem', 'PermanentRedirect', 'AuthorizationHeaderMalformed', 'ECONNREFUSED', 'ENOTFOUND', 'CredentialsProviderError']);
+const FATAL_CODES = new Set([
+  'NoSuchBucket',
+  'AccessDenied',
+  'AllAccessDisabled',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'AccountProblem',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'CredentialsProviderError',
+]);
 
 /**
  * Wraps an SDK or network error into an S3Error for `s3://bucket/key`. Signed query strings and access key

@@ -82,11 +82,16 @@ export class S3JournalStore implements JournalStore {
       // silent endpoint is reported within a minute.
       const retry = first ? { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) } : this.opts.retry;
       first = false;
-      const page = await this.call('ListObjectsV2', folder, () => {
-        this.stats.listRequests += 1;
-        return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }));
-      }, retry);
-      for (const o of page.Contents ?? []) if (o.Key && o.Key.startsWith(folder)) names.push(o.Key.slice(folder.length));
+      const page = await this.call(
+        'ListObjectsV2',
+        folder,
+        () => {
+          this.stats.listRequests += 1;
+          return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }));
+        },
+        retry,
+      );
+      for (const o of page.Contents ?? []) if (o.Key?.startsWith(folder)) names.push(o.Key.slice(folder.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     names.sort(compareNames);

@@ -61,16 +61,20 @@ export class S3OutputStore implements OutputStore {
   async writeAtomic(relPath: string, bytes: Uint8Array): Promise<void> {
     const key = this.keyOf(relPath);
     try {
-      await withRetry(`upload ${formatS3Url(this.bucket, key)}`, async () => {
-        const upload = new Upload({
-          client: this.client,
-          params: { Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentTypeOf(key) },
-          partSize: Math.max(5 * MiB, this.opts.partSize ?? 8 * MiB),
-          queueSize: this.opts.queueSize ?? 4,
-          leavePartsOnError: false,
-        });
-        await upload.done();
-      }, this.opts.retry);
+      await withRetry(
+        `upload ${formatS3Url(this.bucket, key)}`,
+        async () => {
+          const upload = new Upload({
+            client: this.client,
+            params: { Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentTypeOf(key) },
+            partSize: Math.max(5 * MiB, this.opts.partSize ?? 8 * MiB),
+            queueSize: this.opts.queueSize ?? 4,
+            leavePartsOnError: false,
+          });
+          await upload.done();
+        },
+        this.opts.retry,
+      );
     } catch (err) {
       throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'Upload' });
     }
@@ -90,9 +94,12 @@ export class S3OutputStore implements OutputStore {
     for (;;) {
       let page;
       try {
-        page = await withRetry(`list uploads ${formatS3Url(this.bucket, prefix)}`, () =>
-          this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
-        this.opts.retry);
+        page = await withRetry(
+          `list uploads ${formatS3Url(this.bucket, prefix)}`,
+          () =>
+            this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
+          this.opts.retry,
+        );
       } catch (err) {
         const status = httpStatusOf(err);
         if (status === 501 || status === 403 || (err as { name?: string }).name === 'NotImplemented') return aborted;
@@ -102,7 +109,11 @@ export class S3OutputStore implements OutputStore {
         if (!u.Key || !u.UploadId || !u.Key.startsWith(prefix)) continue;
         if (u.Initiated && Date.now() - u.Initiated.getTime() < minAge) continue;
         try {
-          await withRetry(`abort upload ${formatS3Url(this.bucket, u.Key)}`, () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId })), this.opts.retry);
+          await withRetry(
+            `abort upload ${formatS3Url(this.bucket, u.Key)}`,
+            () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId })),
+            this.opts.retry,
+          );
           aborted += 1;
         } catch (err) {
           if (httpStatusOf(err) === 404) continue; // already completed or aborted by its own run

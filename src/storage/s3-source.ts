@@ -144,7 +144,8 @@ export class S3ObjectSource implements OpenedObject {
       if (!this.etag && got) this.etag = got;
       if (r.ContentRange) {
         const total = /\/(\d+)\s*$/.exec(r.ContentRange)?.[1];
-        if (total !== undefined && Number(total) !== this.byteLength) throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
+        if (total !== undefined && Number(total) !== this.byteLength)
+          throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
       } else if (want !== this.byteLength) {
         body?.destroy();
         throw new Error(`${this.name}: the server ignored the Range header (answered the whole object to a request for bytes ${start}-${end - 1})`);
@@ -155,7 +156,8 @@ export class S3ObjectSource implements OpenedObject {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         arm();
         this.stats.bytesFetched += chunk.byteLength;
-        if (pos + chunk.byteLength > limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} is longer than the ${want} bytes asked for`);
+        if (pos + chunk.byteLength > limit)
+          throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} is longer than the ${want} bytes asked for`);
         out.set(chunk, pos);
         pos += chunk.byteLength;
       }

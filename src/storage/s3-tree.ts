@@ -71,10 +71,12 @@ export class S3TileStore implements TileStore {
     };
     // The first contact: two attempts at most, so a wrong or silent endpoint is reported within a minute.
     const probe = await this.list(folderPrefix(this.prefix), 1, undefined, { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) });
-    if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0) problems.push(`${formatS3Url(this.bucket, folderPrefix(this.prefix))}: no objects under this prefix`);
+    if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0)
+      problems.push(`${formatS3Url(this.bucket, folderPrefix(this.prefix))}: no objects under this prefix`);
 
     const jobs: { survey: string; program: string; group: number }[] = [];
-    for (const survey of filter.surveys) for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
+    for (const survey of filter.surveys)
+      for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
     const found = new Map<string, TileRef>();
     // The first failed pixgroup stops new listings; it is thrown once the listings in flight have settled.
     await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem));
@@ -110,14 +112,20 @@ export class S3TileStore implements TileStore {
     return formatS3Url(this.bucket, ref.path);
   }
 
-  private async listGroup(survey: string, program: string, group: number, found: Map<string, TileRef>, problem: (key: string, why: string) => void): Promise<void> {
+  private async listGroup(
+    survey: string,
+    program: string,
+    group: number,
+    found: Map<string, TileRef>,
+    problem: (key: string, why: string) => void,
+  ): Promise<void> {
     const folder = folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group)));
     let token: string | undefined;
     do {
       const page = await this.list(folder, this.opts.maxKeys, token);
       for (const obj of page.Contents ?? []) {
         const key = obj.Key;
-        if (key === undefined || !key.startsWith(folder)) continue;
+        if (!key?.startsWith(folder)) continue;
         const parsed = parseTileObjectKey(survey, program, group, key.slice(folder.length));
         if (parsed.kind === 'problem') {
           problem(key, parsed.problem);
@@ -137,18 +145,31 @@ export class S3TileStore implements TileStore {
         tile[parsed.kind] = ref;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new S3Error(`${formatS3Url(this.bucket, folder)}: ListObjectsV2 said the listing is truncated but gave no continuation token`, this.bucket, folder, 'ListObjectsV2', undefined, undefined, false);
+      if (page.IsTruncated && !token)
+        throw new S3Error(
+          `${formatS3Url(this.bucket, folder)}: ListObjectsV2 said the listing is truncated but gave no continuation token`,
+          this.bucket,
+          folder,
+          'ListObjectsV2',
+          undefined,
+          undefined,
+          false,
+        );
     } while (token);
   }
 
   private async list(prefix: string, maxKeys: number | undefined, token: string | undefined, retry = this.opts.retry): Promise<ListObjectsV2CommandOutput> {
     try {
-      return await withRetry(`list ${formatS3Url(this.bucket, prefix)}`, async () => {
-        this.stats.listRequests += 1;
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }));
-        this.stats.keys += page.Contents?.length ?? 0;
-        return page;
-      }, retry);
+      return await withRetry(
+        `list ${formatS3Url(this.bucket, prefix)}`,
+        async () => {
+          this.stats.listRequests += 1;
+          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }));
+          this.stats.keys += page.Contents?.length ?? 0;
+          return page;
+        },
+        retry,
+      );
     } catch (err) {
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: prefix, operation: 'ListObjectsV2' });
     }

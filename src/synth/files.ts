@@ -21,7 +21,7 @@ function sliceColumns(columns: Record<string, ColumnValues>, repeatOf: Map<strin
   const out: Record<string, ColumnValues> = {};
   for (const [name, data] of Object.entries(columns)) {
     const r = repeatOf.get(name) ?? 1;
-    out[name] = Array.isArray(data) ? (data as unknown[]).slice(from * r, to * r) as ColumnValues : (data as Exclude<ColumnValues, unknown[]>).subarray(from * r, to * r);
+    out[name] = Array.isArray(data) ? ((data as unknown[]).slice(from * r, to * r) as ColumnValues) : data.subarray(from * r, to * r);
   }
   return out;
 }
@@ -69,7 +69,7 @@ export async function writeCoadd(path: string, spec: SynthTileSpec, mode: Wavele
     SCORES: catalog.scores,
   };
   return writeFile(path, coaddLayout(spec, mode), async (w, hdu) => {
-    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnValues>);
+    if (hdu.kind === 'table') return writeTable(w, hdu, tables[hdu.spec.extname]);
     const name = hdu.spec.extname as string;
     const [arm, what] = name.split('_') as [ArmName, string];
     const grid = grids.get(arm);
@@ -111,6 +111,6 @@ export async function writeRedrock(path: string, spec: SynthTileSpec, catalog: T
   };
   return writeFile(path, redrockLayout(spec), async (w, hdu) => {
     if (hdu.kind !== 'table') throw new Error(`synth: unexpected image HDU in a redrock layout`);
-    await writeTable(w, hdu, tables[hdu.spec.extname] as Record<string, ColumnValues>);
+    await writeTable(w, hdu, tables[hdu.spec.extname]);
   });
 }

@@ -23,7 +23,7 @@ export function pixelCenter(nside: number, ipix: number): { ra: number; dec: num
   const ipf = ipix % npface;
   const ix = compressBits(ipf);
   const iy = compressBits(Math.floor(ipf / 2));
-  const jr = (JRLL[face] as number) * nside - ix - iy - 1;
+  const jr = JRLL[face] * nside - ix - iy - 1;
   let nr: number;
   let z: number;
   let kshift: number;
@@ -40,7 +40,7 @@ export function pixelCenter(nside: number, ipix: number): { ra: number; dec: num
     z = ((2 * nside - jr) * 2) / (3 * nside);
     kshift = (jr - nside) & 1;
   }
-  let jp = ((JPLL[face] as number) * nr + ix - iy + 1 + kshift) / 2;
+  let jp = (JPLL[face] * nr + ix - iy + 1 + kshift) / 2;
   if (jp > 4 * nside) jp -= 4 * nside;
   if (jp < 1) jp += 4 * nside;
   const phi = (jp - (kshift + 1) * 0.5) * (Math.PI / 2 / nr);

@@ -5,15 +5,7 @@
 import { padToBlock } from '../fits/block.js';
 import type { Card } from '../fits/card.js';
 import { formatHeader } from '../fits/card-format.js';
-import {
-  binTableHeaderCards,
-  imageDataBytes,
-  imageHeaderCards,
-  primaryHeaderCards,
-  rowBytes,
-  type BinTableSpec,
-  type ImageSpec,
-} from '../fits/hdu-spec.js';
+import { binTableHeaderCards, imageDataBytes, imageHeaderCards, primaryHeaderCards, rowBytes, type BinTableSpec, type ImageSpec } from '../fits/hdu-spec.js';
 import { EXP_FIBERMAP_COLUMNS, FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS } from './columns.js';
 import { armGrids, NDIAG, type WavelengthMode } from './grids.js';
 import { HPX_NPIX, HPX_NSIDE } from './healpix.js';

@@ -81,7 +81,8 @@ export class Limiter {
 
   private release(): void {
     const wake = this.waiting.shift();
-    if (wake) wake(); // the slot passes straight to the next waiter
+    if (wake)
+      wake(); // the slot passes straight to the next waiter
     else this.active -= 1;
   }
 }

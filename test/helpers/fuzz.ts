@@ -787,7 +787,6 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzCounts> {
         if (r.status === 'failed' && !KNOWN_ERROR_CLASSES.has(r.errorClass ?? ''))
           c.problems.push(`error class ${r.errorClass} is not a FitsError/DesiError code: ${r.error}`);
         // runTile sets out.bad while it is awaited, which TypeScript's narrowing (from `out.bad = undefined`) cannot see.
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (r.status === 'ok' && out.bad) c.problems.push(out.bad);
         if (opts.bothFetchModes !== false) {
           // The other fetch strategy reads the same bytes through the same reader: it must end the same way.

@@ -84,7 +84,9 @@ export async function caseFiles(index: HostileIndex, c: HostileCase): Promise<Re
 
 /** The uncompressed base pair (the partner of every case), checked against the index. */
 export async function baseFiles(index: HostileIndex): Promise<Record<HostileRole, Buffer>> {
-  const [coadd, redrock] = await Promise.all((['coadd', 'redrock'] as const).map((r) => gunzipChecked(index.base[r].path, index.base[r].sha256, index.base[r].bytes)));
+  const [coadd, redrock] = await Promise.all(
+    (['coadd', 'redrock'] as const).map((r) => gunzipChecked(index.base[r].path, index.base[r].sha256, index.base[r].bytes)),
+  );
   return { coadd, redrock };
 }
 
@@ -114,8 +116,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   }
   materializeHostileTree(dest).then(
     (written) => process.stdout.write(`${written.length} tiles written under ${resolve(dest)} (survey main, program dark)\n`),
-    (err: Error) => {
-      process.stderr.write(`${err.message}\n`);
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
     },
   );

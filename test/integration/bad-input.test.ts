@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
 import { removeEnd, scrambleTargetIds, setCard, truncateInside } from '../helpers/corrupt.js';
-import type { TileRecord } from '../../src/storage/journal-store.js';
+import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
 
@@ -41,14 +41,17 @@ test('each broken tile is journaled as failed with its cause; the rest finish; n
 
   const second = await runCli(['convert', '--source', tree, '--out', out, '--log-dir', logs, ...ALL]);
   assert.equal(second.code, 1, 'done with failed tiles');
-  const journal = (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const journal = (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as JournalRecord);
   const latest = new Map<string, TileRecord>();
   for (const r of journal) if (r.type === 'tile') latest.set(r.tile, r);
   const expectFail = (tile: string, classes: string[], file: RegExp, hdu: RegExp) => {
     const r = latest.get(tile);
     assert.ok(r, `${tile} journaled`);
     assert.equal(r.status, 'failed', `${tile}: ${JSON.stringify(r)}`);
-    assert.ok(classes.includes(r.errorClass!), `${tile}: class ${r.errorClass} in ${classes}`);
+    assert.ok(classes.includes(r.errorClass!), `${tile}: class ${r.errorClass} in ${classes.join(',')}`);
     assert.match(r.error!, file, `${tile}: the message names the file`);
     assert.match(r.error!, hdu, `${tile}: the message names the HDU`);
   };

@@ -17,7 +17,11 @@ import { collect, startCli } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
 
 const NSPEC = 60_000;
-const ARMS = [['B', 2751, 3600], ['R', 2326, 5760], ['Z', 2881, 7520]] as const;
+const ARMS = [
+  ['B', 2751, 3600],
+  ['R', 2326, 5760],
+  ['Z', 2881, 7520],
+] as const;
 const SELECTED = [7, 12_345, 30_000, 45_678, 59_999];
 const tid = (row: number) => 39_627_000_000_000_000n + BigInt(row);
 
@@ -25,8 +29,14 @@ async function writeTile(dir: string): Promise<number> {
   await mkdir(dir, { recursive: true });
   const coadd = join(dir, 'coadd-main-dark-5000.fits');
   const w = await FitsWriter.create(coadd);
-  await w.writePrimary([{ key: 'HPXPIXEL', value: 5000 }, { key: 'SPECPROD', value: 'test' }]);
-  await w.writeBinTable({ extname: 'FIBERMAP', columns: [{ name: 'TARGETID', tform: 'K' }], nrows: NSPEC }, { TARGETID: BigInt64Array.from({ length: NSPEC }, (_, i) => tid(i)) });
+  await w.writePrimary([
+    { key: 'HPXPIXEL', value: 5000 },
+    { key: 'SPECPROD', value: 'test' },
+  ]);
+  await w.writeBinTable(
+    { extname: 'FIBERMAP', columns: [{ name: 'TARGETID', tform: 'K' }], nrows: NSPEC },
+    { TARGETID: BigInt64Array.from({ length: NSPEC }, (_, i) => tid(i)) },
+  );
   await w.close();
   // The images: headers written in place, data left as holes (zeros on read), so the file is sparse.
   const fh = await open(coadd, 'r+');
@@ -39,7 +49,11 @@ async function writeTile(dir: string): Promise<number> {
     be.swap64();
     await fh.write(be, 0, be.length, pos + hdr.length);
     pos += hdr.length + padToBlock(be.length);
-    for (const [kind, bitpix] of [['FLUX', -32], ['IVAR', -32], ['MASK', 32]] as const) {
+    for (const [kind, bitpix] of [
+      ['FLUX', -32],
+      ['IVAR', -32],
+      ['MASK', 32],
+    ] as const) {
       const h = formatHeader(imageHeaderCards({ extname: `${arm}_${kind}`, bitpix, naxes: [n, NSPEC] }));
       await fh.write(h, 0, h.length, pos);
       pos += h.length + padToBlock(n * NSPEC * 4);
@@ -50,8 +64,22 @@ async function writeTile(dir: string): Promise<number> {
   const rr = await FitsWriter.create(join(dir, 'redrock-main-dark-5000.fits'));
   await rr.writePrimary([]);
   await rr.writeBinTable(
-    { extname: 'REDSHIFTS', columns: [{ name: 'TARGETID', tform: 'K' }, { name: 'Z', tform: 'D' }, { name: 'ZWARN', tform: 'K' }, { name: 'SPECTYPE', tform: 'A', repeat: 6 }], nrows: SELECTED.length },
-    { TARGETID: BigInt64Array.from(SELECTED, tid), Z: Float64Array.from(SELECTED, (_, i) => 2 + i / 10), ZWARN: new BigInt64Array(SELECTED.length), SPECTYPE: SELECTED.map(() => 'QSO') },
+    {
+      extname: 'REDSHIFTS',
+      columns: [
+        { name: 'TARGETID', tform: 'K' },
+        { name: 'Z', tform: 'D' },
+        { name: 'ZWARN', tform: 'K' },
+        { name: 'SPECTYPE', tform: 'A', repeat: 6 },
+      ],
+      nrows: SELECTED.length,
+    },
+    {
+      TARGETID: BigInt64Array.from(SELECTED, tid),
+      Z: Float64Array.from(SELECTED, (_, i) => 2 + i / 10),
+      ZWARN: new BigInt64Array(SELECTED.length),
+      SPECTYPE: SELECTED.map(() => 'QSO'),
+    },
   );
   await rr.close();
   return pos;
@@ -62,9 +90,13 @@ async function runMeasured(args: string[]): Promise<{ code: number | null; peakM
   const child = startCli(args);
   const done = collect(child);
   let peak = 0;
-  const timer = setInterval(async () => {
-    const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => ''));
-    if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+  const timer = setInterval(() => {
+    void readFile(`/proc/${child.pid}/status`, 'utf8')
+      .catch(() => '')
+      .then((status) => {
+        const m = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      });
   }, 25);
   const r = await done;
   clearInterval(timer);
@@ -79,11 +111,19 @@ test('a multi-GB (sparse) coadd: ranges reads only its kept rows; full under a s
     const base = ['convert', '--source', join(work, 'tree'), '--log-dir', join(work, 'logs'), '--quiet', '--threads', '1'];
     const ranges = await runMeasured([...base, '--out', join(work, 'out-ranges'), '--memory', '256MB']);
     assert.equal(ranges.code, 0, ranges.stderr);
-    const rows = await duckQuery(`SELECT TARGETID, len(B_FLUX) AS nb, len(Z_MASK) AS nz, typeof(COEFF) AS coeff_type, COEFF IS NULL AS coeff_null FROM read_parquet('${join(work, 'out-ranges')}/**/*.parquet') ORDER BY TARGETID`);
-    assert.deepEqual(rows.map((r) => r.TARGETID), SELECTED.map(tid));
+    const rows = await duckQuery(
+      `SELECT TARGETID, len(B_FLUX) AS nb, len(Z_MASK) AS nz, typeof(COEFF) AS coeff_type, COEFF IS NULL AS coeff_null FROM read_parquet('${join(work, 'out-ranges')}/**/*.parquet') ORDER BY TARGETID`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.TARGETID),
+      SELECTED.map(tid),
+    );
     assert.ok(rows.every((r) => Number(r.nb) === 2751 && Number(r.nz) === 2881));
     // Columns this redrock lacks are null with the dataset's types (COEFF stays a list of doubles).
-    assert.ok(rows.every((r) => r.coeff_type === 'DOUBLE[]' && r.coeff_null === true), JSON.stringify(rows[0], (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.ok(
+      rows.every((r) => r.coeff_type === 'DOUBLE[]' && r.coeff_null === true),
+      JSON.stringify(rows[0], (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
     assert.ok(ranges.peakMB > 0 && ranges.peakMB < 1000, `peak RSS ${ranges.peakMB.toFixed(0)} MB for a ${(size / 1e9).toFixed(1)} GB coadd`);
 
     const full = await runMeasured([...base, '--out', join(work, 'out-full'), '--fetch', 'full', '--memory', '1GB']);

@@ -21,7 +21,10 @@ const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, w
 /** The local output, until `okWrites` files have been written; then the disk is "full". */
 class FillingDisk extends LocalOutputStore {
   writes = 0;
-  constructor(root: string, private readonly okWrites: number) {
+  constructor(
+    root: string,
+    private readonly okWrites: number,
+  ) {
     super(root);
   }
   override async writeAtomic(rel: string, bytes: Uint8Array): Promise<void> {
@@ -34,7 +37,10 @@ class FillingDisk extends LocalOutputStore {
 /** The local journal, until `okAppends` records; then its disk is "full". */
 class FillingJournal extends LocalJournalStore {
   appends = 0;
-  constructor(path: string, private readonly okAppends: number) {
+  constructor(
+    path: string,
+    private readonly okAppends: number,
+  ) {
     super(path);
   }
   override async append(rec: JournalRecord): Promise<void> {
@@ -46,20 +52,56 @@ class FillingJournal extends LocalJournalStore {
 
 function options(out: LocalOutputStore, journal: LocalJournalStore, logDir: string): RunOptions {
   return {
-    store: new LocalTileStore(FIXTURE_TREE), out, journal, selection: DEFAULT_SELECTION,
-    surveys: ['main', 'sv3'], programs: ['dark', 'bright'], seed: 42, batchSize: 8, threads: 2, downloads: 1,
-    logDir, maxFailureRate: 1, minReduction: 0, fetch: 'ranges', gapBytes: 65536, memoryBytes: 2 ** 28, version: 'test', quiet: true,
+    store: new LocalTileStore(FIXTURE_TREE),
+    out,
+    journal,
+    selection: DEFAULT_SELECTION,
+    surveys: ['main', 'sv3'],
+    programs: ['dark', 'bright'],
+    seed: 42,
+    batchSize: 8,
+    threads: 2,
+    downloads: 1,
+    logDir,
+    maxFailureRate: 1,
+    minReduction: 0,
+    fetch: 'ranges',
+    gapBytes: 65536,
+    memoryBytes: 2 ** 28,
+    version: 'test',
+    quiet: true,
   };
 }
 
 async function journalLines(path: string): Promise<JournalRecord[]> {
-  return (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as JournalRecord);
+  return (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as JournalRecord);
 }
 
 test('ENOSPC on the output stops the run with exit 4; the journal is intact; the rerun completes the dataset', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-enospc-'));
   const clean = join(work, 'clean');
-  assert.equal((await runCli(['convert', '--source', FIXTURE_TREE, '--out', clean, '--log-dir', join(work, 'l0'), '--survey', 'main,sv3', '--program', 'dark,bright', '--quiet'])).code, 1);
+  assert.equal(
+    (
+      await runCli([
+        'convert',
+        '--source',
+        FIXTURE_TREE,
+        '--out',
+        clean,
+        '--log-dir',
+        join(work, 'l0'),
+        '--survey',
+        'main,sv3',
+        '--program',
+        'dark,bright',
+        '--quiet',
+      ])
+    ).code,
+    1,
+  );
 
   const outDir = join(work, 'out');
   const jpath = join(outDir, '_desi-qad/journal.jsonl');

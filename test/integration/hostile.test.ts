@@ -53,7 +53,10 @@ const runs = {} as Record<Mode, RunResult>;
 let work: string;
 
 /** Runs `desi-qad ARGS`, measuring its peak RSS with /usr/bin/time, or else by sampling /proc/PID/status VmHWM. */
-async function runMeasured(args: string[], rssFile: string): Promise<Pick<RunResult, 'code' | 'signal' | 'stdout' | 'stderr' | 'peakRss' | 'rssHow' | 'timedOut'>> {
+async function runMeasured(
+  args: string[],
+  rssFile: string,
+): Promise<Pick<RunResult, 'code' | 'signal' | 'stdout' | 'stderr' | 'peakRss' | 'rssHow' | 'timedOut'>> {
   const time = '/usr/bin/time';
   const useTime = existsSync(time);
   const child = useTime
@@ -110,7 +113,26 @@ before(async () => {
   for (const mode of MODES) {
     const out = join(work, `out-${mode}`);
     const logs = join(work, `logs-${mode}`);
-    const args = ['convert', '--source', tree, '--out', out, '--log-dir', logs, '--survey', 'main', '--program', 'dark', '--threads', '2', '--max-failure-rate', '1', '--fetch', mode, '--quiet'];
+    const args = [
+      'convert',
+      '--source',
+      tree,
+      '--out',
+      out,
+      '--log-dir',
+      logs,
+      '--survey',
+      'main',
+      '--program',
+      'dark',
+      '--threads',
+      '2',
+      '--max-failure-rate',
+      '1',
+      '--fetch',
+      mode,
+      '--quiet',
+    ];
     const r = await runMeasured(args, join(work, `maxrss-${mode}.txt`));
     runs[mode] = { ...r, out, logs, latest: await latestRecords(join(out, '_desi-qad/journal.jsonl')) };
   }
@@ -129,7 +151,11 @@ test('the corpus index is consistent: one tile per case, distinct ids, right-out
       assert.ok(c.message && c.message.hdu.length > 0, `${c.id}: says what the message must name`);
     }
   }
-  for (const id of Object.keys(KNOWN_BUGS)) assert.ok(index.cases.some((c) => c.id === id), `KNOWN_BUGS entry ${id} is a case`);
+  for (const id of Object.keys(KNOWN_BUGS))
+    assert.ok(
+      index.cases.some((c) => c.id === id),
+      `KNOWN_BUGS entry ${id} is a case`,
+    );
 });
 
 for (const mode of MODES) {
@@ -168,7 +194,10 @@ for (const mode of MODES) {
         assert.ok(c.message, 'the index says what the message names');
         const file = caseFileName(c, c.message.file);
         assert.ok(r.error?.includes(file), `the message names ${file}: ${r.error}`);
-        assert.ok(c.message.hdu.some((h) => mentions(r.error ?? '', h)), `the message names the HDU (${c.message.hdu.join(' or ')}): ${r.error}`);
+        assert.ok(
+          c.message.hdu.some((h) => mentions(r.error ?? '', h)),
+          `the message names the HDU (${c.message.hdu.join(' or ')}): ${r.error}`,
+        );
       });
     }
   });

@@ -30,7 +30,20 @@ test('kill -9 at random moments, resume each time: the same dataset as a clean r
   await synthTree({ out: tree, tiles: specs, wavelength: 'full' });
   const programs = [...new Set(specs.map((s) => s.program))].join(',');
   const surveys = [...new Set(specs.map((s) => s.survey))].join(',');
-  const args = (out: string, logs: string) => ['convert', '--source', tree, '--out', out, '--log-dir', logs, '--survey', surveys, '--program', programs, ...COMMON];
+  const args = (out: string, logs: string) => [
+    'convert',
+    '--source',
+    tree,
+    '--out',
+    out,
+    '--log-dir',
+    logs,
+    '--survey',
+    surveys,
+    '--program',
+    programs,
+    ...COMMON,
+  ];
 
   const clean = join(work, 'clean');
   const cleanRun = await runCli(args(clean, join(work, 'logs-clean')));
@@ -68,11 +81,18 @@ test('kill -9 at random moments, resume each time: the same dataset as a clean r
   assert.ok(found > 0, 'the resumed run found completed tiles');
 
   const files = (await listFiles(out)).filter((f) => !f.startsWith('_desi-qad/'));
-  assert.deepEqual(files, (await listFiles(clean)).filter((f) => !f.startsWith('_desi-qad/')), 'same files, no temporaries');
+  assert.deepEqual(
+    files,
+    (await listFiles(clean)).filter((f) => !f.startsWith('_desi-qad/')),
+    'same files, no temporaries',
+  );
   for (const f of files) assert.ok((await readFile(join(out, f))).equals(await readFile(join(clean, f))), `${f}: same bytes as the clean run`);
   const rows = await duckQuery(`SELECT count(*) AS n, count(DISTINCT TARGETID) AS d FROM read_parquet('${out}/**/*.parquet')`);
   assert.equal(rows[0].n, rows[0].d, 'every row once');
-  assert.equal(Number(rows[0].n), specs.reduce((s, t) => s + t.goodQso, 0));
+  assert.equal(
+    Number(rows[0].n),
+    specs.reduce((s, t) => s + t.goodQso, 0),
+  );
 });
 
 test('the failure-rate rule stops the run once judged, after journaling the tiles in flight (exit 3)', async () => {
@@ -84,7 +104,22 @@ test('the failure-rate rule stops the run once judged, after journaling the tile
   const sorted = [...report.tiles].sort((a, b) => a.healpix - b.healpix);
   for (const t of sorted.slice(0, 4)) await writeFile(t.redrockPath, 'garbage');
   const out = join(work, 'out');
-  const r = await runCli(['convert', '--source', tree, '--out', out, '--log-dir', join(work, 'logs'), '--quiet', '--threads', '1', '--downloads', '1', '--batch-size', '8']);
+  const r = await runCli([
+    'convert',
+    '--source',
+    tree,
+    '--out',
+    out,
+    '--log-dir',
+    join(work, 'logs'),
+    '--quiet',
+    '--threads',
+    '1',
+    '--downloads',
+    '1',
+    '--batch-size',
+    '8',
+  ]);
   assert.equal(r.code, 3);
   assert.equal(await journalTiles(out), 20, 'stopped as soon as 20 tiles had finished');
   const log = await latestLog(join(work, 'logs'));

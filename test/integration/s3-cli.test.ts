@@ -33,10 +33,22 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('--source s3://… --endpoint … --no-sign-request gives the local run\'s dataset, bit for bit', { timeout: S3_TEST_TIMEOUT }, async () => {
+test("--source s3://… --endpoint … --no-sign-request gives the local run's dataset, bit for bit", { timeout: S3_TEST_TIMEOUT }, async () => {
   const out = join(work, 's3-out');
   const logs = join(work, 'logs-s3');
-  const r = await runCli(['convert', '--source', 's3://desidata/dr1/spectro/redux/iron/healpix', '--endpoint', s3.endpoint, '--no-sign-request', '--out', out, '--log-dir', logs, ...ALL]);
+  const r = await runCli([
+    'convert',
+    '--source',
+    's3://desidata/dr1/spectro/redux/iron/healpix',
+    '--endpoint',
+    s3.endpoint,
+    '--no-sign-request',
+    '--out',
+    out,
+    '--log-dir',
+    logs,
+    ...ALL,
+  ]);
   assert.equal(r.code, 1, r.stderr);
   await assertSameDataset(localOut, out, 5);
   const log = await latestLog(logs);
@@ -60,11 +72,26 @@ test('--out s3://… writes the dataset and its journal to the bucket; a second 
 });
 
 test('throttling answered with backoff: through a proxy that sends SlowDown bursts, the same dataset', { timeout: S3_TEST_TIMEOUT }, async () => {
-  const proxy = await startFaultProxy({ upstream: s3.endpoint, plan: { seed: 5, rules: [{ fault: 'slowDown', methods: ['GET'], probability: 0.3, burst: 2, maxPerKey: 2 }] } });
+  const proxy = await startFaultProxy({
+    upstream: s3.endpoint,
+    plan: { seed: 5, rules: [{ fault: 'slowDown', methods: ['GET'], probability: 0.3, burst: 2, maxPerKey: 2 }] },
+  });
   try {
     const out = join(work, 'throttled-out');
     const logs = join(work, 'logs-throttled');
-    const r = await runCli(['convert', '--source', 's3://desidata/dr1/spectro/redux/iron/healpix', '--endpoint', proxy.endpoint, '--no-sign-request', '--out', out, '--log-dir', logs, ...ALL]);
+    const r = await runCli([
+      'convert',
+      '--source',
+      's3://desidata/dr1/spectro/redux/iron/healpix',
+      '--endpoint',
+      proxy.endpoint,
+      '--no-sign-request',
+      '--out',
+      out,
+      '--log-dir',
+      logs,
+      ...ALL,
+    ]);
     assert.equal(r.code, 1, r.stderr);
     assert.ok(proxy.stats().injected.slowDown > 0, 'faults were injected');
     await assertSameDataset(localOut, out, 5);
@@ -77,11 +104,35 @@ test('throttling answered with backoff: through a proxy that sends SlowDown burs
 
 test('a bucket that does not exist, and an endpoint that does not answer: a clear error and exit 4', { timeout: S3_TEST_TIMEOUT }, async () => {
   const logs = join(work, 'logs-bad');
-  const r = await runCli(['convert', '--source', 's3://no-such-bucket/healpix', '--endpoint', s3.endpoint, '--no-sign-request', '--out', join(work, 'bad-out'), '--log-dir', logs, '--quiet']);
+  const r = await runCli([
+    'convert',
+    '--source',
+    's3://no-such-bucket/healpix',
+    '--endpoint',
+    s3.endpoint,
+    '--no-sign-request',
+    '--out',
+    join(work, 'bad-out'),
+    '--log-dir',
+    logs,
+    '--quiet',
+  ]);
   assert.equal(r.code, 4);
   assert.match(await latestLog(logs), /no-such-bucket.*NoSuchBucket/);
   const port = await closedPort();
-  const r2 = await runCli(['convert', '--source', 's3://desidata/x', '--endpoint', `http://127.0.0.1:${port}`, '--no-sign-request', '--out', join(work, 'bad-out2'), '--log-dir', logs, '--quiet']);
+  const r2 = await runCli([
+    'convert',
+    '--source',
+    's3://desidata/x',
+    '--endpoint',
+    `http://127.0.0.1:${port}`,
+    '--no-sign-request',
+    '--out',
+    join(work, 'bad-out2'),
+    '--log-dir',
+    logs,
+    '--quiet',
+  ]);
   assert.equal(r2.code, 4);
   assert.match(await latestLog(logs), /ECONNREFUSED/);
   const r3 = await runCli(['convert', '--source', 's3://Bad_Bucket!/x', '--out', join(work, 'bad-out3'), '--log-dir', logs, '--quiet']);

@@ -89,7 +89,7 @@ test('an endpoint that accepts but never answers: socket timeout, bounded retrie
       return true;
     });
     assert.equal(silent.requests.length, 2, 'the first contact gets two attempts');
-    assert.equal(retries.retries, 1, 'the retry is counted in the store\'s counters');
+    assert.equal(retries.retries, 1, "the retry is counted in the store's counters");
     assert.equal(retries.gaveUp, 1);
   } finally {
     await silent.close();

@@ -60,15 +60,28 @@ function options(o: Pick<RunOptions, 'store' | 'out' | 'journal'>, logDir: strin
 
 test('S3 source to S3 output gives the dataset the local run gives, and resumes from the S3 journal', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {
   const localOut = join(work, 'local-out');
-  const local = await runConvert(options({ store: new LocalTileStore(FIXTURE_TREE), out: new LocalOutputStore(localOut), journal: new LocalJournalStore(join(localOut, '_desi-qad/journal.jsonl')) }, join(work, 'logs-local')));
+  const local = await runConvert(
+    options(
+      {
+        store: new LocalTileStore(FIXTURE_TREE),
+        out: new LocalOutputStore(localOut),
+        journal: new LocalJournalStore(join(localOut, '_desi-qad/journal.jsonl')),
+      },
+      join(work, 'logs-local'),
+    ),
+  );
 
   const src = anonClient(s3.endpoint);
   const dst = signedClient(s3.endpoint);
-  const s3Options = () => options({
-    store: new S3TileStore(src, 's3://desi-conv-src/dr1/healpix', { retry: FAST_RETRY }),
-    out: new S3OutputStore(dst, 's3://desi-conv-out/qso', { retry: FAST_RETRY }),
-    journal: new S3JournalStore(dst, journalUrlFor('s3://desi-conv-out/qso'), { retry: FAST_RETRY }),
-  }, join(work, 'logs-s3'));
+  const s3Options = () =>
+    options(
+      {
+        store: new S3TileStore(src, 's3://desi-conv-src/dr1/healpix', { retry: FAST_RETRY }),
+        out: new S3OutputStore(dst, 's3://desi-conv-out/qso', { retry: FAST_RETRY }),
+        journal: new S3JournalStore(dst, journalUrlFor('s3://desi-conv-out/qso'), { retry: FAST_RETRY }),
+      },
+      join(work, 'logs-s3'),
+    );
   const remote = await runConvert(s3Options());
 
   assert.equal(remote.exitCode, local.exitCode);
@@ -82,19 +95,25 @@ test('S3 source to S3 output gives the dataset the local run gives, and resumes 
   const listed = await dst.send(new ListObjectsV2Command({ Bucket: 'desi-conv-out', Prefix: 'qso/' }));
   const remoteKeys = (listed.Contents ?? []).map((c) => c.Key!.slice('qso/'.length));
   assert.deepEqual(remoteKeys.filter((k) => k.endsWith('.parquet')).sort(), localFiles);
-  assert.ok(remoteKeys.every((k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/')), remoteKeys.join(', '));
+  assert.ok(
+    remoteKeys.every((k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/')),
+    remoteKeys.join(', '),
+  );
 
   for (const f of localFiles) {
     const path = join(work, 'remote.parquet');
     await writeFile(path, await getObjectBytes(dst, 'desi-conv-out', `qso/${f}`));
     const a = await readArrow(join(localOut, f));
     const b = await readArrow(path);
-    assert.deepEqual(b.schema.fields.map((x) => `${x.name}:${x.type}`), a.schema.fields.map((x) => `${x.name}:${x.type}`));
+    assert.deepEqual(
+      b.schema.fields.map((x) => `${x.name}:${x.type}`),
+      a.schema.fields.map((x) => `${x.name}:${x.type}`),
+    );
     assert.equal(b.numRows, a.numRows);
     for (const field of a.schema.fields) assert.equal(columnDigest(b, field.name), columnDigest(a, field.name), `${f} ${field.name}`);
     const footer = JSON.parse(b.schema.metadata.get(FOOTER_KEY) ?? '{}') as Partial<FooterInfo>;
     assert.equal(footer.sources?.length, 2, `${f}: footer sources`);
-    for (const s of footer.sources!) {
+    for (const s of footer.sources) {
       assert.match(s.name, /^s3:\/\/desi-conv-src\/dr1\/healpix\/(main|sv3)\/(dark|bright)\/\d+\/\d+\/(coadd|redrock)-[a-z0-9-]+\.fits$/);
       assert.match(s.etag ?? '', /^[0-9a-f]{32}$/);
     }
@@ -102,7 +121,13 @@ test('S3 source to S3 output gives the dataset the local run gives, and resumes 
 
   // The second run reads the journal from S3: every finished tile is skipped.
   const again = await runConvert(s3Options());
-  const done = remote.outcomes.filter((o) => o.status === 'ok' || o.status === 'empty').map((o) => o.key).sort();
-  assert.ok(again.outcomes.every((o) => !done.includes(o.key)), 'finished tiles are not redone');
+  const done = remote.outcomes
+    .filter((o) => o.status === 'ok' || o.status === 'empty')
+    .map((o) => o.key)
+    .sort();
+  assert.ok(
+    again.outcomes.every((o) => !done.includes(o.key)),
+    'finished tiles are not redone',
+  );
   assert.match(await readFile(again.logPath, 'utf8'), new RegExp(`Found ${done.length} completed tiles\\.`));
 });

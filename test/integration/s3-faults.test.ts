@@ -14,7 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../../src/dev/fault-proxy.js';
 import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
-import type { TileRecord } from '../../src/storage/journal-store.js';
+import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
 let s3: LocalS3;
@@ -38,13 +38,28 @@ after(async () => {
 });
 
 function convert(out: string, logs: string, extra: string[] = []) {
-  return runCli(['convert', '--source', 's3://desidata/healpix', '--endpoint', proxy.endpoint, '--no-sign-request', '--out', out, '--log-dir', logs, '--cli-read-timeout', '1', ...ALL, ...extra]);
+  return runCli([
+    'convert',
+    '--source',
+    's3://desidata/healpix',
+    '--endpoint',
+    proxy.endpoint,
+    '--no-sign-request',
+    '--out',
+    out,
+    '--log-dir',
+    logs,
+    '--cli-read-timeout',
+    '1',
+    ...ALL,
+    ...extra,
+  ]);
 }
 
 async function latestRecords(out: string): Promise<Map<string, TileRecord>> {
   const m = new Map<string, TileRecord>();
   for (const l of (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8')).trim().split('\n')) {
-    const r = JSON.parse(l);
+    const r = JSON.parse(l) as JournalRecord;
     if (r.type === 'tile') m.set(r.tile, r);
   }
   return m;

@@ -24,8 +24,22 @@ after(async () => {
   await s3?.stop();
 });
 
-const runRec = (run: string, time: string, selection = 'SPECTYPE in (QSO) and ZWARN == 0'): RunRecord => ({ type: 'run', run, time, version: '0.1.0', selection, source: 's3://desiproject/dr1/spectro/redux/iron/healpix' });
-const tileRec = (tile: string, status: TileRecord['status'], time: string, run: string, extra: Partial<TileRecord> = {}): TileRecord => ({ type: 'tile', tile, status, time, run, ...extra });
+const runRec = (run: string, time: string, selection = 'SPECTYPE in (QSO) and ZWARN == 0'): RunRecord => ({
+  type: 'run',
+  run,
+  time,
+  version: '0.1.0',
+  selection,
+  source: 's3://desiproject/dr1/spectro/redux/iron/healpix',
+});
+const tileRec = (tile: string, status: TileRecord['status'], time: string, run: string, extra: Partial<TileRecord> = {}): TileRecord => ({
+  type: 'tile',
+  tile,
+  status,
+  time,
+  run,
+  ...extra,
+});
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -58,15 +72,18 @@ test('records survive a new store instance; latest wins across runs; the selecti
   const third = new S3JournalStore(client, url, { retry: FAST_RETRY });
   const loaded = await third.load();
   assert.equal(loaded.damaged, 0);
-  assert.deepEqual(loaded.records.map((r) => (r.type === 'tile' ? `${r.run} ${r.tile} ${r.status} ${r.time}` : `${r.run} run ${r.selection}`)), [
-    'run1 run SPECTYPE in (QSO) and ZWARN == 0',
-    'run1 main/dark/23040 failed 2026-01-02T03:00:01.000Z',
-    'run1 main/dark/23041 ok 2026-01-02T03:00:02.000Z',
-    'run1 sv3/dark/9500 empty 2026-01-02T03:00:03.000Z',
-    'run2 run SPECTYPE in (QSO) and ZWARN == 0',
-    'run2 main/dark/23040 ok 2026-01-03T00:00:01.000Z',
-    'run2 main/dark/23041 failed 2026-01-03T00:00:02.000Z',
-  ]);
+  assert.deepEqual(
+    loaded.records.map((r) => (r.type === 'tile' ? `${r.run} ${r.tile} ${r.status} ${r.time}` : `${r.run} run ${r.selection}`)),
+    [
+      'run1 run SPECTYPE in (QSO) and ZWARN == 0',
+      'run1 main/dark/23040 failed 2026-01-02T03:00:01.000Z',
+      'run1 main/dark/23041 ok 2026-01-02T03:00:02.000Z',
+      'run1 sv3/dark/9500 empty 2026-01-02T03:00:03.000Z',
+      'run2 run SPECTYPE in (QSO) and ZWARN == 0',
+      'run2 main/dark/23040 ok 2026-01-03T00:00:01.000Z',
+      'run2 main/dark/23041 failed 2026-01-03T00:00:02.000Z',
+    ],
+  );
   assert.deepEqual(loaded.records[0], runRec('run1', '2026-01-02T03:00:00.000Z'));
   assert.equal(third.stats.getRequests, 0);
 
@@ -81,7 +98,10 @@ test('records survive a new store instance; latest wins across runs; the selecti
   for (const k of keys) assert.match(k.slice('out-a/_desi-qad/journal/'.length), /^[A-Za-z0-9._-]+\.json$/);
   const failedKey = keys.find((k) => k.includes('_t_failed_main.2Fdark.2F23040'))!;
   const body = await (await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: failedKey }))).Body!.transformToString();
-  assert.deepEqual(JSON.parse(body), tileRec('main/dark/23040', 'failed', '2026-01-02T03:00:01.000Z', 'run1', { errorClass: 'OBJECT_CHANGED', error: 'it changed' }));
+  assert.deepEqual(
+    JSON.parse(body),
+    tileRec('main/dark/23040', 'failed', '2026-01-02T03:00:01.000Z', 'run1', { errorClass: 'OBJECT_CHANGED', error: 'it changed' }),
+  );
 });
 
 test('records written in the same millisecond keep their order (sequence numbers)', { timeout: S3_TEST_TIMEOUT }, async () => {
@@ -92,7 +112,10 @@ test('records written in the same millisecond keep their order (sequence numbers
   // A clock that steps back does not reorder one writer's records.
   await store.append(tileRec('main/dark/1', 'failed', '2026-01-31T23:59:59.000Z', 'r'));
   const { records } = await new S3JournalStore(client, url).load();
-  assert.deepEqual(records.map((r) => (r as TileRecord).status), ['failed', 'missing', 'failed', 'ok', 'failed', 'empty', 'failed']);
+  assert.deepEqual(
+    records.map((r) => (r as TileRecord).status),
+    ['failed', 'missing', 'failed', 'ok', 'failed', 'empty', 'failed'],
+  );
   const journal = await Journal.open(new S3JournalStore(client, url));
   assert.equal(journal.latestRecord('main/dark/1')?.status, 'failed');
 });
@@ -121,7 +144,11 @@ test('1,200 records load from 2 LIST pages and no GET', { timeout: S3_TEST_TIMEO
   const n = 1199;
   const base = Date.parse('2026-04-01T00:00:01.000Z');
   for (let i = 0; i < n; i += 32) {
-    await Promise.all(Array.from({ length: Math.min(32, n - i) }, (_, j) => store.append(tileRec(`main/dark/${i + j}`, (i + j) % 10 === 0 ? 'failed' : 'ok', new Date(base + i + j).toISOString(), 'many'))));
+    await Promise.all(
+      Array.from({ length: Math.min(32, n - i) }, (_, j) =>
+        store.append(tileRec(`main/dark/${i + j}`, (i + j) % 10 === 0 ? 'failed' : 'ok', new Date(base + i + j).toISOString(), 'many')),
+      ),
+    );
   }
   const reader = new S3JournalStore(client, url);
   const { records, damaged } = await reader.load();

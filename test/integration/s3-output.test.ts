@@ -10,7 +10,17 @@ import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { S3Error } from '../../src/storage/s3-client.js';
 import { S3OutputStore } from '../../src/storage/s3-output.js';
 import { S3UrlError } from '../../src/storage/s3-url.js';
-import { anonClient, FAST_RETRY, getObjectBytes, pseudoRandomBytes, S3_TEST_TIMEOUT, s3ErrorXml, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
+import {
+  anonClient,
+  FAST_RETRY,
+  getObjectBytes,
+  pseudoRandomBytes,
+  S3_TEST_TIMEOUT,
+  s3ErrorXml,
+  signedClient,
+  startFaultServer,
+  startS3,
+} from '../helpers/s3.js';
 
 const BUCKET = 'desi-out';
 let s3: LocalS3;
@@ -37,7 +47,10 @@ test('writeAtomic then GET returns the same bytes, at the key under the prefix',
   const big = pseudoRandomBytes(11 * 1024 * 1024 + 17, 6);
   const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
   try {
-    await new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { partSize: 5 * 1024 * 1024, retry: FAST_RETRY }).writeAtomic('main/dark/231/main-dark-23100.parquet', big);
+    await new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { partSize: 5 * 1024 * 1024, retry: FAST_RETRY }).writeAtomic(
+      'main/dark/231/main-dark-23100.parquet',
+      big,
+    );
     assert.equal(proxy.requests.filter((r) => r.method === 'PUT' && /[?&]partNumber=\d+/.test(r.url)).length, 3, 'three parts of 5 MiB at most');
   } finally {
     await proxy.close();
@@ -76,9 +89,16 @@ test('a write to a bucket that does not exist or is denied: S3Error marked fatal
     assert.match(err.message, /^s3:\/\/no-such-out\/x\/a\.parquet: Upload failed: HTTP 404 NoSuchBucket/);
     return true;
   });
-  const denied = await startFaultServer(undefined, () => ({ status: 403, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('AccessDenied', 'Access Denied') }));
+  const denied = await startFaultServer(undefined, () => ({
+    status: 403,
+    headers: { 'content-type': 'application/xml' },
+    body: s3ErrorXml('AccessDenied', 'Access Denied'),
+  }));
   try {
-    await assert.rejects(new S3OutputStore(anonClient(denied.endpoint), `s3://${BUCKET}/x`, { retry: FAST_RETRY }).writeAtomic('a.parquet', new Uint8Array(10)), (err: unknown) => err instanceof S3Error && err.fatal && err.status === 403);
+    await assert.rejects(
+      new S3OutputStore(anonClient(denied.endpoint), `s3://${BUCKET}/x`, { retry: FAST_RETRY }).writeAtomic('a.parquet', new Uint8Array(10)),
+      (err: unknown) => err instanceof S3Error && err.fatal && err.status === 403,
+    );
     assert.equal(denied.requests.length, 1, 'a 403 is not retried');
   } finally {
     await denied.close();
@@ -99,10 +119,27 @@ test('sweepTemporaries aborts old incomplete uploads under the prefix only, acro
     `</ListMultipartUploadsResult>`;
   const server = await startFaultServer(undefined, (req) => {
     if (req.method === 'GET' && req.url.includes('uploads') && !req.url.includes('key-marker')) {
-      return { status: 200, headers: { 'content-type': 'application/xml' }, body: page([['runs/qso/main/dark/230/a.parquet', 'u1', old], ['runs/qso/main/dark/230/b.parquet', 'u2', recent]], ['runs/qso/main/dark/230/b.parquet', 'u2']) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/xml' },
+        body: page(
+          [
+            ['runs/qso/main/dark/230/a.parquet', 'u1', old],
+            ['runs/qso/main/dark/230/b.parquet', 'u2', recent],
+          ],
+          ['runs/qso/main/dark/230/b.parquet', 'u2'],
+        ),
+      };
     }
     if (req.method === 'GET' && req.url.includes('uploads')) {
-      return { status: 200, headers: { 'content-type': 'application/xml' }, body: page([['runs/qso/main/dark/231/c.parquet', 'u3', old], ['elsewhere/d.parquet', 'u4', old]]) };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/xml' },
+        body: page([
+          ['runs/qso/main/dark/231/c.parquet', 'u3', old],
+          ['elsewhere/d.parquet', 'u4', old],
+        ]),
+      };
     }
     if (req.method === 'DELETE') return { status: 204 };
     return { status: 500, body: s3ErrorXml('InternalError', 'unexpected') };

@@ -48,7 +48,24 @@ async function objects(prefix: string): Promise<Map<string, Buffer>> {
 }
 
 test('kill -9 at random moments with --out s3://…, resume each time: the same objects as a clean run', { timeout: S3_TEST_TIMEOUT * 3 }, async () => {
-  const args = (prefix: string) => ['convert', '--source', tree, '--out', `s3://out/${prefix}`, '--endpoint', s3.endpoint, '--log-dir', join(work, 'logs'), '--quiet', '--threads', '2', '--batch-size', '3', '--downloads', '2'];
+  const args = (prefix: string) => [
+    'convert',
+    '--source',
+    tree,
+    '--out',
+    `s3://out/${prefix}`,
+    '--endpoint',
+    s3.endpoint,
+    '--log-dir',
+    join(work, 'logs'),
+    '--quiet',
+    '--threads',
+    '2',
+    '--batch-size',
+    '3',
+    '--downloads',
+    '2',
+  ];
   const clean = await runCli(args('clean'), undefined, env);
   assert.equal(clean.code, 0, clean.stderr);
   const rnd = mulberry32(7);

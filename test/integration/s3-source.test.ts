@@ -32,7 +32,7 @@ after(async () => {
 
 function random(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 test('random ranges read the same bytes as the object, each in one GET', { timeout: S3_TEST_TIMEOUT }, async () => {
@@ -41,7 +41,13 @@ test('random ranges read the same bytes as the object, each in one GET', { timeo
   const rnd = random(3);
   // Not [0, 1): s3rver 3.7.1 answers `Range: bytes=0-0` with the whole object (its end 0 reads as "none");
   // S3 does not, and the source refuses such a body as longer than asked.
-  const ranges: [number, number][] = [[1, 2], [SIZE - 1, SIZE], [0, 2880], [2880, 5760], [0, SIZE]];
+  const ranges: [number, number][] = [
+    [1, 2],
+    [SIZE - 1, SIZE],
+    [0, 2880],
+    [2880, 5760],
+    [0, SIZE],
+  ];
   for (let i = 0; i < 40; i++) {
     const a = Math.floor(rnd() * SIZE);
     const b = Math.min(SIZE, a + 1 + Math.floor(rnd() * 200_000));
@@ -109,10 +115,14 @@ test('an object replaced between two slices fails with ObjectChangedError', { ti
 });
 
 test('HTTP 412 to If-Match is an ObjectChangedError, not retried', { timeout: S3_TEST_TIMEOUT }, async () => {
-  const fault = await startFaultServer(s3.endpoint, () => ({ status: 412, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold') }));
+  const fault = await startFaultServer(s3.endpoint, () => ({
+    status: 412,
+    headers: { 'content-type': 'application/xml' },
+    body: s3ErrorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold'),
+  }));
   try {
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: FAST_RETRY });
-    await assert.rejects(src.slice(0, 100), (err: unknown) => err instanceof ObjectChangedError && /HTTP 412/.test(err.message));
+    await assert.rejects(src.slice(0, 100), (err: unknown) => err instanceof ObjectChangedError && err.message.includes('HTTP 412'));
     assert.equal(fault.requests.length, 1);
   } finally {
     await fault.close();
@@ -122,18 +132,21 @@ test('HTTP 412 to If-Match is an ObjectChangedError, not retried', { timeout: S3
 test('503 SlowDown is answered with backoff, and the retries are counted', { timeout: S3_TEST_TIMEOUT }, async () => {
   const slowDowns = 3;
   const fault = await startFaultServer(s3.endpoint, (_req, i) =>
-    i < slowDowns ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') } : 'proxy');
+    i < slowDowns ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') } : 'proxy',
+  );
   try {
     const run = newRetryCounters();
     const delays: number[] = [];
-    const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: { ...FAST_RETRY, counters: run, onRetry: (r) => delays.push(r.delayMs) } });
+    const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, {
+      retry: { ...FAST_RETRY, counters: run, onRetry: (r) => delays.push(r.delayMs) },
+    });
     const got = await src.slice(4096, 70_000);
     assert.ok(Buffer.from(got).equals(Buffer.from(bytes.subarray(4096, 70_000))));
     assert.equal(fault.requests.length, slowDowns + 1);
     assert.equal(src.stats.requests, slowDowns + 1);
     assert.equal(src.retries.throttle, slowDowns);
     assert.equal(src.retries.retries, slowDowns);
-    assert.deepEqual(run, src.retries, 'the counters given (the run\'s) count the object\'s retries too');
+    assert.deepEqual(run, src.retries, "the counters given (the run's) count the object's retries too");
     assert.equal(delays.length, slowDowns);
     delays.forEach((d, i) => assert.ok(d >= 0 && d < Math.min(FAST_RETRY.maxDelayMs, FAST_RETRY.baseDelayMs * 2 ** i), `delay ${d} of retry ${i + 1}`));
   } finally {
@@ -142,14 +155,21 @@ test('503 SlowDown is answered with backoff, and the retries are counted', { tim
 });
 
 test('a server that keeps throttling: an S3Error after the last attempt, naming object and status', { timeout: S3_TEST_TIMEOUT }, async () => {
-  const fault = await startFaultServer(s3.endpoint, () => ({ status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') }));
+  const fault = await startFaultServer(s3.endpoint, () => ({
+    status: 503,
+    headers: { 'content-type': 'application/xml' },
+    body: s3ErrorXml('SlowDown', 'Please reduce your request rate.'),
+  }));
   try {
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: FAST_RETRY });
     await assert.rejects(src.slice(0, 10), (err: unknown) => {
       assert.ok(err instanceof S3Error);
       assert.equal(err.status, 503);
       assert.equal(err.fatal, false);
-      assert.match(err.message, /^s3:\/\/desi-src\/healpix\/main\/dark\/230\/23040\/coadd-main-dark-23040\.fits: GetObject bytes=0-9 failed after 6 attempts: HTTP 503 SlowDown/);
+      assert.match(
+        err.message,
+        /^s3:\/\/desi-src\/healpix\/main\/dark\/230\/23040\/coadd-main-dark-23040\.fits: GetObject bytes=0-9 failed after 6 attempts: HTTP 503 SlowDown/,
+      );
       return true;
     });
     assert.equal(fault.requests.length, 6);
@@ -163,7 +183,8 @@ test('a body shorter than the range asked for is retried', { timeout: S3_TEST_TI
   const [a, b] = [100, 5100];
   const short = bytes.subarray(a, b - 10);
   const fault = await startFaultServer(s3.endpoint, (_req, i) =>
-    i === 0 ? { status: 206, headers: { 'content-range': `bytes ${a}-${b - 1}/${SIZE}`, etag }, body: short } : 'proxy');
+    i === 0 ? { status: 206, headers: { 'content-range': `bytes ${a}-${b - 1}/${SIZE}`, etag }, body: short } : 'proxy',
+  );
   try {
     const src = new S3ObjectSource(anonClient(fault.endpoint), BUCKET, KEY, SIZE, etag, { retry: FAST_RETRY });
     const got = await src.slice(a, b);

@@ -56,11 +56,14 @@ test('discovery finds the tiles the local discovery of the same tree finds, with
   assert.deepEqual(order(summary(found.tiles)), order(expected));
   // Tiles come in filter order, then by healpix.
   const keys = found.tiles.map(tileKey);
-  assert.deepEqual(keys, [...keys].sort((a, b) => {
-    const [sa, pa, ha] = a.split('/');
-    const [sb, pb, hb] = b.split('/');
-    return ALL.surveys.indexOf(sa) - ALL.surveys.indexOf(sb) || ALL.programs.indexOf(pa) - ALL.programs.indexOf(pb) || Number(ha) - Number(hb);
-  }));
+  assert.deepEqual(
+    keys,
+    [...keys].sort((a, b) => {
+      const [sa, pa, ha] = a.split('/');
+      const [sb, pb, hb] = b.split('/');
+      return ALL.surveys.indexOf(sa) - ALL.surveys.indexOf(sb) || ALL.programs.indexOf(pa) - ALL.programs.indexOf(pb) || Number(ha) - Number(hb);
+    }),
+  );
   const t = found.tiles.find((x) => tileKey(x) === 'main/dark/23040')!;
   assert.equal(t.coadd!.path, 'dr1/healpix/main/dark/230/23040/coadd-main-dark-23040.fits');
   assert.match(t.coadd!.etag ?? '', /^[0-9a-f]{32}$/);
@@ -82,7 +85,9 @@ test('an opened tile object reads the same bytes as the local file', { timeout: 
   const store = new S3TileStore(anonClient(s3.endpoint), `s3://${BUCKET}/dr1/healpix`);
   const { tiles } = await store.discover({ surveys: ['main'], programs: ['dark'] });
   const t = tiles.find((x) => tileKey(x) === 'main/dark/23040')!;
-  const local = (await new LocalTileStore(FIXTURE_TREE).discover({ surveys: ['main'], programs: ['dark'] })).tiles.find((x) => tileKey(x) === 'main/dark/23040')!;
+  const local = (await new LocalTileStore(FIXTURE_TREE).discover({ surveys: ['main'], programs: ['dark'] })).tiles.find(
+    (x) => tileKey(x) === 'main/dark/23040',
+  )!;
   const a = await store.open(t.redrock!);
   const b = await new LocalTileStore(FIXTURE_TREE).open(local.redrock!);
   try {
@@ -97,7 +102,7 @@ test('an opened tile object reads the same bytes as the local file', { timeout: 
   }
 });
 
-test('retries of listings and of opened objects count in the store\'s counters, and in each object\'s own', { timeout: S3_TEST_TIMEOUT }, async () => {
+test("retries of listings and of opened objects count in the store's counters, and in each object's own", { timeout: S3_TEST_TIMEOUT }, async () => {
   // Every 50th listing and the first GET of an object are throttled once.
   let lists = 0;
   let gets = 0;
@@ -106,7 +111,9 @@ test('retries of listings and of opened objects count in the store\'s counters, 
     const listing = /[?&]list-type=2/.test(req.url);
     const throttle = req.method === 'GET' && (listing ? lists++ % 50 === 1 : gets++ === 0);
     if (throttle && listing) throttledLists += 1;
-    return throttle ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') } : 'proxy';
+    return throttle
+      ? { status: 503, headers: { 'content-type': 'application/xml' }, body: s3ErrorXml('SlowDown', 'Please reduce your request rate.') }
+      : 'proxy';
   });
   try {
     const run = newRetryCounters();
@@ -118,7 +125,7 @@ test('retries of listings and of opened objects count in the store\'s counters, 
     await o.slice(0, 100);
     await o.close();
     assert.deepEqual(o.retries, { ...newRetryCounters(), retries: 1, throttle: 1 });
-    assert.deepEqual(run, { ...newRetryCounters(), retries: throttledLists + 1, throttle: throttledLists + 1 }, 'the object\'s retry is also the store\'s');
+    assert.deepEqual(run, { ...newRetryCounters(), retries: throttledLists + 1, throttle: throttledLists + 1 }, "the object's retry is also the store's");
   } finally {
     await fault.close();
   }

@@ -57,7 +57,7 @@ function expandSpec(text: string): [string, string][] {
       const [names, tform] = item.split(':') as [string, string];
       if (!names.includes('/')) return [[names, tform]];
       const m = /^(.*?_)([A-Z0-9]+(?:\/[A-Z0-9]+)+)(_.*)?$/.exec(names)!;
-      return m[2]!.split('/').map((band): [string, string] => [`${m[1]}${band}${m[3] ?? ''}`, tform]);
+      return m[2].split('/').map((band): [string, string] => [`${m[1]}${band}${m[3] ?? ''}`, tform]);
     });
 }
 
@@ -107,12 +107,15 @@ function astropySummary(paths: string[]): { status: number | null; summary: Reco
 function hdu(file: FileSummary, name: string): HduSummary {
   const found = file.hdus.filter((h) => h.name === name);
   assert.equal(found.length, 1, `one ${name} HDU`);
-  return found[0]!;
+  return found[0];
 }
 
 async function fitsFilesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile() && e.name.endsWith('.fits')).map((e) => join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.fits'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }
 
 // ---- tests ------------------------------------------------------------------------------------------
@@ -145,8 +148,8 @@ describe('synthetic tiles against fitsverify and astropy', { skip }, () => {
 
   test('astropy reads every HDU, and the layout is the DR1 one', () => {
     const tiles = [
-      ...shortReport.tiles.map((t, k) => ({ t, spec: shortSpecs[k]!, nwave: { B: 40, R: 30, Z: 35 } })),
-      { t: fullReport.tiles[0]!, spec: fullSpec, nwave: { B: 2751, R: 2326, Z: 2881 } },
+      ...shortReport.tiles.map((t, k) => ({ t, spec: shortSpecs[k], nwave: { B: 40, R: 30, Z: 35 } })),
+      { t: fullReport.tiles[0], spec: fullSpec, nwave: { B: 2751, R: 2326, Z: 2881 } },
     ];
     const { status, summary, stderr } = astropySummary(tiles.flatMap(({ t }) => [t.coaddPath, t.redrockPath]));
     assert.equal(status, 0, stderr);
@@ -155,8 +158,8 @@ describe('synthetic tiles against fitsverify and astropy', { skip }, () => {
     const redshiftsSpec = expandSpec(REDSHIFTS_DR1);
 
     for (const { t, spec, nwave } of tiles) {
-      const coadd = summary[t.coaddPath]!;
-      const redrock = summary[t.redrockPath]!;
+      const coadd = summary[t.coaddPath];
+      const redrock = summary[t.redrockPath];
       assert.ok(coadd.ok && redrock.ok);
       const n = spec.targets;
 
@@ -170,11 +173,17 @@ describe('synthetic tiles against fitsverify and astropy', { skip }, () => {
         assert.equal(file.primary.PROGRAM, spec.program);
         assert.equal(file.primary.LONGSTRN, 'OGIP 1.0');
         const fm = hdu(file, 'FIBERMAP');
-        assert.deepEqual(fm.columns!.map((c) => [c.name, c.format]), fibermapSpec);
+        assert.deepEqual(
+          fm.columns!.map((c) => [c.name, c.format]),
+          fibermapSpec,
+        );
         assert.equal(fm.rows, n);
         const exp = hdu(file, 'EXP_FIBERMAP');
         assert.equal(exp.columns!.length, 26);
-        assert.deepEqual(exp.columns!.slice(0, EXP_FIBERMAP_FIRST.length).map((c) => c.name), EXP_FIBERMAP_FIRST);
+        assert.deepEqual(
+          exp.columns!.slice(0, EXP_FIBERMAP_FIRST.length).map((c) => c.name),
+          EXP_FIBERMAP_FIRST,
+        );
         assert.ok(exp.rows! >= n);
       }
       assert.equal(typeof redrock.primary.RRVER, 'string');
@@ -201,33 +210,39 @@ describe('synthetic tiles against fitsverify and astropy', { skip }, () => {
       }
       const scores = hdu(coadd, 'SCORES');
       assert.equal(scores.columns!.length, 42);
-      assert.equal(scores.columns![0]!.name, 'TARGETID');
+      assert.equal(scores.columns![0].name, 'TARGETID');
       assert.ok(scores.columns!.slice(1).every((c) => c.format === 'E'));
       const tsnr2 = hdu(redrock, 'TSNR2');
       assert.equal(tsnr2.columns!.length, 33);
       assert.ok(tsnr2.columns!.slice(1).every((c) => c.format === 'E' && c.name.startsWith('TSNR2_')));
 
       const z = hdu(redrock, 'REDSHIFTS');
-      assert.deepEqual(z.columns!.map((c) => [c.name, c.format]), redshiftsSpec);
+      assert.deepEqual(
+        z.columns!.map((c) => [c.name, c.format]),
+        redshiftsSpec,
+      );
       assert.equal(z.columns!.find((c) => c.name === 'COEFF')!.tdim, '(10)');
       assert.equal(z.rows, n);
       assert.equal(z.good_qso, spec.goodQso, 'astropy counts exactly goodQso good quasars');
-      if (n > spec.goodQso) assert.ok(z.qso_any_zwarn! > z.good_qso!);
+      if (n > spec.goodQso) assert.ok(z.qso_any_zwarn! > z.good_qso);
       assert.equal(z.targetid_unique, true);
-      assert.deepEqual(coadd.hdus.map((h) => h.index), coadd.hdus.map((_, i) => i));
+      assert.deepEqual(
+        coadd.hdus.map((h) => h.index),
+        coadd.hdus.map((_, i) => i),
+      );
     }
   });
 
   test('check-fits-astropy.py fails on a truncated file', async () => {
-    const t = shortReport.tiles[0]!;
+    const t = shortReport.tiles[0];
     const broken = join(dir, 'truncated.fits');
     await copyFile(t.coaddPath, broken);
     await truncate(broken, 2880 * 3 + 100);
     const { status, summary } = astropySummary([t.redrockPath, broken]);
     assert.notEqual(status, 0);
-    assert.equal(summary[t.redrockPath]!.ok, true);
-    assert.equal(summary[broken]!.ok, false);
-    assert.match(summary[broken]!.error!, /\w/);
+    assert.equal(summary[t.redrockPath].ok, true);
+    assert.equal(summary[broken].ok, false);
+    assert.match(summary[broken].error!, /\w/);
   });
 });
 
@@ -239,13 +254,15 @@ describe('the committed fixture tree against fitsverify and astropy', { skip }, 
     const { status, summary, stderr } = astropySummary(files);
     assert.equal(status, 0, stderr);
     for (const f of files.filter((p) => p.includes('redrock-'))) {
-      const stem = /redrock-(.*)\.fits$/.exec(f)![1]!;
+      const stem = /redrock-(.*)\.fits$/.exec(f)![1];
       const expected = JSON.parse(await readFile(join(FIXTURES, 'expected', `${stem}.json`), 'utf8')) as { rows: number };
-      assert.equal(hdu(summary[f]!, 'REDSHIFTS').good_qso, expected.rows, stem);
+      assert.equal(hdu(summary[f], 'REDSHIFTS').good_qso, expected.rows, stem);
     }
-    const later = summary[files.find((p) => p.endsWith('redrock-main-dark-10304.fits'))!]!;
+    const later = summary[files.find((p) => p.endsWith('redrock-main-dark-10304.fits'))!];
     assert.deepEqual(
-      hdu(later, 'REDSHIFTS').columns!.filter((c) => ['ZWARN', 'NPIXELS', 'NCOEFF', 'FITMETHOD'].includes(c.name)).map((c) => c.format),
+      hdu(later, 'REDSHIFTS')
+        .columns!.filter((c) => ['ZWARN', 'NPIXELS', 'NCOEFF', 'FITMETHOD'].includes(c.name))
+        .map((c) => c.format),
       ['J', '4A', 'J', 'J'],
     );
   });

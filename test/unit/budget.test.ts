@@ -23,5 +23,8 @@ test('the budget holds requests until they fit, first come first served, and nev
 
 test('a request larger than the whole budget is refused with a clear error', async () => {
   const b = new ByteBudget(1_000_000);
-  await assert.rejects(b.acquire(2_000_000, 'coadd-main-dark-1.fits'), (e: unknown) => e instanceof BudgetExceededError && /coadd-main-dark-1\.fits needs 2\.0 MB .* --memory budget of 1\.0 MB/.test((e as Error).message));
+  await assert.rejects(
+    b.acquire(2_000_000, 'coadd-main-dark-1.fits'),
+    (e: unknown) => e instanceof BudgetExceededError && /coadd-main-dark-1\.fits needs 2\.0 MB .* --memory budget of 1\.0 MB/.test((e as Error).message),
+  );
 });

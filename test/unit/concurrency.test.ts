@@ -36,10 +36,15 @@ test('mapLimit stops starting items after the first failure, waits for the start
 
 test('mapLimit with stop() resolves without starting more items', async () => {
   let n = 0;
-  const out = await mapLimit([1, 2, 3, 4, 5], 1, async (x) => {
-    n += 1;
-    return x;
-  }, { stop: () => n >= 2 });
+  const out = await mapLimit(
+    [1, 2, 3, 4, 5],
+    1,
+    (x) => {
+      n += 1;
+      return Promise.resolve(x);
+    },
+    { stop: () => n >= 2 },
+  );
   assert.deepEqual(out, [1, 2]);
 });
 
@@ -47,29 +52,38 @@ test('mapLimit with an aborted signal rejects with its reason after the started 
   const ac = new AbortController();
   let started = 0;
   await assert.rejects(
-    mapLimit([1, 2, 3, 4], 1, async () => {
-      started += 1;
-      ac.abort(new Error('stopped by the user'));
-      await sleep(1);
-    }, { signal: ac.signal }),
+    mapLimit(
+      [1, 2, 3, 4],
+      1,
+      async () => {
+        started += 1;
+        ac.abort(new Error('stopped by the user'));
+        await sleep(1);
+      },
+      { signal: ac.signal },
+    ),
     /stopped by the user/,
   );
   assert.equal(started, 1);
 });
 
 test('mapLimit refuses a limit below one and handles an empty list', async () => {
-  await assert.rejects(mapLimit([1], 0, async (x) => x), RangeError);
-  assert.deepEqual(await mapLimit([], 4, async (x) => x), []);
+  await assert.rejects(
+    mapLimit([1], 0, (x) => Promise.resolve(x)),
+    RangeError,
+  );
+  assert.deepEqual(await mapLimit([], 4, (x) => Promise.resolve(x)), []);
 });
 
 test('Limiter shares one limit between independent callers, first come first served', async () => {
   const lim = new Limiter(2);
   const order: string[] = [];
-  const job = (name: string, ms: number) => lim.run(async () => {
-    order.push(`start ${name}`);
-    await sleep(ms);
-    order.push(`end ${name}`);
-  });
+  const job = (name: string, ms: number) =>
+    lim.run(async () => {
+      order.push(`start ${name}`);
+      await sleep(ms);
+      order.push(`end ${name}`);
+    });
   await Promise.all([job('a', 10), job('b', 20), job('c', 1), job('d', 1)]);
   assert.equal(lim.peak, 2);
   assert.equal(lim.inFlight, 0);
@@ -80,6 +94,9 @@ test('Limiter shares one limit between independent callers, first come first ser
 
 test('Limiter releases its slot when the work throws', async () => {
   const lim = new Limiter(1);
-  await assert.rejects(lim.run(async () => { throw new Error('x'); }), /x/);
-  assert.equal(await lim.run(async () => 7), 7);
+  await assert.rejects(
+    lim.run(() => Promise.reject(new Error('x'))),
+    /x/,
+  );
+  assert.equal(await lim.run(() => Promise.resolve(7)), 7);
 });

@@ -39,43 +39,53 @@ for (const name of files) {
   const file = path.join(samples, name);
   const skip = !existsSync(file) ? `sample ${file} is absent` : missing ? `astropy oracle unavailable: ${missing}` : false;
   test(`DESI sample ${name}: every HDU as astropy reads it`, { skip }, async () => {
-    const dump = JSON.parse(
-      execFileSync(python, [script, '--dump', file, '--hash-over', '4096'], { maxBuffer: 64 << 20, encoding: 'utf8' }),
-    ) as Dump;
+    const dump = JSON.parse(execFileSync(python, [script, '--dump', file, '--hash-over', '4096'], { maxBuffer: 64 << 20, encoding: 'utf8' })) as Dump;
     assert.ok(dump.hdus.length >= 2);
     await checkAgainstDump(new MemorySource(name, new Uint8Array(readFileSync(file))), dump);
   });
 }
 
 const redrock = path.join(samples, 'redrock-special-dark-27247.fits');
-test('DESI redrock: REDSHIFTS values against astropy, reading only up to that HDU', {
-  skip: !existsSync(redrock) ? `sample ${redrock} is absent` : missing ? `astropy oracle unavailable: ${missing}` : false,
-}, async () => {
-  const src = new MemorySource('redrock.fits', new Uint8Array(readFileSync(redrock)));
-  const hdus = await scanHdus(src, { until: ['REDSHIFTS'] });
-  assert.equal(hdus[hdus.length - 1].name, 'REDSHIFTS');
-  const hdu = findHdu(src.name, hdus, 'REDSHIFTS');
-  const info = tableInfo(src.name, hdu);
-  const data = await readHduData(src, hdu);
-  const get = (col: string) => readColumn(src.name, hdu, info, findColumn(info, col)!, data);
-  const expected = JSON.parse(
-    execFileSync(python, ['-c', `
+test(
+  'DESI redrock: REDSHIFTS values against astropy, reading only up to that HDU',
+  {
+    skip: !existsSync(redrock) ? `sample ${redrock} is absent` : missing ? `astropy oracle unavailable: ${missing}` : false,
+  },
+  async () => {
+    const src = new MemorySource('redrock.fits', new Uint8Array(readFileSync(redrock)));
+    const hdus = await scanHdus(src, { until: ['REDSHIFTS'] });
+    assert.equal(hdus[hdus.length - 1].name, 'REDSHIFTS');
+    const hdu = findHdu(src.name, hdus, 'REDSHIFTS');
+    const info = tableInfo(src.name, hdu);
+    const data = await readHduData(src, hdu);
+    const get = (col: string) => readColumn(src.name, hdu, info, findColumn(info, col)!, data);
+    const expected = JSON.parse(
+      execFileSync(
+        python,
+        [
+          '-c',
+          `
 import json, struct, sys
 from astropy.io import fits
 d = fits.open(sys.argv[1])['REDSHIFTS'].data
 print(json.dumps({"TARGETID": [str(int(x)) for x in d["TARGETID"]], "Z": [struct.pack("<d", float(x)).hex() for x in d["Z"]],
                   "ZWARN": [str(int(x)) for x in d["ZWARN"]], "SPECTYPE": [str(x) for x in d["SPECTYPE"]]}))
-`, redrock], { encoding: 'utf8' }),
-  ) as { TARGETID: string[]; Z: string[]; ZWARN: string[]; SPECTYPE: string[] };
-  const targetid = get('TARGETID');
-  assert.equal(targetid.type, 'int64');
-  assert.deepEqual([...(targetid.values as BigInt64Array)].map(String), expected.TARGETID);
-  const z = get('z');
-  assert.equal(z.type, 'float64');
-  assert.deepEqual([...(z.values as Float64Array)].map(hexFloat), expected.Z);
-  assert.deepEqual([...(get('ZWARN').values as BigInt64Array)].map(String), expected.ZWARN);
-  assert.deepEqual(get('SPECTYPE').values, expected.SPECTYPE);
-});
+`,
+          redrock,
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as { TARGETID: string[]; Z: string[]; ZWARN: string[]; SPECTYPE: string[] };
+    const targetid = get('TARGETID');
+    assert.equal(targetid.type, 'int64');
+    assert.deepEqual([...(targetid.values as BigInt64Array)].map(String), expected.TARGETID);
+    const z = get('z');
+    assert.equal(z.type, 'float64');
+    assert.deepEqual([...(z.values as Float64Array)].map(hexFloat), expected.Z);
+    assert.deepEqual([...(get('ZWARN').values as BigInt64Array)].map(String), expected.ZWARN);
+    assert.deepEqual(get('SPECTYPE').values, expected.SPECTYPE);
+  },
+);
 
 /** The hex of a double's little-endian bytes, as the Python side writes it with struct. */
 function hexFloat(x: number): string {

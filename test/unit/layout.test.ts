@@ -55,8 +55,22 @@ test('tileFileKind: the coadd, the redrock, side files, and files named for anot
 });
 
 test('parseTilePath: a path of the tree back into survey, program, pixgroup, healpix and kind', () => {
-  assert.deepEqual(parseTilePath('main/dark/230/23040/coadd-main-dark-23040.fits'), { kind: 'coadd', survey: 'main', program: 'dark', pixgroup: 230, healpix: 23040, file: 'coadd-main-dark-23040.fits' });
-  assert.deepEqual(parseTilePath('sv3/bright/95/9500/redrock-sv3-bright-9500.fits'), { kind: 'redrock', survey: 'sv3', program: 'bright', pixgroup: 95, healpix: 9500, file: 'redrock-sv3-bright-9500.fits' });
+  assert.deepEqual(parseTilePath('main/dark/230/23040/coadd-main-dark-23040.fits'), {
+    kind: 'coadd',
+    survey: 'main',
+    program: 'dark',
+    pixgroup: 230,
+    healpix: 23040,
+    file: 'coadd-main-dark-23040.fits',
+  });
+  assert.deepEqual(parseTilePath('sv3/bright/95/9500/redrock-sv3-bright-9500.fits'), {
+    kind: 'redrock',
+    survey: 'sv3',
+    program: 'bright',
+    pixgroup: 95,
+    healpix: 9500,
+    file: 'redrock-sv3-bright-9500.fits',
+  });
   assert.equal(parseTilePath('main/dark/230/23040/logs/x.txt').kind, 'other');
   // Every path the tree's own rules write reads back to its tile.
   for (const t of [T, { survey: 'special', program: 'backup', healpix: 0 }, { survey: 'cmx', program: 'other', healpix: 49151 }]) {

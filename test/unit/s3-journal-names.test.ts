@@ -27,7 +27,14 @@ test('recordName / parseRecordName round-trip tile and run records', () => {
   assert.equal(name, '20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json');
   assert.deepEqual(parseRecordName(name), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run });
 
-  const run: RunRecord = { type: 'run', run: 'r_1', time: '2026-01-02T03:00:00.000Z', version: '0.1.0', selection: 'SPECTYPE in (QSO) and ZWARN == 0 and DELTACHI2 > 25 ü/_', source: 's3://desiproject/dr1/spectro/redux/iron/healpix' };
+  const run: RunRecord = {
+    type: 'run',
+    run: 'r_1',
+    time: '2026-01-02T03:00:00.000Z',
+    version: '0.1.0',
+    selection: 'SPECTYPE in (QSO) and ZWARN == 0 and DELTACHI2 > 25 ü/_',
+    source: 's3://desiproject/dr1/spectro/redux/iron/healpix',
+  };
   const rname = recordName(run, timeStamp(run.time), 'abcdef01', 0);
   assert.doesNotMatch(rname, /\//);
   assert.deepEqual(parseRecordName(rname), run);
@@ -37,7 +44,15 @@ test('recordName / parseRecordName round-trip tile and run records', () => {
   assert.ok(Buffer.byteLength(lname) < 1024);
   assert.equal(parseRecordName(lname), 'body');
 
-  for (const bad of ['notes.txt', 'x.json', '20260102T030405123Z_r_zz_1_t_ok_a.json', '20260102T030405123Z_r_ab_1_t_done_a.json', '20260102T030405123Z_r_ab_1_q_ok_a.json', 'sub/20260102T030405123Z_r_ab_1_t_ok_a.json', '20260102T030405123Z_r_ab_1_r_!!!.json']) {
+  for (const bad of [
+    'notes.txt',
+    'x.json',
+    '20260102T030405123Z_r_zz_1_t_ok_a.json',
+    '20260102T030405123Z_r_ab_1_t_done_a.json',
+    '20260102T030405123Z_r_ab_1_q_ok_a.json',
+    'sub/20260102T030405123Z_r_ab_1_t_ok_a.json',
+    '20260102T030405123Z_r_ab_1_r_!!!.json',
+  ]) {
     assert.equal(parseRecordName(bad), undefined, bad);
   }
 });

@@ -1,16 +1,42 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addRetryCounters, attemptsOf, backoffDelay, BodyLengthError, formatRetryCounters, newRetryCounters, retryReason, StallError, withRetry } from '../../src/storage/retry.js';
+import {
+  addRetryCounters,
+  attemptsOf,
+  backoffDelay,
+  BodyLengthError,
+  formatRetryCounters,
+  newRetryCounters,
+  retryReason,
+  StallError,
+  withRetry,
+} from '../../src/storage/retry.js';
 
-const sdkError = (name: string, status?: number, extra: object = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
+const sdkError = (name: string, status?: number, extra: object = {}) =>
+  Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
 const netError = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
 
 test('backoffDelay: full jitter inside [0, min(max, base * 2^(attempt-1)))', () => {
-  assert.equal(backoffDelay(1, 100, 10_000, () => 0), 0);
-  assert.equal(backoffDelay(1, 100, 10_000, () => 0.999999), 99);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 0.5), 200);
-  assert.equal(backoffDelay(4, 100, 10_000, () => 0.999999), 799);
-  assert.equal(backoffDelay(20, 100, 10_000, () => 0.999999), 9999); // capped at maxDelay
+  assert.equal(
+    backoffDelay(1, 100, 10_000, () => 0),
+    0,
+  );
+  assert.equal(
+    backoffDelay(1, 100, 10_000, () => 0.999999),
+    99,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 10_000, () => 0.5),
+    200,
+  );
+  assert.equal(
+    backoffDelay(4, 100, 10_000, () => 0.999999),
+    799,
+  );
+  assert.equal(
+    backoffDelay(20, 100, 10_000, () => 0.999999),
+    9999,
+  ); // capped at maxDelay
   for (let attempt = 1; attempt <= 12; attempt++) {
     const ceiling = Math.min(5000, 100 * 2 ** (attempt - 1));
     for (let i = 0; i < 200; i++) {
@@ -48,12 +74,16 @@ test('withRetry: retries retryable errors, counts them, and stops at maxAttempts
   const counters = newRetryCounters();
   let calls = 0;
   const delays: number[] = [];
-  const value = await withRetry('x', async () => {
-    calls += 1;
-    if (calls <= 2) throw sdkError('SlowDown', 503);
-    if (calls === 3) throw netError('ECONNRESET');
-    return 'done';
-  }, { baseDelayMs: 1, maxDelayMs: 4, onRetry: (i) => delays.push(i.delayMs), counters });
+  const value = await withRetry(
+    'x',
+    () => {
+      calls += 1;
+      if (calls <= 2) return Promise.reject(sdkError('SlowDown', 503));
+      if (calls === 3) return Promise.reject(netError('ECONNRESET'));
+      return Promise.resolve('done');
+    },
+    { baseDelayMs: 1, maxDelayMs: 4, onRetry: (i) => delays.push(i.delayMs), counters },
+  );
   assert.equal(value, 'done');
   assert.equal(calls, 4);
   assert.deepEqual(counters, { retries: 3, throttle: 2, server: 0, network: 1, timeout: 0, body: 0, gaveUp: 0 });
@@ -61,10 +91,17 @@ test('withRetry: retries retryable errors, counts them, and stops at maxAttempts
 
   calls = 0;
   const err = sdkError('InternalError', 500);
-  await assert.rejects(withRetry('y', async () => {
-    calls += 1;
-    throw err;
-  }, { maxAttempts: 3, baseDelayMs: 1, counters }), (e) => e === err);
+  await assert.rejects(
+    withRetry(
+      'y',
+      () => {
+        calls += 1;
+        return Promise.reject(err);
+      },
+      { maxAttempts: 3, baseDelayMs: 1, counters },
+    ),
+    (e) => e === err,
+  );
   assert.equal(calls, 3);
   assert.equal(attemptsOf(err), 3);
   assert.equal(counters.gaveUp, 1);
@@ -72,10 +109,17 @@ test('withRetry: retries retryable errors, counts them, and stops at maxAttempts
   assert.match(formatRetryCounters(counters), /S3 retries: 5 \(throttled 2, 5xx 2, network 1/);
 
   calls = 0;
-  await assert.rejects(withRetry('z', async () => {
-    calls += 1;
-    throw sdkError('AccessDenied', 403);
-  }, { baseDelayMs: 1, counters }), /AccessDenied/);
+  await assert.rejects(
+    withRetry(
+      'z',
+      () => {
+        calls += 1;
+        return Promise.reject(sdkError('AccessDenied', 403));
+      },
+      { baseDelayMs: 1, counters },
+    ),
+    /AccessDenied/,
+  );
   assert.equal(calls, 1, 'a 403 is not retried');
   assert.equal(counters.retries, 5, 'a 403 is not counted');
   assert.deepEqual(newRetryCounters(), { retries: 0, throttle: 0, server: 0, network: 0, timeout: 0, body: 0, gaveUp: 0 });
@@ -86,9 +130,14 @@ test('retry counters belong to their owner: each counter given is counted once, 
   const object = newRetryCounters();
   const other = newRetryCounters();
   let calls = 0;
-  await withRetry('x', async () => {
-    if (++calls === 1) throw sdkError('SlowDown', 503);
-  }, { baseDelayMs: 1, counters: [object, run, run] });
+  await withRetry(
+    'x',
+    () => {
+      if (++calls === 1) return Promise.reject(sdkError('SlowDown', 503));
+      return Promise.resolve();
+    },
+    { baseDelayMs: 1, counters: [object, run, run] },
+  );
   assert.deepEqual(object, { ...newRetryCounters(), retries: 1, throttle: 1 });
   assert.deepEqual(run, object, 'a counter named twice counts once');
   assert.deepEqual(other, newRetryCounters());

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTileObjectKey } from '../../src/desi/layout.js';
-import { bucketNameProblem, folderPrefix, formatS3Url, isS3Url, joinKey, parseS3Url, relativeKeySegments, s3UrlText, S3UrlError } from '../../src/storage/s3-url.js';
+import {
+  bucketNameProblem,
+  folderPrefix,
+  formatS3Url,
+  isS3Url,
+  joinKey,
+  parseS3Url,
+  relativeKeySegments,
+  s3UrlText,
+  S3UrlError,
+} from '../../src/storage/s3-url.js';
 
 test('parseS3Url: bucket and a prefix without leading or trailing slash', () => {
   assert.deepEqual(parseS3Url('s3://desiproject/dr1/spectro/redux/iron/healpix/'), { bucket: 'desiproject', prefix: 'dr1/spectro/redux/iron/healpix' });
@@ -14,7 +24,24 @@ test('parseS3Url: bucket and a prefix without leading or trailing slash', () => 
 });
 
 test('parseS3Url: refuses what is not an s3:// URL or a valid bucket or prefix', () => {
-  for (const bad of ['/local/path', 'http://bucket/x', 's3://', 's3://ab', 's3://Upper/x', 's3://under_score', 's3://-start', 's3://end-', 's3://a..b', 's3://192.168.1.1', 's3://xn--abc', 's3://b12/a//b', 's3://b12/a/../b', 's3://b12/./a', 's3://b12//a', `s3://b12/a\0b`]) {
+  for (const bad of [
+    '/local/path',
+    'http://bucket/x',
+    's3://',
+    's3://ab',
+    's3://Upper/x',
+    's3://under_score',
+    's3://-start',
+    's3://end-',
+    's3://a..b',
+    's3://192.168.1.1',
+    's3://xn--abc',
+    's3://b12/a//b',
+    's3://b12/a/../b',
+    's3://b12/./a',
+    's3://b12//a',
+    `s3://b12/a\0b`,
+  ]) {
     assert.throws(() => parseS3Url(bad), S3UrlError, bad);
   }
   assert.match(String(bucketNameProblem('Upper')), /lowercase/);
@@ -42,8 +69,16 @@ test('relativeKeySegments: refuses keys that could leave the prefix', () => {
 });
 
 test('parseTileObjectKey: coadd, redrock, other files, problems', () => {
-  assert.deepEqual(parseTileObjectKey('main', 'dark', 230, '23040/coadd-main-dark-23040.fits'), { kind: 'coadd', healpix: 23040, file: 'coadd-main-dark-23040.fits' });
-  assert.deepEqual(parseTileObjectKey('main', 'dark', 230, '23040/redrock-main-dark-23040.fits'), { kind: 'redrock', healpix: 23040, file: 'redrock-main-dark-23040.fits' });
+  assert.deepEqual(parseTileObjectKey('main', 'dark', 230, '23040/coadd-main-dark-23040.fits'), {
+    kind: 'coadd',
+    healpix: 23040,
+    file: 'coadd-main-dark-23040.fits',
+  });
+  assert.deepEqual(parseTileObjectKey('main', 'dark', 230, '23040/redrock-main-dark-23040.fits'), {
+    kind: 'redrock',
+    healpix: 23040,
+    file: 'redrock-main-dark-23040.fits',
+  });
   assert.equal(parseTileObjectKey('main', 'dark', 230, '23040/emline-main-dark-23040.fits').kind, 'other');
   assert.equal(parseTileObjectKey('main', 'dark', 230, '23040/qso_mgii-main-dark-23040.fits').kind, 'other');
   assert.equal(parseTileObjectKey('main', 'dark', 230, '23040/logs/coadd-main-dark-23040.log').kind, 'other');

@@ -7,7 +7,10 @@ test('--sample draws the same tiles for the same seed, in their original order, 
   const a = sample(items, 40, 7);
   assert.deepEqual(sample(items, 40, 7), a);
   assert.equal(new Set(a).size, 40);
-  assert.deepEqual([...a].sort((x, y) => x - y), a);
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    a,
+  );
   assert.notDeepEqual(sample(items, 40, 8), a, 'another seed, another sample');
   assert.deepEqual(sample(items, 5000, 1), items, 'asking for more than there is gives everything');
 });

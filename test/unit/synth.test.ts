@@ -173,7 +173,10 @@ describe('FITS writer: cards', () => {
   });
 
   test('a header ends with END and is padded with spaces to 2880', () => {
-    const h = formatHeader([{ key: 'SIMPLE', value: true }, { key: 'COMMENT', value: 'hello' }]);
+    const h = formatHeader([
+      { key: 'SIMPLE', value: true },
+      { key: 'COMMENT', value: 'hello' },
+    ]);
     assert.equal(h.length, 2880);
     assert.equal(h.toString('latin1', 160, 240).trimEnd(), 'END');
     assert.ok(h.subarray(240).every((b) => b === 0x20));

@@ -14,8 +14,30 @@ test('parseTileSpec: a healpix number, or survey/program/healpix', () => {
 
 test('parseTileSpec: what is not a tile', () => {
   for (const bad of [
-    '', ' ', '49152', '99999', '-1', '1.5', '23040.0', '1e3', '0x10', '+5', '023040', 'Infinity', 'NaN', 'abc', '23 040',
-    'dark/23040', 'main/dark/', 'main//23040', '/dark/23040', 'main/dark/23040/', 'a/main/dark/23040', 'Main/dark/23040', 'main/dark/49152', '../x/1',
+    '',
+    ' ',
+    '49152',
+    '99999',
+    '-1',
+    '1.5',
+    '23040.0',
+    '1e3',
+    '0x10',
+    '+5',
+    '023040',
+    'Infinity',
+    'NaN',
+    'abc',
+    '23 040',
+    'dark/23040',
+    'main/dark/',
+    'main//23040',
+    '/dark/23040',
+    'main/dark/23040/',
+    'a/main/dark/23040',
+    'Main/dark/23040',
+    'main/dark/49152',
+    '../x/1',
   ]) {
     assert.equal(parseTileSpec(bad), undefined, JSON.stringify(bad));
   }
@@ -51,6 +73,10 @@ test('a parsed spec matches exactly the tiles whose key or number is the text gi
     const spec = parseTileSpec(text)!;
     assert.ok(spec, text);
     const byText = tiles.filter((t) => String(t.healpix) === text || `${t.survey}/${t.program}/${t.healpix}` === text);
-    assert.deepEqual(tiles.filter((t) => matchesTileSpec(t, spec)), byText, text);
+    assert.deepEqual(
+      tiles.filter((t) => matchesTileSpec(t, spec)),
+      byText,
+      text,
+    );
   }
 });

@@ -5,17 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { ByteSource } from '../../../src/fits/source.js';
-import {
-  decodeImage,
-  FitsError,
-  imageInfo,
-  readColumn,
-  readHduData,
-  scanHdus,
-  tableInfo,
-  type Card,
-  type ColumnData,
-} from '../../../src/fits/index.js';
+import { decodeImage, FitsError, imageInfo, readColumn, readHduData, scanHdus, tableInfo, type Card, type ColumnData } from '../../../src/fits/index.js';
 
 export interface DumpArray {
   type: string;
@@ -63,7 +53,7 @@ export function cardEntry(c: Card): [string, string, unknown, string] {
   const kind = c.kind ?? 'text';
   const v = c.value;
   let value: unknown = v;
-  if (kind === 'integer') value = String(v);
+  if (kind === 'integer') value = (v as number | bigint).toString();
   else if (kind === 'float') value = floatHex(v as number);
   else if (kind === 'complex') {
     const z = v as { re: number; im: number };
@@ -82,7 +72,7 @@ function checkBytes(where: string, actual: Buffer, expected: DumpArray): void {
 }
 
 function maskHex(mask: Uint8Array | undefined, n: number): string | undefined {
-  if (mask === undefined || !mask.some((b) => b === 1)) return undefined;
+  if (!mask?.some((b) => b === 1)) return undefined;
   return Buffer.from(mask.subarray(0, n)).toString('hex');
 }
 
@@ -167,8 +157,15 @@ export async function checkAgainstDump(src: ByteSource, expected: Dump): Promise
 
 function typedArrayName(type: string): string {
   const names: Record<string, string> = {
-    int8: 'Int8Array', uint8: 'Uint8Array', int16: 'Int16Array', uint16: 'Uint16Array', int32: 'Int32Array',
-    uint32: 'Uint32Array', int64: 'BigInt64Array', uint64: 'BigUint64Array', float32: 'Float32Array',
+    int8: 'Int8Array',
+    uint8: 'Uint8Array',
+    int16: 'Int16Array',
+    uint16: 'Uint16Array',
+    int32: 'Int32Array',
+    uint32: 'Uint32Array',
+    int64: 'BigInt64Array',
+    uint64: 'BigUint64Array',
+    float32: 'Float32Array',
     float64: 'Float64Array',
   };
   return names[type];
