@@ -46,7 +46,12 @@ export function convertOptions(y: Argv) {
     .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them) before the tile fails' })
     .option('survey', { type: 'string', default: 'main', describe: `comma list of surveys (${SURVEYS.join(', ')})` })
     .option('program', { type: 'string', default: 'dark', describe: `comma list of programs (${PROGRAMS.join(', ')})` })
-    .option('tiles', { type: 'string', describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix' })
+    .option('tiles', {
+      type: 'string',
+      describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix',
+      // Parsed once, here: a value that names no tile is a usage error before anything is read or written.
+      coerce: (v: string) => parseTileSpecs(list(v)),
+    })
     .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
     .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
     .option('batch-size', { type: 'number', default: 8, describe: "tiles per batch (the unit of the log's summaries)" })
@@ -95,7 +100,6 @@ export function convertOptions(y: Argv) {
         // Survey and program names become folders of the output: nothing that could climb out of --out.
         if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new Error(`--survey/--program: ${JSON.stringify(name)} is not a DESI survey or program name`);
       }
-      if (a.tiles !== undefined) parseTileSpecs(list(a.tiles));
       if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
       return true;
     });
@@ -147,7 +151,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     selection,
     surveys: list(a.survey),
     programs: list(a.program),
-    tiles: a.tiles ? list(a.tiles) : undefined,
+    tiles: a.tiles,
     sample: a.sample,
     seed: a.seed,
     batchSize: a['batch-size'],

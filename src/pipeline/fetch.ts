@@ -1,4 +1,4 @@
-import type { ObjectRef, TileRef } from '../desi/tile.js';
+import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { PlannedRead } from '../desi/read-plan.js';
 import type { ByteSource } from '../fits/index.js';
 import { MemorySource } from '../storage/source.js';
@@ -122,9 +122,7 @@ class WholeFiles extends BaseFetch implements TileFetch {
   private files?: Promise<[ByteSource, ByteSource]>;
 
   async begin(): Promise<void> {
-    const { coadd, redrock } = this.tile;
-    const bytes = (coadd?.size ?? 0) + (redrock?.size ?? 0);
-    await this.hold(2 * bytes, `${this.tile.survey}/${this.tile.program}/${this.tile.healpix} (whole files)`);
+    await this.hold(2 * tileFitsBytes(this.tile), `${tileKey(this.tile)} (whole files)`);
   }
 
   private both(): Promise<[ByteSource, ByteSource]> {

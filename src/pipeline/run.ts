@@ -1,4 +1,4 @@
-import { matchesTileSpec, parseTileSpecs, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
+import { matchesTileSpec, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -24,8 +24,8 @@ export interface RunOptions {
   selection: Selection;
   surveys: string[];
   programs: string[];
-  /** Only these tiles: "23040" (any survey/program asked for) or "main/dark/23040". */
-  tiles?: string[];
+  /** Only these tiles (--tiles, parsed by parseTileSpecs): a healpix number in any survey/program asked for, or one tile. */
+  tiles?: TileSpec[];
   sample?: number;
   seed: number;
   batchSize: number;
@@ -94,12 +94,6 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   process.on('SIGTERM', sigterm);
   try {
     const sel = selectionText(o.selection);
-    let tileSpecs: TileSpec[];
-    try {
-      tileSpecs = parseTileSpecs(o.tiles ?? []);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
     journal = await Journal.open(o.journal);
     if (journal.previousSelection !== undefined && journal.previousSelection !== sel) {
       throw new UsageError(
@@ -114,7 +108,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs });
     for (const p of discovery.problems) log.warn(`Discovery: ${p}`);
-    let tiles = filterTiles(discovery.tiles, tileSpecs);
+    let tiles = filterTiles(discovery.tiles, o.tiles ?? []);
     if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
     const remaining = tiles.filter((t) => !completed.has(tileKey(t)));
     log.info(`Discovered ${remaining.length} tiles remaining to be processed.`);
@@ -252,7 +246,7 @@ function runId(d: Date): string {
   return `${d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
 }
 
-/** The tiles named by --tiles (all when none is named); the values were parsed by parseTileSpecs. */
+/** The tiles named by --tiles (all when none is named). */
 function filterTiles(tiles: TileRef[], specs: TileSpec[]): TileRef[] {
   if (specs.length === 0) return tiles;
   return tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
