@@ -6,6 +6,7 @@ import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { newRetryCounters, type RetryCounters } from '../storage/retry.js';
+import { newRunId } from '../storage/run-id.js';
 import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
 import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
 import { S3OutputStore } from '../storage/s3-output.js';
@@ -16,8 +17,11 @@ import type { TileStore } from '../storage/tile-store.js';
 /** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
 export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
 
-/** The journal's place inside a local --out; names starting with '_' are skipped by Spark and by `*.parquet` globs. */
-export const JOURNAL_REL = '_desi-qad/journal.jsonl';
+/**
+ * The journal's folder inside a local --out (one JSONL file per run); names starting with '_' are skipped
+ * by Spark and by `*.parquet` globs. Older versions kept one file, `_desi-qad/journal.jsonl`, still read.
+ */
+export const JOURNAL_REL = '_desi-qad/journal';
 
 export interface StoreArgs {
   source: string;
@@ -36,6 +40,8 @@ export interface StoreArgs {
   connectTimeoutSec: number;
   /** --max-attempts: tries per S3 request before its tile fails. */
   maxAttempts: number;
+  /** The run's id (storage/run-id.ts): names the run's own journal file in a local --out (default: a new id). */
+  run?: string;
 }
 
 /** The stores of one run, and the counters they share. */
@@ -86,5 +92,5 @@ export function openStores(a: StoreArgs): Stores {
     return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
   }
   const out = new LocalOutputStore(a.out);
-  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries };
+  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL), a.run ?? newRunId()), relativeOf, retries };
 }

@@ -12,16 +12,15 @@ export const DONE_STATUSES: ReadonlySet<TileStatus> = new Set(['ok', 'empty']);
 export class Journal {
   private readonly latest = new Map<string, TileRecord>();
   private lastRun?: RunRecord;
+  private damaged: number;
 
   private constructor(
     private readonly store: JournalStore,
-    readonly damagedLines: number,
+    damaged: number,
     records: JournalRecord[],
   ) {
-    for (const r of records) {
-      if (r.type === 'tile') this.latest.set(r.tile, r);
-      else if (r.type === 'run') this.lastRun = r;
-    }
+    this.damaged = damaged;
+    this.rebuild(records);
   }
 
   static async open(store: JournalStore): Promise<Journal> {
@@ -33,15 +32,44 @@ export class Journal {
     return this.store.location;
   }
 
+  /** Damaged records skipped by the last load (open or refresh); their tiles are redone. */
+  get damagedLines(): number {
+    return this.damaged;
+  }
+
   /** The selection the existing dataset was made with, if any run was journaled. */
   get previousSelection(): string | undefined {
     return this.lastRun?.selection;
+  }
+
+  /**
+   * Re-reads the whole store and rebuilds the latest record of each tile, to see what other runs writing
+   * the same output have done since open. Whole, not incremental: writers' clocks may skew, so a record
+   * written after our last read can sort before the last name (or time) we saw, and a LIST starting after
+   * that name would miss it. Records this run wrote are in the store, so they survive the rebuild.
+   */
+  async refresh(): Promise<void> {
+    const { records, damaged } = await this.store.load();
+    this.damaged = damaged;
+    this.latest.clear();
+    this.lastRun = undefined;
+    this.rebuild(records);
   }
 
   /** Keys of tiles whose latest record says done (ok or empty). */
   completed(): Set<string> {
     const done = new Set<string>();
     for (const [k, r] of this.latest) if (DONE_STATUSES.has(r.status)) done.add(k);
+    return done;
+  }
+
+  /**
+   * The latest record of each done tile (ok or empty), by tile key: what the resume check compares with
+   * discovery (its `sources` fingerprint says whether the tile's files changed since it was made).
+   */
+  doneRecords(): Map<string, TileRecord> {
+    const done = new Map<string, TileRecord>();
+    for (const [k, r] of this.latest) if (DONE_STATUSES.has(r.status)) done.set(k, r);
     return done;
   }
 
@@ -62,5 +90,13 @@ export class Journal {
 
   async close(): Promise<void> {
     await this.store.close();
+  }
+
+  /** Records arrive oldest first: the last of each tile, and the last run record, win. */
+  private rebuild(records: JournalRecord[]): void {
+    for (const r of records) {
+      if (r.type === 'tile') this.latest.set(r.tile, r);
+      else this.lastRun = r;
+    }
   }
 }

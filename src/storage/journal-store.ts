@@ -1,6 +1,6 @@
 /**
- * What the journal stores, and the interface of its storage (a local JSONL file, or one S3 object per
- * record). The run's `Journal` (pipeline/journal.ts) decides what is done from these records; the stores
+ * What the journal stores, and the interface of its storage (a folder of JSONL files, one per run, or one
+ * S3 object per record). The run's `Journal` (pipeline/journal.ts) decides what is done from these records; the stores
  * only keep them.
  */
 
@@ -14,6 +14,8 @@ export interface TileRecord {
   status: TileStatus;
   time: string; // ISO time the record was written
   run: string; // the run id that wrote it
+  /** sourceFingerprint (desi/fingerprint.ts) of the files the tile was made from; absent in older records. */
+  sources?: string;
   rows?: number;
   fitsBytes?: number; // sizes of the source files (what the seed called FITS size)
   fetchedBytes?: number;
