@@ -1,21 +1,28 @@
 /**
  * The journal as S3 objects. S3 has no append, so each record is its own small object (PutObject is atomic:
- * a record exists whole or not at all). The object's name carries what resuming needs (time, run, a
- * per-writer nonce and sequence number, then the tile and its status, or the run's selection), so load()
- * rebuilds the journal from LIST pages alone: about 13 requests for 12,000 tiles. The body is the full JSON
- * record, for humans and tools.
+ * a record exists whole or not at all), and any number of runs can write one output at once. A tile
+ * record's name carries what resuming needs (time, run, a per-writer nonce and sequence number, then the
+ * tile, its status and its source fingerprint), so load() rebuilds the journal from LIST pages: about 13
+ * requests for 12,000 tiles. Run records are few and are read from their bodies with a GET (their name holds
+ * a hash of the body only). The body is always the full JSON record, for humans and tools.
  *
- *   {prefix}/20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json
- *   {prefix}/20260102T030000000Z_20260102T030000-4242_9f3a61c2_0000000000_r_eyJ2ZXJzaW9uIjoi….json
+ *   {prefix}/20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55.json
+ *   {prefix}/20260102T030000000Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000000_r_8a1f0c3d5e7b9a21.json
+ *
+ * Every name stays under 200 bytes whatever the run's details (S3 allows 1,024-byte keys, but s3rver and
+ * filesystem-backed servers such as MinIO refuse a path segment over 255 bytes): a record that would not
+ * fit is named `{head}_T.json` / `{head}_R.json` and read from its body. Older names (a tile record without
+ * its fingerprint, a run record with its details in base64) are still read.
  *
  * Names sort in time order (then run, writer, sequence), which makes "latest wins" a total order even when
  * several machines write to the same output.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, type RunRecord, type TileRecord, type TileStatus } from './journal-store.js';
 import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
+import { checkListing, checkWriteAnswer } from './s3-answer.js';
 import { s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, toS3Url, type S3Url } from './s3-url.js';
 
@@ -43,8 +50,10 @@ export interface S3JournalStats {
   putRequests: number;
 }
 
-/** Names longer than this put the record in the body only (S3 keys stop at 1,024 bytes). */
-const MAX_NAME_BYTES = 700;
+/** The longest record name: under 200 bytes, well inside the 255-byte path segment of filesystem-backed servers. */
+export const MAX_NAME_BYTES = 199;
+/** An encoded run id longer than this is replaced in names by a hash (the record is then read from its body). */
+const MAX_RUN_FIELD_BYTES = 64;
 const STATUSES: ReadonlySet<string> = new Set<string>(TILE_STATUSES);
 
 export class S3JournalStore implements JournalStore {
@@ -68,9 +77,10 @@ export class S3JournalStore implements JournalStore {
   }
 
   /**
-   * Every record, in name order (oldest first, so the latest of a tile wins), from LIST pages; only the
-   * rare records whose name could not hold them (a very long selection) are read with a GET. Objects whose
-   * name or body does not parse are counted as damaged.
+   * Every record, in name order (oldest first, so the latest of a tile wins), from LIST pages; run records
+   * and the rare records whose name could not hold them are read with a GET. Objects whose name or body does
+   * not parse are counted as damaged. A 200 answer that is not an S3 listing is an error, not an empty
+   * journal.
    */
   async load(): Promise<{ records: JournalRecord[]; damaged: number }> {
     const folder = folderPrefix(this.prefix);
@@ -85,9 +95,13 @@ export class S3JournalStore implements JournalStore {
       const page = await this.call(
         'ListObjectsV2',
         folder,
-        () => {
+        async () => {
           this.stats.listRequests += 1;
-          return this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }));
+          const answer = await this.client.send(
+            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }),
+          );
+          checkListing(answer, `journal ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
+          return answer;
         },
         retry,
       );
@@ -113,16 +127,21 @@ export class S3JournalStore implements JournalStore {
     return { records: slots.filter((r): r is JournalRecord => r !== undefined), damaged };
   }
 
-  /** Writes the record as one object (PutObject); it is stored durably when the promise resolves. */
+  /**
+   * Writes the record as one object (PutObject); it is stored durably when the promise resolves. A 200
+   * answer without an ETag (not S3's) is an error, retried, not a record taken as stored.
+   */
   async append(rec: JournalRecord): Promise<void> {
     const stamp = maxStamp(this.lastStamp, timeStamp(rec.time));
     this.lastStamp = stamp;
     const name = recordName(rec, stamp, this.nonce, this.seq++);
     const key = folderPrefix(this.prefix) + name;
-    const body = JSON.stringify(rec) + '\n';
-    await this.call('PutObject', key, () => {
+    const body = recordBody(rec);
+    await this.call('PutObject', key, async () => {
       this.stats.putRequests += 1;
-      return this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      const answer = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      // A 200 without an ETag is not S3's answer: the record was not stored.
+      checkWriteAnswer(answer, `journal PutObject ${formatS3Url(this.bucket, key)}`);
     });
   }
 
@@ -196,13 +215,35 @@ export function safeDecode(s: string): string | undefined {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** The object name of a record: fields joined by '_' as in the file comment; 'T'/'R' = read the body. */
+/** The body of a record's object: its JSON, one line. */
+export function recordBody(rec: JournalRecord): string {
+  return JSON.stringify(rec) + '\n';
+}
+
+/** 16 hex characters of sha256: short, fixed-width stand-ins for text too long or too free for a name. */
+function sha16(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+}
+
+/** A fingerprint as the name can hold it: lowercase hex, as sourceFingerprint writes. */
+const FINGERPRINT = /^[0-9a-f]{1,64}$/;
+
+/**
+ * The object name of a record, fields joined by '_' as in the file comment. Tile records:
+ * `{head}_t_{status}_{tile}_{fingerprint or -}.json`; run records: `{head}_r_{sha16 of the body}.json`
+ * (read from the body). A record whose name would pass MAX_NAME_BYTES (or hold a fingerprint that is not
+ * hex, or a run id over 64 bytes, replaced by `h-{sha16}`) is named `{head}_T.json` / `{head}_R.json`.
+ */
 export function recordName(rec: JournalRecord, stamp: string, nonce: string, seq: number): string {
-  const head = `${stamp}_${safeEncode(rec.run)}_${nonce}_${String(seq).padStart(10, '0')}`;
-  let name: string;
-  if (rec.type === 'tile') name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}.json`;
-  else name = `${head}_r_${Buffer.from(JSON.stringify({ version: rec.version, selection: rec.selection, source: rec.source })).toString('base64url')}.json`;
-  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const runEnc = safeEncode(rec.run);
+  const runFits = Buffer.byteLength(runEnc) <= MAX_RUN_FIELD_BYTES;
+  const head = `${stamp}_${runFits ? runEnc : `h-${sha16(rec.run)}`}_${nonce}_${String(seq).padStart(10, '0')}`;
+  let name: string | undefined;
+  if (rec.type === 'tile') {
+    const fp = rec.sources === undefined ? '-' : FINGERPRINT.test(rec.sources) ? rec.sources : undefined;
+    if (fp !== undefined) name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}_${fp}.json`;
+  } else name = `${head}_r_${sha16(recordBody(rec))}.json`;
+  if (runFits && name !== undefined && Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
   return `${head}_${rec.type === 'tile' ? 'T' : 'R'}.json`;
 }
 
@@ -219,13 +260,20 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
   const run = safeDecode(runEnc);
   if (!time || run === undefined || !/^[0-9a-f]+$/.test(nonce) || !/^\d+$/.test(seq)) return undefined;
   if ((kind === 'T' || kind === 'R') && f.length === 5) return 'body';
-  if (kind === 't' && f.length === 7) {
+  if (kind === 't' && (f.length === 7 || f.length === 8)) {
+    // 7 fields: the form before source fingerprints; 8: with the fingerprint, '-' for none.
     const tile = safeDecode(f[6]);
     if (!STATUSES.has(f[5]) || tile === undefined || tile === '') return undefined;
     const rec: TileRecord = { type: 'tile', tile, status: f[5] as TileStatus, time, run };
+    if (f.length === 8) {
+      if (f[7] !== '-' && !FINGERPRINT.test(f[7])) return undefined;
+      if (f[7] !== '-') rec.sources = f[7];
+    }
     return rec;
   }
+  if (kind === 'r' && f.length === 6 && /^[0-9a-f]{16}$/.test(f[5])) return 'body';
   if (kind === 'r' && f.length >= 6) {
+    // The older form: version, selection and source in base64url JSON (which may itself hold '_').
     try {
       const p = JSON.parse(Buffer.from(f.slice(5).join('_'), 'base64url').toString('utf8')) as Partial<RunRecord>;
       if (typeof p.selection !== 'string' || typeof p.version !== 'string' || typeof p.source !== 'string') return undefined;

@@ -21,29 +21,79 @@ test('timeStamp is fixed width and sorts like the time', () => {
   assert.ok(timeStamp('2026-01-02T03:04:05.999Z') < timeStamp('2026-01-02T03:04:06.000Z'));
 });
 
-test('recordName / parseRecordName round-trip tile and run records', () => {
-  const tile: TileRecord = { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: '2026-01-02T03:04:05.123Z', run: '20260102T030000-4242', rows: 12 };
-  const name = recordName(tile, timeStamp(tile.time), '9f3a61c2', 41);
-  assert.equal(name, '20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json');
-  assert.deepEqual(parseRecordName(name), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run });
+test('recordName / parseRecordName: tile records round-trip from the name, with their fingerprint', () => {
+  const tile: TileRecord = {
+    type: 'tile',
+    tile: 'main/dark/23040',
+    status: 'ok',
+    time: '2026-01-02T03:04:05.123Z',
+    run: '20260102T030000-4242-9f3a61c2',
+    rows: 12,
+    sources: '3f9c2a7e1b0d4c55',
+  };
+  const name = recordName(tile, timeStamp(tile.time), '5d0e11aa', 41);
+  assert.equal(name, '20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55.json');
+  assert.deepEqual(parseRecordName(name), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run, sources: tile.sources });
 
+  const bare: TileRecord = { ...tile };
+  delete bare.sources;
+  const bareName = recordName(bare, timeStamp(tile.time), '5d0e11aa', 42);
+  assert.match(bareName, /_t_ok_main\.2Fdark\.2F23040_-\.json$/);
+  assert.deepEqual(parseRecordName(bareName), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run });
+
+  // The form before fingerprints (7 fields) is still read.
+  assert.deepEqual(parseRecordName('20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json'), {
+    type: 'tile',
+    tile: 'main/dark/23040',
+    status: 'ok',
+    time: tile.time,
+    run: '20260102T030000-4242',
+  });
+  // A fingerprint the name cannot hold as hex goes in the body.
+  assert.equal(parseRecordName(recordName({ ...tile, sources: 'Not/Hex' }, timeStamp(tile.time), 'ab', 1)), 'body');
+});
+
+test('run records are named by a hash of their body and read from it; the older base64 form is still read', () => {
   const run: RunRecord = {
     type: 'run',
     run: 'r_1',
     time: '2026-01-02T03:00:00.000Z',
     version: '0.1.0',
     selection: 'SPECTYPE in (QSO) and ZWARN == 0 and DELTACHI2 > 25 ü/_',
-    source: 's3://desiproject/dr1/spectro/redux/iron/healpix',
+    source: '/home/someone/'.padEnd(400, 'long-checkout-folder/') + 'test/fixtures/tree',
   };
   const rname = recordName(run, timeStamp(run.time), 'abcdef01', 0);
-  assert.doesNotMatch(rname, /\//);
-  assert.deepEqual(parseRecordName(rname), run);
+  assert.match(rname, /^20260102T030000000Z_r.5F1_abcdef01_0000000000_r_[0-9a-f]{16}\.json$/);
+  assert.equal(parseRecordName(rname), 'body');
+  assert.notEqual(recordName({ ...run, selection: 'other' }, timeStamp(run.time), 'abcdef01', 0), rname);
 
-  const long: RunRecord = { ...run, selection: 'x'.repeat(2000) };
-  const lname = recordName(long, timeStamp(long.time), 'abcdef01', 1);
-  assert.ok(Buffer.byteLength(lname) < 1024);
-  assert.equal(parseRecordName(lname), 'body');
+  const old = `20260102T030000000Z_r.5F1_abcdef01_0000000000_r_${Buffer.from(JSON.stringify({ version: run.version, selection: run.selection, source: 's3://x/y' })).toString('base64url')}.json`;
+  assert.deepEqual(parseRecordName(old), { ...run, source: 's3://x/y' });
+});
 
+test('every name stays under 200 bytes whatever the run, tile or selection', () => {
+  const t = '2026-01-02T03:00:00.000Z';
+  const long: RunRecord = { type: 'run', run: 'r', time: t, version: 'v', selection: 'x'.repeat(2000), source: 'ü'.repeat(500) };
+  const cases = [
+    recordName(long, timeStamp(t), 'abcdef01', 1),
+    recordName({ ...long, run: 'ü/'.repeat(300) }, timeStamp(t), 'abcdef01', 2),
+    recordName({ type: 'tile', tile: 'main/dark/'.repeat(40), status: 'failed', time: t, run: 'r' }, timeStamp(t), 'abcdef01', 3),
+    recordName(
+      { type: 'tile', tile: 'main/dark/1', status: 'failed', time: t, run: 'q'.repeat(500), sources: '0123456789abcdef' },
+      timeStamp(t),
+      'abcdef01',
+      4,
+    ),
+  ];
+  for (const n of cases) {
+    assert.ok(Buffer.byteLength(n) < 200, `${Buffer.byteLength(n)} bytes: ${n}`);
+    assert.equal(parseRecordName(n), 'body', n);
+  }
+  assert.match(cases[2], /_T\.json$/);
+  assert.match(cases[3], /_h-[0-9a-f]{16}_abcdef01_0000000004_T\.json$/);
+});
+
+test('names that are not records are rejected', () => {
   for (const bad of [
     'notes.txt',
     'x.json',
@@ -52,6 +102,8 @@ test('recordName / parseRecordName round-trip tile and run records', () => {
     '20260102T030405123Z_r_ab_1_q_ok_a.json',
     'sub/20260102T030405123Z_r_ab_1_t_ok_a.json',
     '20260102T030405123Z_r_ab_1_r_!!!.json',
+    '20260102T030405123Z_r_ab_1_t_ok_a_NotHex.json',
+    '20260102T030405123Z_r_ab_1_t_ok_a_00_extra.json',
   ]) {
     assert.equal(parseRecordName(bad), undefined, bad);
   }
