@@ -1,7 +1,10 @@
+import { AssertionError } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { JournalRecord } from '../../src/storage/journal-store.js';
+import { LocalJournalStore } from '../../src/storage/journal-local.js';
 
 /** The repository root, from dist/test/helpers/ . */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -45,6 +48,42 @@ export async function latestLog(logDir: string): Promise<string> {
   const withTimes = await Promise.all(logs.map(async (f) => ({ f, t: (await stat(join(logDir, f))).mtimeMs })));
   withTimes.sort((a, b) => a.t - b.t);
   return readFile(join(logDir, withTimes[withTimes.length - 1].f), 'utf8');
+}
+
+/** The last `n` lines of a text, for failure messages. */
+function tail(text: string, n = 40): string {
+  const lines = text.replace(/\n$/, '').split('\n');
+  return lines.slice(-n).join('\n');
+}
+
+/**
+ * Asserts the CLI's exit code. On a mismatch the message says what the run said: the exit code (or signal),
+ * the last 40 lines of stderr and of stdout, and of the newest run log in `logDir` when given, so a failing
+ * test tells why instead of `4 !== 1`.
+ */
+export async function assertExit(r: CliResult, expected: number, logDir?: string): Promise<void> {
+  if (r.code === expected) return;
+  const parts = [`desi-qad exited with ${r.code === null ? `signal ${r.signal ?? '?'}` : `code ${r.code}`}, expected ${expected}`];
+  parts.push(`--- stderr (last 40 lines) ---\n${tail(r.stderr)}`);
+  parts.push(`--- stdout (last 40 lines) ---\n${tail(r.stdout)}`);
+  if (logDir !== undefined) {
+    let log: string;
+    try {
+      log = tail(await latestLog(logDir));
+    } catch (err) {
+      log = `(no run log: ${(err as Error).message})`;
+    }
+    parts.push(`--- newest run log in ${logDir} (last 40 lines) ---\n${log}`);
+  }
+  throw new AssertionError({ message: parts.join('\n'), actual: r.code, expected, operator: 'assertExit' });
+}
+
+/**
+ * Every record of a local --out's journal (all runs' files under `_desi-qad/journal/`, and the older single
+ * `_desi-qad/journal.jsonl`), oldest first, as the next run would load them.
+ */
+export async function readLocalJournal(out: string): Promise<JournalRecord[]> {
+  return (await new LocalJournalStore(join(out, '_desi-qad', 'journal'), 'test-reader').load()).records;
 }
 
 /** Every file under a folder, as paths relative to it (sorted). */
