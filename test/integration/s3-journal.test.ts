@@ -1,7 +1,8 @@
 /**
  * The journal kept as S3 objects in a real S3 server (s3rver): records survive a new store instance, the
- * latest record of a tile wins across runs and within one millisecond, the run's selection round-trips, and
- * loading thousands of records takes a few LIST requests and no GETs.
+ * latest record of a tile wins across runs and within one millisecond, the run's selection round-trips,
+ * loading thousands of records takes a few LIST requests and one GET per run record, names stay short
+ * whatever the run's details, and an endpoint answering 200 with a page that is not S3's is an error.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import type { RunRecord, TileRecord } from '../../src/storage/journal-store.js';
 import { journalUrlFor, S3JournalStore } from '../../src/storage/s3-journal.js';
-import { FAST_RETRY, putObject, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
+import { FAST_RETRY, putObject, S3_TEST_TIMEOUT, signedClient, startFaultServer, startS3 } from '../helpers/s3.js';
 
 const BUCKET = 'desi-journal';
 let s3: LocalS3;
@@ -85,7 +86,7 @@ test('records survive a new store instance; latest wins across runs; the selecti
     ],
   );
   assert.deepEqual(loaded.records[0], runRec('run1', '2026-01-02T03:00:00.000Z'));
-  assert.equal(third.stats.getRequests, 0);
+  assert.equal(third.stats.getRequests, 2, 'one GET per run record, none for tile records');
 
   const journal = await Journal.open(new S3JournalStore(client, url));
   assert.deepEqual([...journal.completed()].sort(), ['main/dark/23040', 'sv3/dark/9500']);
@@ -137,7 +138,7 @@ test('a long selection goes in the body; stray objects are counted as damaged', 
   assert.equal((await Journal.open(new S3JournalStore(client, url))).previousSelection, selection);
 });
 
-test('1,200 records load from 2 LIST pages and no GET', { timeout: S3_TEST_TIMEOUT }, async () => {
+test('1,200 records load from 2 LIST pages and one GET (the run record)', { timeout: S3_TEST_TIMEOUT }, async () => {
   const url = journalUrlFor(`s3://${BUCKET}/out-d`);
   const store = new S3JournalStore(client, url, { retry: FAST_RETRY });
   await store.append(runRec('many', '2026-04-01T00:00:00.000Z'));
@@ -155,9 +156,55 @@ test('1,200 records load from 2 LIST pages and no GET', { timeout: S3_TEST_TIMEO
   assert.equal(damaged, 0);
   assert.equal(records.length, 1200);
   assert.equal(reader.stats.listRequests, 2);
-  assert.equal(reader.stats.getRequests, 0);
+  assert.equal(reader.stats.getRequests, 1);
   const journal = await Journal.open(new S3JournalStore(client, url));
   assert.equal(journal.completed().size, n - Math.ceil(n / 10));
   assert.equal(journal.latestRecord('main/dark/1198')?.status, 'ok');
   assert.equal(journal.latestRecord('main/dark/1190')?.status, 'failed');
+});
+
+test('long run details and tiles: every key segment under 200 bytes, all records read back whole', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const url = journalUrlFor(`s3://${BUCKET}/out-e`);
+  const store = new S3JournalStore(client, url, { retry: FAST_RETRY });
+  const source = `/tmp/${'a-rather-long-folder-name-for-a-checkout/'.repeat(12)}test/fixtures/tree`;
+  const run = runRec('20260501T000000-77-0badf00d', '2026-05-01T00:00:00.000Z');
+  const longRun = { ...runRec('ü'.repeat(120), '2026-05-01T00:00:01.000Z'), source };
+  const tiles: TileRecord[] = [
+    tileRec('main/dark/23040', 'ok', '2026-05-01T00:00:02.000Z', run.run, { sources: '0123456789abcdef', rows: 4 }),
+    tileRec('main/dark/23041', 'ok', '2026-05-01T00:00:03.000Z', longRun.run, { sources: 'fedcba9876543210' }),
+    tileRec(`main/dark/${'9'.repeat(300)}`, 'failed', '2026-05-01T00:00:04.000Z', run.run),
+  ];
+  await store.append({ ...run, source });
+  await store.append(longRun);
+  for (const t of tiles) await store.append(t);
+  const keys = await keysUnder('out-e/_desi-qad/journal/');
+  assert.equal(keys.length, 5);
+  for (const k of keys) for (const seg of k.split('/')) assert.ok(Buffer.byteLength(seg) < 200, `${Buffer.byteLength(seg)} bytes: ${seg}`);
+  const { records, damaged } = await new S3JournalStore(client, url).load();
+  assert.equal(damaged, 0);
+  // Tile records come from their names (the rows stay in the body); the rest from their bodies, whole.
+  const { rows: _rows, ...named } = tiles[0];
+  assert.equal(_rows, 4);
+  assert.deepEqual(records, [{ ...run, source }, longRun, named, tiles[1], tiles[2]]);
+});
+
+test('an endpoint that answers 200 with an HTML page: load and append fail, naming the journal', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const page = '<html><body>Welcome to the hotel network</body></html>';
+  const portal = await startFaultServer(undefined, () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: page }));
+  try {
+    const store = new S3JournalStore(signedClient(portal.endpoint), journalUrlFor(`s3://${BUCKET}/out-f`), { retry: { ...FAST_RETRY, maxAttempts: 2 } });
+    await assert.rejects(store.load(), (err: Error) => {
+      assert.match(err.message, /out-f\/_desi-qad\/journal/);
+      assert.match(err.message, /not an S3 listing/);
+      return true;
+    });
+    await assert.rejects(store.append(tileRec('main/dark/1', 'ok', '2026-06-01T00:00:00.000Z', 'r')), (err: Error) => {
+      assert.match(err.message, /out-f\/_desi-qad\/journal\/.*_t_ok_main\.2Fdark\.2F1_-\.json/);
+      assert.match(err.message, /no ETag/);
+      return true;
+    });
+    assert.ok(portal.requests.filter((r) => r.method === 'PUT').length >= 2, 'the PUT was retried');
+  } finally {
+    await portal.close();
+  }
 });
