@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -18,7 +19,7 @@ import { journalUrlFor, S3JournalStore } from '../../src/storage/s3-journal.js';
 import { collect } from '../helpers/cli.js';
 import { FAST_RETRY, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 
-const WRITER = new URL('../helpers/journal-writer.js', import.meta.url).pathname;
+const WRITER = fileURLToPath(new URL('../helpers/journal-writer.js', import.meta.url));
 const BUCKET = 'desi-journal-many';
 let s3: LocalS3;
 let client: S3Client;
