@@ -72,11 +72,6 @@ export function outputPath(t: TileId): string {
   return `${pixgroupDir(t.survey, t.program, pixgroup(t.healpix))}/${t.survey}-${t.program}-${t.healpix}.parquet`;
 }
 
-/** A folder name made of decimal digits only (a pixgroup or healpix folder may still be non-canonical: `09766`). */
-export function isNumericName(name: string): boolean {
-  return NUMERIC.test(name);
-}
-
 /**
  * Whether a pixgroup or healpix folder name is the canonical decimal of its number (`String(Number(name))`):
  * no leading zeros, no sign, no blanks, no exponent. Only such folders hold tiles, so `97/09766` beside
