@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { parseSelection } from '../desi/selection.js';
+import { canonicalNames } from '../desi/names.js';
 import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
 import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
 import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
@@ -96,10 +97,9 @@ export function convertOptions(y: Argv) {
       if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
       for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
-      for (const name of [...list(a.survey), ...list(a.program)]) {
-        // Survey and program names become folders of the output: nothing that could climb out of --out.
-        if (!/^[a-z0-9][a-z0-9_-]*$/.test(name)) throw new Error(`--survey/--program: ${JSON.stringify(name)} is not a DESI survey or program name`);
-      }
+      // Only DESI's names (they become folders of the output, so nothing can climb out of --out either).
+      canonicalNames('survey', list(a.survey));
+      canonicalNames('program', list(a.program));
       if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
       return true;
     });
@@ -149,8 +149,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     out,
     journal,
     selection,
-    surveys: list(a.survey),
-    programs: list(a.program),
+    surveys: canonicalNames('survey', list(a.survey)),
+    programs: canonicalNames('program', list(a.program)),
     tiles: a.tiles,
     sample: a.sample,
     seed: a.seed,

@@ -72,9 +72,26 @@ export function outputPath(t: TileId): string {
   return `${pixgroupDir(t.survey, t.program, pixgroup(t.healpix))}/${t.survey}-${t.program}-${t.healpix}.parquet`;
 }
 
-/** A folder name discovery reads as a number (a pixgroup or a healpix directory): decimal digits only. */
-export function isNumericName(name: string): boolean {
-  return NUMERIC.test(name);
+/**
+ * Whether a pixgroup or healpix folder name is the canonical decimal of its number (`String(Number(name))`):
+ * no leading zeros, no sign, no blanks, no exponent. Only such folders hold tiles, so `97/09766` beside
+ * `97/9766` cannot make a second tile 9766.
+ */
+export function isCanonicalNumber(name: string): boolean {
+  return NUMERIC.test(name) && String(Number(name)) === name;
+}
+
+/**
+ * Reads a pixgroup or healpix folder name (`what` says which) as its number, or says why it is not one:
+ * `"abc" is not a healpix number`, or `not the canonical pixel number 9766` for `09766`, `+9766`, `9766 `.
+ * Local and S3 discovery both read folder names here, so both skip and report the same names.
+ */
+export function folderNumber(name: string, what: 'pixgroup' | 'healpix'): number | { problem: string } {
+  if (isCanonicalNumber(name)) return Number(name);
+  const n = Number(name);
+  if (name.trim() !== '' && Number.isSafeInteger(n) && n >= 0)
+    return { problem: `${JSON.stringify(name)} is not the canonical ${what === 'healpix' ? 'pixel' : 'pixgroup'} number ${n}` };
+  return { problem: `${JSON.stringify(name)} is not a ${what} number` };
 }
 
 /** Whether healpix directory `healpix` belongs in pixgroup folder `group` (and is a pixel of nside 64). */
@@ -109,16 +126,16 @@ export function tileFileKind(t: TileId, file: string): TileFileKind | 'other' | 
 /**
  * Maps the part of an object key below a pixgroup folder (`{healpix}/{file}`) to a tile: the coadd or
  * redrock file of pixel `healpix`, another file of the tile directory (ignored), or a problem worth
- * reporting (a pixel that is not a number or not in the pixgroup, a file lying directly in the pixgroup
- * folder, a coadd-/redrock- file named for another tile).
+ * reporting (a pixel folder that is not the canonical decimal of a number, or not in the pixgroup, a file
+ * lying directly in the pixgroup folder, a coadd-/redrock- file named for another tile).
  */
 export function parseTileObjectKey(survey: string, program: string, group: number, rest: string): TileObjectKey {
   const slash = rest.indexOf('/');
   if (slash < 0) return { kind: 'problem', problem: `not inside a healpix directory of pixgroup ${group}` };
   const pix = rest.slice(0, slash);
   const file = rest.slice(slash + 1);
-  if (!isNumericName(pix)) return { kind: 'problem', problem: `"${pix}" is not a healpix number` };
-  const healpix = Number(pix);
+  const healpix = folderNumber(pix, 'healpix');
+  if (typeof healpix === 'object') return { kind: 'problem', problem: healpix.problem };
   if (!healpixInPixgroup(healpix, group)) return { kind: 'problem', problem: notInPixgroup(group) };
   const kind = tileFileKind({ survey, program, healpix }, file);
   if (typeof kind === 'object') return { kind: 'problem', problem: kind.problem };
@@ -139,8 +156,8 @@ export function parseTilePath(path: string): TilePath {
   const segs = path.split('/');
   if (segs.length < 4 || segs[0] === '' || segs[1] === '') return { kind: 'problem', problem: 'not inside a {survey}/{program}/{pixgroup}/ folder' };
   const [survey, program, g] = segs;
-  if (!isNumericName(g)) return { kind: 'problem', problem: `"${g}" is not a pixgroup number` };
-  const group = Number(g);
+  const group = folderNumber(g, 'pixgroup');
+  if (typeof group === 'object') return { kind: 'problem', problem: group.problem };
   const parsed = parseTileObjectKey(survey, program, group, segs.slice(3).join('/'));
   if (parsed.kind === 'problem') return parsed;
   return { kind: parsed.kind, survey, program, pixgroup: group, healpix: parsed.healpix, file: parsed.file };
@@ -171,14 +188,18 @@ export function parseTileSpec(spec: string): TileSpec | undefined {
 
 /**
  * The one parser of `--tiles` values (already split at commas). Throws an Error naming the first value
- * that is not a healpix number or survey/program/healpix.
+ * that is not a healpix number or survey/program/healpix. A spec given twice (`23040,23040`, ` 23040`) is
+ * kept once, at its first place.
  */
 export function parseTileSpecs(values: readonly string[]): TileSpec[] {
-  return values.map((v) => {
+  const specs = new Map<string, TileSpec>();
+  for (const v of values) {
     const spec = parseTileSpec(v);
     if (!spec) throw new Error(`--tiles: ${JSON.stringify(v)} is not a healpix number (0–${MAX_HEALPIX}) or survey/program/healpix`);
-    return spec;
-  });
+    const key = spec.survey === undefined ? String(spec.healpix) : tileKey(spec);
+    if (!specs.has(key)) specs.set(key, spec);
+  }
+  return [...specs.values()];
 }
 
 /** Whether the tile is the one the spec names (a bare healpix number matches it in every survey and program). */

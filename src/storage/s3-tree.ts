@@ -8,6 +8,7 @@ import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile
 import { mapLimit } from '../util/concurrency.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
+import { checkListing } from './s3-answer.js';
 import { normalizeEtag, S3ObjectSource, type S3SourceOptions } from './s3-source.js';
 import { folderPrefix, formatS3Url, joinKey, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
 
@@ -88,7 +89,7 @@ export class S3TileStore implements TileStore {
       const y = order(b);
       return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
     });
-    return { tiles, problems };
+    return { tiles, problems, unreadable: [] };
   }
 
   /**
@@ -165,6 +166,8 @@ export class S3TileStore implements TileStore {
         async () => {
           this.stats.listRequests += 1;
           const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }));
+          // A 200 that is not S3's (an HTML page) parses as an empty listing: retried as a bad body, then thrown.
+          checkListing(page, `ListObjectsV2 ${formatS3Url(this.bucket, prefix)}`);
           this.stats.keys += page.Contents?.length ?? 0;
           return page;
         },

@@ -21,8 +21,30 @@ export interface DiscoveryFilter {
 
 export interface Discovery {
   tiles: TileRef[];
-  /** Problems met while listing (an unreadable directory, a stray name), each naming the place. */
+  /** Names that do not fit the layout (a stray or non-canonical folder, a misnamed file), each `place: why`. */
   problems: string[];
+  /**
+   * Folders (or files) under the source that exist but could not be listed or read (EACCES, ENOTDIR, EIO…),
+   * each `path: cause`: tiles may hide there, so the run treats them as a hole, not as noise. Missing
+   * `{survey}/{program}` folders are not listed here (not every survey has every program).
+   */
+  unreadable: string[];
+}
+
+/**
+ * A source that cannot be discovered at all (`NO_SOURCE`: the --source root does not exist or is not a
+ * folder), thrown by discover() so a mistyped path ends the run as fatal instead of as "no tiles".
+ */
+export class SourceError extends Error {
+  override name = 'SourceError';
+  readonly fatal = true;
+
+  constructor(
+    readonly code: 'NO_SOURCE',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /**

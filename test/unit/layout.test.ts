@@ -2,11 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   coaddName,
+  folderNumber,
   HEALPIX_PIXELS,
   healpixInPixgroup,
+  isCanonicalNumber,
   isHealpix,
   MAX_HEALPIX,
   outputPath,
+  parseTileObjectKey,
   parseTilePath,
   pixgroup,
   PIXGROUPS,
@@ -91,4 +94,54 @@ test('parseTilePath: a path of the tree back into survey, program, pixgroup, hea
   assert.equal(problem('main/dark/x/23040/coadd-main-dark-23040.fits'), '"x" is not a pixgroup number');
   assert.ok(problem('main/dark/230'));
   assert.ok(problem('/dark/230/23040/coadd--dark-23040.fits'));
+});
+
+test('folder names: only the canonical decimal of a number is a pixgroup or pixel folder', () => {
+  for (const good of ['0', '7', '97', '9766', '49151', '491']) assert.ok(isCanonicalNumber(good), good);
+  for (const bad of [
+    '',
+    ' ',
+    '09766',
+    '00',
+    '+9766',
+    '-0',
+    '-1',
+    '9766 ',
+    ' 9766',
+    '9 766',
+    '1e3',
+    '0x10',
+    '1.5',
+    '9766.0',
+    'Infinity',
+    'NaN',
+    'abc',
+    '99999999999999999999',
+  ])
+    assert.ok(!isCanonicalNumber(bad), JSON.stringify(bad));
+  assert.equal(folderNumber('9766', 'healpix'), 9766);
+  assert.equal(folderNumber('0', 'pixgroup'), 0);
+  assert.deepEqual(folderNumber('09766', 'healpix'), { problem: '"09766" is not the canonical pixel number 9766' });
+  assert.deepEqual(folderNumber('+9766', 'healpix'), { problem: '"+9766" is not the canonical pixel number 9766' });
+  assert.deepEqual(folderNumber('9766 ', 'healpix'), { problem: '"9766 " is not the canonical pixel number 9766' });
+  assert.deepEqual(folderNumber('097', 'pixgroup'), { problem: '"097" is not the canonical pixgroup number 97' });
+  assert.deepEqual(folderNumber('abc', 'healpix'), { problem: '"abc" is not a healpix number' });
+  assert.deepEqual(folderNumber('1.5', 'pixgroup'), { problem: '"1.5" is not a pixgroup number' });
+  assert.deepEqual(folderNumber(' ', 'pixgroup'), { problem: '" " is not a pixgroup number' });
+  assert.deepEqual(folderNumber('-1', 'healpix'), { problem: '"-1" is not a healpix number' });
+});
+
+test('S3 keys and tree paths read folder names by the same rule as local discovery', () => {
+  const key = (rest: string) => parseTileObjectKey('main', 'dark', 97, rest);
+  assert.deepEqual(key('9766/coadd-main-dark-9766.fits'), { kind: 'coadd', healpix: 9766, file: 'coadd-main-dark-9766.fits' });
+  assert.deepEqual(key('09766/coadd-main-dark-9766.fits'), { kind: 'problem', problem: '"09766" is not the canonical pixel number 9766' });
+  assert.deepEqual(key('+9766/redrock-main-dark-9766.fits'), { kind: 'problem', problem: '"+9766" is not the canonical pixel number 9766' });
+  assert.deepEqual(key('9766 /x.txt'), { kind: 'problem', problem: '"9766 " is not the canonical pixel number 9766' });
+  const path = (p: string) => {
+    const r = parseTilePath(p);
+    return r.kind === 'problem' ? r.problem : r.kind;
+  };
+  assert.equal(path('main/dark/97/9766/coadd-main-dark-9766.fits'), 'coadd');
+  assert.equal(path('main/dark/097/9766/coadd-main-dark-9766.fits'), '"097" is not the canonical pixgroup number 97');
+  assert.equal(path('main/dark/97/09766/coadd-main-dark-9766.fits'), '"09766" is not the canonical pixel number 9766');
 });

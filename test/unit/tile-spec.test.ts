@@ -51,6 +51,24 @@ test('parseTileSpecs: every value parsed, or an Error naming the bad one', () =>
   assert.throws(() => parseTileSpecs(['x', 'y']), /"x"/, 'the first bad value is named');
 });
 
+test('parseTileSpecs: a spec given twice is kept once, at its first place', () => {
+  assert.deepEqual(parseTileSpecs(['23040', '23040']), [{ healpix: 23040 }]);
+  assert.deepEqual(parseTileSpecs(['27248', ' 23040', 'main/dark/23040', '23040 ', 'main/dark/23040', '27248']), [
+    { healpix: 27248 },
+    { healpix: 23040 },
+    { survey: 'main', program: 'dark', healpix: 23040 },
+  ]);
+  assert.deepEqual(
+    parseTileSpecs(['main/dark/23040', 'sv3/dark/23040']),
+    [
+      { survey: 'main', program: 'dark', healpix: 23040 },
+      { survey: 'sv3', program: 'dark', healpix: 23040 },
+    ],
+    'the same number in two surveys is two specs',
+  );
+  assert.throws(() => parseTileSpecs(['23040', '23040', '023040']), /"023040"/, 'folding does not hide a bad value');
+});
+
 test('matchesTileSpec: a bare number matches every survey and program, a full spec one tile', () => {
   const tile = { survey: 'main', program: 'dark', healpix: 23040 };
   const yes: TileSpec[] = [{ healpix: 23040 }, { survey: 'main', program: 'dark', healpix: 23040 }];
