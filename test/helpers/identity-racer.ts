@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       proposedBy: run,
       rounds: stats?.rounds ?? 0,
       backoffs: stats?.backoffs ?? 0,
+      adopted: stats?.adopted ?? 0,
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   }

@@ -225,6 +225,43 @@ test('S3: a later run gets the existing identity; a value accepted before a cras
   assert.deepEqual(parseIdentity(await getText('half/_desi-qad/dataset.json'), 'half'), crashed);
 });
 
+test(
+  'S3: a rival ballot that appears between our phase-2 write and read makes us back off; we keep what we accepted',
+  { timeout: S3_TEST_TIMEOUT },
+  async () => {
+    // The store's own client, with a hook that, right after our phase-2 PUT (the block with a "bal") is
+    // answered, writes a rival's phase-1 block with a higher ballot to the real server, through another client.
+    const ours = signedClient(s3.endpoint);
+    const me = identity('ZWARN == 0');
+    const rival = identity('all rows');
+    let injected = false;
+    ours.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const input = args.input as { Key?: string; Body?: unknown };
+        if (!injected && context.commandName === 'PutObjectCommand' && input.Key?.endsWith(`${me.createdBy}.json`) && String(input.Body).includes('"bal":[')) {
+          injected = true;
+          await putObject(
+            client,
+            BUCKET,
+            `duel/_desi-qad/identity/${rival.createdBy}.json`,
+            formatBlock({ mbal: [7, rival.createdBy], bal: null, value: rival }),
+          );
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'injectRival' },
+    );
+    const store = new S3IdentityStore(ours, `s3://${BUCKET}/duel`, { retry: FAST_RETRY });
+    const got = await store.establish(me);
+    assert.ok(injected, 'the rival block was written');
+    assert.equal(store.stats.backoffs, 1, 'the phase-2 read saw the higher ballot and backed off once');
+    assert.equal(store.stats.rounds, 2);
+    // Our block had accepted our value; the rival had accepted nothing, so our next round keeps our value.
+    assert.deepEqual(got, { identity: me, created: true });
+  },
+);
+
 test('S3: a damaged manifest or block is an error naming its key', { timeout: S3_TEST_TIMEOUT }, async () => {
   await putObject(client, BUCKET, 'bad-manifest/_desi-qad/dataset.json', '{"format":"something-else"}');
   const store = new S3IdentityStore(client, `s3://${BUCKET}/bad-manifest`, { retry: FAST_RETRY });
