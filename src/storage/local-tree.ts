@@ -46,8 +46,8 @@ export class LocalTileStore implements TileStore {
     return { tiles, problems };
   }
 
-  async open(ref: ObjectRef): Promise<OpenedObject> {
-    return LocalFileSource.open(ref.path);
+  async open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject> {
+    return LocalFileSource.open(ref.path, signal);
   }
 
   displayName(ref: ObjectRef): string {
