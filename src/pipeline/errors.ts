@@ -1,5 +1,6 @@
 import { FitsError } from '../fits/errors.js';
 import { DesiError } from '../desi/errors.js';
+import { isAbort } from '../storage/abort.js';
 
 /**
  * Errors crossing the worker boundary lose their class (structured clone keeps only message and stack), so
@@ -48,7 +49,12 @@ export interface Failure {
 /** Errors that stop the whole run (the output cannot take more data), not just one tile. */
 export const FATAL_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
+/**
+ * The class and message of a failed tile. An abort (the run is stopping: ours, the SDK's, Node's or
+ * piscina's) is ABORTED, whatever its code says.
+ */
 export function classify(err: unknown): Failure {
+  if (isAborted(err)) return { errorClass: 'ABORTED', message: (err as Error).message };
   if (err instanceof FitsError || err instanceof DesiError) return { errorClass: err.code, message: err.message };
   const e = err as NodeJS.ErrnoException;
   const msg = typeof e?.message === 'string' ? e.message : String(err);
@@ -67,6 +73,14 @@ export function classify(err: unknown): Failure {
   if (e?.name === 'S3Error') return { errorClass: `S3_${typeof e.code === 'string' ? e.code : 'ERROR'}`, message: msg };
   if (e instanceof RangeError) return { errorClass: 'IO_RANGE', message: msg };
   return { errorClass: e?.name && e.name !== 'Error' ? e.name : 'INTERNAL', message: msg };
+}
+
+/**
+ * Whether `err` means the tile was stopped by the run's signal rather than failed: such a tile did not
+ * finish, so the run does not journal it and a later run converts it.
+ */
+export function isAborted(err: unknown): boolean {
+  return isAbort(err);
 }
 
 /**

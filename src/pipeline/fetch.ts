@@ -1,6 +1,7 @@
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { PlannedRead } from '../desi/read-plan.js';
 import type { ByteSource } from '../fits/index.js';
+import { throwIfAborted } from '../storage/abort.js';
 import { MemorySource } from '../storage/source.js';
 import { addRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
@@ -37,6 +38,11 @@ export interface FetchContext {
   gapBytes: number;
   /** With --keep-fits: where whole downloaded files are also written (a local folder). */
   keepFits?: (ref: ObjectRef, bytes: Uint8Array) => Promise<void>;
+  /**
+   * The run's signal (aborted on the first SIGINT/SIGTERM/SIGHUP): passed to every open and read, and to the
+   * waits for a read slot, so a stopping run's reads reject at once with an AbortedError.
+   */
+  signal?: AbortSignal;
 }
 
 /** Awaits a read step, adding the wait to the tile's read time. */
@@ -86,14 +92,17 @@ abstract class BaseFetch {
   ) {}
 
   protected async open(ref: ObjectRef): Promise<ByteSource> {
-    const o = await this.io(this.ctx.store.open(ref));
+    const { signal } = this.ctx;
+    const o = await this.io(this.ctx.store.open(ref, signal));
     this.opened.push(o);
     const total = this.ctx.limits.total;
-    return { name: o.name, byteLength: o.byteLength, slice: (start: number, end: number) => total.run(() => o.slice(start, end)) };
+    return { name: o.name, byteLength: o.byteLength, slice: (start: number, end: number) => total.run(() => o.slice(start, end), signal) };
   }
 
+  /** Takes `bytes` of the budget until letGo(); a run aborted during the wait goes no further. */
   protected async hold(bytes: number, what: string): Promise<void> {
     this.releases.push(await this.ctx.budget.acquire(bytes, what));
+    throwIfAborted(this.ctx.signal, what);
   }
 
   protected letGo(): void {
@@ -190,6 +199,6 @@ class Ranges extends BaseFetch implements TileFetch {
   }
 
   readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]> {
-    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end));
+    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end), { signal: this.ctx.signal });
   }
 }

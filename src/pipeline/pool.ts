@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
 import type { EncodeResult, EncodeTask, MatchResult, MatchTask, SelectResult, SelectTask } from './tasks.js';
 import { transferList } from './tasks.js';
+import { allowManyListeners } from '../storage/abort.js';
 
 /** The compiled worker module (dist/workers/tile-worker.js), found relative to this file (dist/src/pipeline/). */
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/tile-worker.js', import.meta.url));
@@ -31,13 +32,19 @@ export class WorkerPool {
     });
   }
 
-  run(name: 'select', task: SelectTask): Promise<SelectResult>;
-  run(name: 'match', task: MatchTask): Promise<MatchResult>;
-  run(name: 'encode', task: EncodeTask): Promise<EncodeResult>;
-  async run(name: string, task: SelectTask | MatchTask | EncodeTask): Promise<unknown> {
+  /**
+   * Runs a task on a worker thread. With `signal` (the run's), a task still queued when it aborts leaves the
+   * queue, and a running one has its thread ended by piscina (which starts a fresh one); either way the call
+   * rejects with piscina's AbortError, which pipeline/errors.ts classifies as ABORTED.
+   */
+  run(name: 'select', task: SelectTask, signal?: AbortSignal): Promise<SelectResult>;
+  run(name: 'match', task: MatchTask, signal?: AbortSignal): Promise<MatchResult>;
+  run(name: 'encode', task: EncodeTask, signal?: AbortSignal): Promise<EncodeResult>;
+  async run(name: string, task: SelectTask | MatchTask | EncodeTask, signal?: AbortSignal): Promise<unknown> {
+    allowManyListeners(signal); // piscina listens to it once per task in flight
     this.tick(1);
     try {
-      return (await this.pool.run(task, { name, transferList: transferList(task) })) as unknown;
+      return (await this.pool.run(task, { name, transferList: transferList(task), signal })) as unknown;
     } finally {
       this.tick(-1);
     }

@@ -7,8 +7,9 @@ import { selectionText, type Selection } from '../desi/selection.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { TileStatus } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
+import { throwIfAborted } from '../storage/abort.js';
 import { addRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
-import { classify, isFatalOutput } from './errors.js';
+import { classify, isAborted, isFatalOutput } from './errors.js';
 import { tileFetch, type FetchContext, type FetchMode } from './fetch.js';
 import type { WorkerPool } from './pool.js';
 import { toEncodeTask, toWire } from './tasks.js';
@@ -44,6 +45,11 @@ export interface TileOutcome {
   poolMs: number;
   /** Set when the error means the run cannot go on (the output disk is full or read-only). */
   fatal?: boolean;
+  /**
+   * Set when the run's signal stopped the tile before it finished (status 'failed', errorClass 'ABORTED'):
+   * the run does not journal it, so a later run converts it.
+   */
+  aborted?: boolean;
 }
 
 /**
@@ -51,7 +57,8 @@ export interface TileOutcome {
  * tile's memory budget); decoding and encoding happen in the pool. The steps: the redrock's headers and
  * REDSHIFTS, the selection (a tile with no selected row stops there), the coadd's headers and FIBERMAP, the
  * match by TARGETID, the read plan of the selected spectra rows and its reads, the encode, the atomic write.
- * Never throws: failures are outcomes.
+ * Never throws: failures are outcomes. The run's signal (ctx.signal) stops the reads, the waits and the pool
+ * tasks, giving an outcome with `aborted: true`; the write of a tile whose Parquet is encoded is not stopped.
  */
 export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileOutcome> {
   const t0 = performance.now();
@@ -91,14 +98,16 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
   const io = <T>(p: Promise<T>) => timed(p, 'ioMs');
   const pool = <T>(p: Promise<T>) => timed(p, 'poolMs');
   const fetch = tileFetch(ctx.fetch, ctx, tile, io);
+  let writing = false; // the write's own failures are never taken for the abort's
   try {
+    throwIfAborted(ctx.signal, key);
     await fetch.begin();
     const rr = await fetch.redrock();
     // All of the redrock's headers (a few small reads): a second REDSHIFTS would make the table meant ambiguous.
     const rrHdus = await io(scanHdus(rr));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
     const sel = await fetch.holding(redshifts.dataLength, `${rr.name} REDSHIFTS`, async () =>
-      pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection })),
+      pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }, ctx.signal)),
     );
     if (sel.targetids.length === 0) {
       outcome.status = 'empty';
@@ -109,7 +118,9 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
     const match = await fetch.holding(fibermap.dataLength, `${coadd.name} FIBERMAP`, async () =>
-      pool(ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids })),
+      pool(
+        ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids }, ctx.signal),
+      ),
     );
     // Plan every read first (header arithmetic only), then take the budget once for all of them: the fetched
     // rows, and the worker's decoded copy of the selected ones.
@@ -133,8 +144,10 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
         wavelengths,
         metadata,
       };
-      const enc = await pool(ctx.pool.run('encode', toEncodeTask(input)));
+      const enc = await pool(ctx.pool.run('encode', toEncodeTask(input), ctx.signal));
       const rel = outputPath(tile);
+      // From here on the signal is not honoured: the encoded tile is written (atomically) and journaled.
+      writing = true;
       try {
         await io(ctx.out.writeAtomic(rel, enc.parquet));
       } catch (err) {
@@ -149,6 +162,13 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.status = 'failed';
     outcome.errorClass = f.errorClass;
     outcome.error = f.message;
+    // A read cut short by the abort may fail in its own words (a destroyed stream): once the signal has
+    // fired, any failure before the write is the abort's. The write itself is never aborted.
+    if (!writing && (isAborted(err) || ctx.signal?.aborted === true)) {
+      outcome.aborted = true;
+      outcome.errorClass = 'ABORTED';
+      if (!isAborted(err)) outcome.error = `${key}: aborted (the run is stopping): ${f.message}`;
+    }
     return outcome;
   } finally {
     const read = await fetch.close();

@@ -52,8 +52,8 @@ export class LocalTileStore implements TileStore {
     return { tiles, problems, unreadable };
   }
 
-  async open(ref: ObjectRef): Promise<OpenedObject> {
-    return LocalFileSource.open(ref.path);
+  async open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject> {
+    return LocalFileSource.open(ref.path, signal);
   }
 
   displayName(ref: ObjectRef): string {

@@ -1,11 +1,13 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { checkRange, type ByteSource } from '../fits/source.js';
+import { throwIfAborted } from './abort.js';
 import { newRetryCounters } from './retry.js';
 import type { SourceStats } from './source.js';
 
 /**
  * A local file as a ByteSource. The length is taken from fstat when opened, so every size a FITS header
- * claims can be checked against the real file before anything is allocated from it.
+ * claims can be checked against the real file before anything is allocated from it. With the run's signal,
+ * each read first checks it, so a stopping run starts no more reads (a local read itself is never stalled).
  */
 export class LocalFileSource implements ByteSource {
   readonly stats: SourceStats = { bytesFetched: 0, requests: 0 };
@@ -17,15 +19,17 @@ export class LocalFileSource implements ByteSource {
     readonly byteLength: number,
     readonly mtimeMs: number,
     private readonly fh: FileHandle,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
-  /** Opens `path` for reading; the caller must close() it. */
-  static async open(path: string): Promise<LocalFileSource> {
+  /** Opens `path` for reading; the caller must close() it. Reads check `signal` (the run's) first. */
+  static async open(path: string, signal?: AbortSignal): Promise<LocalFileSource> {
+    throwIfAborted(signal, path);
     const fh = await open(path, 'r');
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new Error(`${path}: not a regular file`);
-      return new LocalFileSource(path, st.size, st.mtimeMs, fh);
+      return new LocalFileSource(path, st.size, st.mtimeMs, fh, signal);
     } catch (err) {
       await fh.close();
       throw err;
@@ -38,6 +42,7 @@ export class LocalFileSource implements ByteSource {
     const out = new Uint8Array(end - start);
     let done = 0;
     while (done < out.byteLength) {
+      throwIfAborted(this.signal, `${this.name} bytes ${start}-${end - 1}`);
       const { bytesRead } = await this.fh.read(out, done, out.byteLength - done, start + done);
       if (bytesRead === 0) {
         throw new Error(`${this.name}: file ended at byte ${start + done}, expected ${this.byteLength} bytes (it changed while being read)`);

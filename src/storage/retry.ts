@@ -4,6 +4,7 @@
  * retries are off (maxAttempts 1 in makeS3Client) so that every retry is decided and counted here.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { AbortedError, asAborted, isAbort, throwIfAborted } from './abort.js';
 
 /** Why a failed attempt is worth another try. */
 export type RetryReason = 'throttle' | 'server' | 'network' | 'timeout' | 'body';
@@ -24,6 +25,11 @@ export interface RetryOptions {
    * the same retry in each). Nothing is counted when absent.
    */
   counters?: RetryCounters | readonly RetryCounters[];
+  /**
+   * The run's signal: checked before each attempt, it also cuts a backoff sleep short. Once it has fired,
+   * the failure of the attempt in flight is an AbortedError, never retried nor counted (retries or gaveUp).
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_RETRY = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 20_000 } as const;
@@ -160,17 +166,23 @@ export function alsoCountIn(opts: RetryOptions | undefined, more: RetryCounters)
 
 /**
  * Runs `fn` until it succeeds, a non-retryable error is thrown, or the attempts are used up; sleeps with
- * backoff between attempts and counts each retry in `opts.counters`. The last error is thrown as is.
+ * backoff between attempts and counts each retry in `opts.counters`. The last error is thrown as is, except
+ * an abort: once `opts.signal` has fired (or `fn` failed with an abort error), withRetry throws an
+ * AbortedError naming `what` at once, without another attempt and without counting anything.
  */
 export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_RETRY.maxAttempts);
   const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
   const max = opts.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
+  const { signal } = opts;
   const counters = new Set(counterList(opts.counters)); // a counter given twice still counts once
   for (let attempt = 1; ; attempt++) {
+    throwIfAborted(signal, what);
     try {
       return await fn(attempt);
     } catch (error) {
+      // An attempt cut short by the run's signal fails in whatever way its request did: it is an abort.
+      if (signal?.aborted || isAbort(error)) throw asAborted(error, what);
       const reason = retryReason(error);
       if (reason === undefined) throw error;
       if (attempt >= maxAttempts) {
@@ -178,13 +190,20 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
         if (error && typeof error === 'object') attemptsMade.set(error, attempt);
         throw error;
       }
+      const delayMs = backoffDelay(attempt, base, max, opts.random);
+      opts.onRetry?.({ what, attempt, reason, delayMs, error });
+      if (delayMs > 0) {
+        try {
+          await sleepTimer(delayMs, undefined, { signal });
+        } catch (err) {
+          throw new AbortedError(what, { cause: err }); // the only way the sleep fails
+        }
+      }
+      // Counted once the next attempt is sure to start: a backoff cut short by an abort retried nothing.
       for (const c of counters) {
         c.retries += 1;
         c[reason] += 1;
       }
-      const delayMs = backoffDelay(attempt, base, max, opts.random);
-      opts.onRetry?.({ what, attempt, reason, delayMs, error });
-      if (delayMs > 0) await sleepTimer(delayMs);
     }
   }
 }

@@ -1,10 +1,12 @@
 /**
  * One S3 object as a ByteSource: ranged GETs pinned to the ETag seen at discovery, bodies streamed into a
- * preallocated buffer, large slices split into parallel parts, stalled reads aborted and retried.
+ * preallocated buffer, large slices split into parallel parts, stalled reads aborted and retried, and every
+ * request stopped at once when the run's signal aborts.
  */
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkRange } from '../fits/source.js';
+import { AbortedError, isAbort, onAbort, throwIfAborted } from './abort.js';
 import type { SourceStats } from './source.js';
 import type { OpenedObject } from './tile-store.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -21,6 +23,11 @@ export interface S3SourceOptions {
   stallMs?: number;
   /** Retries of this object's reads are counted in `retry.counters` (the run's) and in its own `retries`. */
   retry?: RetryOptions;
+  /**
+   * The run's signal. Once it aborts, the GETs in flight are aborted (headers or body), no backoff sleeps on,
+   * no part starts, and the read rejects with an AbortedError. It wins over `retry.signal` when both are set.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
@@ -62,6 +69,7 @@ export class S3ObjectSource implements OpenedObject {
   private readonly partSize: number;
   private readonly partConcurrency: number;
   private readonly stallMs: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -76,7 +84,8 @@ export class S3ObjectSource implements OpenedObject {
     this.partSize = Math.max(1, opts.partSize ?? DEFAULT_PART_SIZE);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
     this.stallMs = opts.stallMs ?? 30_000;
-    this.retry = alsoCountIn(opts.retry, this.retries);
+    this.signal = opts.signal ?? opts.retry?.signal;
+    this.retry = { ...alsoCountIn(opts.retry, this.retries), signal: this.signal };
   }
 
   /** The ETag every read is pinned to (unquoted), once known. */
@@ -90,12 +99,14 @@ export class S3ObjectSource implements OpenedObject {
    */
   async slice(start: number, end: number): Promise<Uint8Array> {
     checkRange(this.name, this.byteLength, start, end);
+    throwIfAborted(this.signal, `${this.name} bytes ${start}-${end - 1}`);
     const out = new Uint8Array(end - start);
     if (end === start) return out;
     const parts: [number, number][] = [];
     for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
     // A failed part stops new parts from starting; the error is thrown only after the parts in flight have
-    // settled, so no GET is left writing into `out` behind a rejected slice.
+    // settled, so no GET is left writing into `out` behind a rejected slice. On abort every part in flight
+    // fails at once (its GET is aborted), and the parts not started fail before their first attempt.
     await mapLimit(parts, this.partConcurrency, ([s, e]) => this.readPart(out, s - start, s, e));
     return out;
   }
@@ -109,12 +120,16 @@ export class S3ObjectSource implements OpenedObject {
     try {
       await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.retry);
     } catch (err) {
-      if (err instanceof ObjectChangedError) throw err;
+      if (err instanceof ObjectChangedError || isAbort(err)) throw err;
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: this.key, operation: `GetObject bytes=${start}-${end - 1}` });
     }
   }
 
-  /** One attempt: a ranged GET whose body is streamed into out[offset, offset + end - start). */
+  /**
+   * One attempt: a ranged GET whose body is streamed into out[offset, offset + end - start). Its own
+   * controller is aborted by the stall timer (a StallError, retried) or by the run's signal (an
+   * AbortedError, not retried), which also destroys a body being streamed.
+   */
   private async getRange(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
     const ac = new AbortController();
     let body: Readable | undefined;
@@ -128,6 +143,11 @@ export class S3ObjectSource implements OpenedObject {
         body?.destroy();
       }, this.stallMs);
     };
+    const stopListening = onAbort(this.signal, () => {
+      clearTimeout(timer);
+      ac.abort();
+      body?.destroy();
+    });
     this.stats.requests += 1;
     const want = end - start;
     try {
@@ -163,6 +183,7 @@ export class S3ObjectSource implements OpenedObject {
       }
       if (pos < limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} ended after ${pos - offset} of ${want} bytes`);
     } catch (err) {
+      if (this.signal?.aborted) throw new AbortedError(`${this.name} bytes ${start}-${end - 1}`, { cause: err });
       if (stalled) throw new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
       const status = httpStatusOf(err);
       if (status === 412) throw new ObjectChangedError(this.bucket, this.key, `HTTP 412 to If-Match "${this.etag}"`);
@@ -170,6 +191,7 @@ export class S3ObjectSource implements OpenedObject {
       throw err;
     } finally {
       clearTimeout(timer);
+      stopListening();
     }
   }
 }

@@ -6,6 +6,7 @@ import { parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/lay
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
 import { mapLimit } from '../util/concurrency.js';
+import { allowManyListeners, isAbort } from './abort.js';
 import { withRetry, type RetryOptions } from './retry.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { checkListing } from './s3-answer.js';
@@ -61,8 +62,10 @@ export class S3TileStore implements TileStore {
    * exists, is readable and the endpoint answers, so those fail at once with a thrown S3Error naming the
    * bucket, prefix and endpoint. A pixgroup whose listing still fails after retries also throws: a silent
    * hole in discovery would look like a finished run. Keys that do not fit the layout are problems.
+   * `signal` (the run's) aborts every listing in flight and starts no more: discover rejects with an AbortedError.
    */
-  async discover(filter: DiscoveryFilter): Promise<Discovery> {
+  async discover(filter: DiscoveryFilter, signal?: AbortSignal): Promise<Discovery> {
+    allowManyListeners(signal);
     const problems: string[] = [];
     let extraProblems = 0;
     const maxProblems = this.opts.maxProblems ?? 100;
@@ -71,7 +74,11 @@ export class S3TileStore implements TileStore {
       else extraProblems += 1;
     };
     // The first contact: two attempts at most, so a wrong or silent endpoint is reported within a minute.
-    const probe = await this.list(folderPrefix(this.prefix), 1, undefined, { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) });
+    const probe = await this.list(folderPrefix(this.prefix), 1, undefined, {
+      ...this.opts.retry,
+      maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2),
+      signal,
+    });
     if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0)
       problems.push(`${formatS3Url(this.bucket, folderPrefix(this.prefix))}: no objects under this prefix`);
 
@@ -80,7 +87,7 @@ export class S3TileStore implements TileStore {
       for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
     const found = new Map<string, TileRef>();
     // The first failed pixgroup stops new listings; it is thrown once the listings in flight have settled.
-    await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem));
+    await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem, signal));
     if (extraProblems > 0) problems.push(`… and ${extraProblems} more keys that do not fit the layout`);
 
     const order = (t: TileRef) => [filter.surveys.indexOf(t.survey), filter.programs.indexOf(t.program), t.healpix];
@@ -96,8 +103,8 @@ export class S3TileStore implements TileStore {
    * An S3ObjectSource over the object `ref.path` (a key), pinned to the ETag discovery saw. Its retries are
    * counted in its own `retries` and in the store's counters.
    */
-  async open(ref: ObjectRef): Promise<OpenedObject> {
-    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, this.sourceOptions);
+  async open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject> {
+    return new S3ObjectSource(this.client, this.bucket, ref.path, ref.size, ref.etag, { ...this.sourceOptions, signal });
   }
 
   /** The objects' options, counting their retries in the store's counters when they name none of their own. */
@@ -119,11 +126,12 @@ export class S3TileStore implements TileStore {
     group: number,
     found: Map<string, TileRef>,
     problem: (key: string, why: string) => void,
+    signal?: AbortSignal,
   ): Promise<void> {
     const folder = folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group)));
     let token: string | undefined;
     do {
-      const page = await this.list(folder, this.opts.maxKeys, token);
+      const page = await this.list(folder, this.opts.maxKeys, token, { ...this.opts.retry, signal });
       for (const obj of page.Contents ?? []) {
         const key = obj.Key;
         if (!key?.startsWith(folder)) continue;
@@ -165,7 +173,9 @@ export class S3TileStore implements TileStore {
         `list ${formatS3Url(this.bucket, prefix)}`,
         async () => {
           this.stats.listRequests += 1;
-          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }));
+          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }), {
+            abortSignal: retry?.signal,
+          });
           // A 200 that is not S3's (an HTML page) parses as an empty listing: retried as a bad body, then thrown.
           checkListing(page, `ListObjectsV2 ${formatS3Url(this.bucket, prefix)}`);
           this.stats.keys += page.Contents?.length ?? 0;
@@ -174,6 +184,7 @@ export class S3TileStore implements TileStore {
         retry,
       );
     } catch (err) {
+      if (isAbort(err)) throw err;
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: prefix, operation: 'ListObjectsV2' });
     }
   }

@@ -54,8 +54,10 @@ export class SourceError extends Error {
 export interface TileStore {
   /** The root as the user wrote it (a path or s3://bucket/prefix), for messages and metadata. */
   readonly root: string;
-  discover(filter: DiscoveryFilter): Promise<Discovery>;
-  open(ref: ObjectRef): Promise<OpenedObject>;
+  /** Lists the tiles asked for; `signal` (the run's) aborts the listings in flight with an AbortedError. */
+  discover(filter: DiscoveryFilter, signal?: AbortSignal): Promise<Discovery>;
+  /** Opens one object; its reads honour `signal` (the run's): once aborted, they reject with an AbortedError. */
+  open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject>;
   /** A name for the object in messages and in the Parquet footer (never a signed URL). */
   displayName(ref: ObjectRef): string;
 }

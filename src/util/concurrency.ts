@@ -4,6 +4,7 @@
  * `mapLimit`, or takes slots of a shared `Limiter` where a limit spans several callers (ranged reads in flight
  * across all tiles).
  */
+import { AbortedError, onAbort } from '../storage/abort.js';
 
 export interface MapLimitOptions {
   /** Once aborted, no new item starts; after the started ones settle, the call rejects with the signal's reason. */
@@ -46,6 +47,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 /**
  * A counting semaphore: at most `limit` holders at once, served in arrival order. `run(fn)` holds a slot for
  * the duration of `fn`. Used where one limit is shared by independent callers (total ranged reads in flight).
+ * A caller waiting for a slot with a signal leaves the queue as soon as the signal aborts.
  */
 export class Limiter {
   private active = 0;
@@ -61,8 +63,13 @@ export class Limiter {
     return this.active;
   }
 
-  async run<R>(fn: () => Promise<R>): Promise<R> {
-    await this.acquire();
+  /**
+   * Runs `fn` holding a slot. With `signal`: an aborted signal rejects at once with an AbortedError, and a
+   * caller still queued when it aborts leaves the queue and rejects with one (fn never runs); once `fn` has
+   * started, stopping it is fn's own business (it is given the same signal by its caller).
+   */
+  async run<R>(fn: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+    await this.acquire(signal);
     try {
       return await fn();
     } finally {
@@ -70,13 +77,26 @@ export class Limiter {
     }
   }
 
-  private acquire(): Promise<void> {
+  private acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new AbortedError('waiting for a slot of the limit', { cause: signal.reason }));
     if (this.active < this.limit) {
       this.active += 1;
       this.peak = Math.max(this.peak, this.active);
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        stopListening();
+        resolve();
+      };
+      // Leaving the queue takes no slot: release() only ever hands slots to waiters still in it.
+      const stopListening = onAbort(signal, () => {
+        const i = this.waiting.indexOf(wake);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new AbortedError('waiting for a slot of the limit', { cause: signal?.reason }));
+      });
+      this.waiting.push(wake);
+    });
   }
 
   private release(): void {

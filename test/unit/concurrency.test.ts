@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Limiter, mapLimit } from '../../src/util/concurrency.js';
+import { AbortedError } from '../../src/storage/abort.js';
 
 test('mapLimit keeps at most `limit` calls in flight and returns results in item order', async () => {
   let active = 0;
@@ -99,4 +100,35 @@ test('Limiter releases its slot when the work throws', async () => {
     /x/,
   );
   assert.equal(await lim.run(() => Promise.resolve(7)), 7);
+});
+
+test('Limiter: a queued waiter whose signal aborts leaves the queue and rejects; the others keep their turn', async () => {
+  const lim = new Limiter(1);
+  let release!: () => void;
+  const holder = lim.run(() => new Promise<void>((r) => (release = r)));
+  const ac = new AbortController();
+  const ran: string[] = [];
+  const aborted = lim.run(() => {
+    ran.push('aborted waiter');
+    return Promise.resolve();
+  }, ac.signal);
+  const next = lim.run(() => {
+    ran.push('next');
+    return Promise.resolve('next done');
+  }, new AbortController().signal);
+  await sleep(5);
+  ac.abort();
+  await assert.rejects(aborted, (e) => e instanceof AbortedError && e.code === 'ABORTED');
+  assert.equal(lim.inFlight, 1, 'the holder keeps its slot; the aborted waiter took none');
+  release();
+  await holder;
+  assert.equal(await next, 'next done');
+  assert.deepEqual(ran, ['next'], 'the aborted waiter never ran');
+  assert.equal(lim.inFlight, 0);
+  // An already aborted signal rejects at once, even with a free slot.
+  await assert.rejects(
+    lim.run(() => Promise.resolve(1), ac.signal),
+    AbortedError,
+  );
+  assert.equal(lim.inFlight, 0);
 });

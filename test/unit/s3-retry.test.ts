@@ -11,6 +11,7 @@ import {
   StallError,
   withRetry,
 } from '../../src/storage/retry.js';
+import { AbortedError, isAbort } from '../../src/storage/abort.js';
 
 const sdkError = (name: string, status?: number, extra: object = {}) =>
   Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
@@ -145,4 +146,93 @@ test('retry counters belong to their owner: each counter given is counted once, 
   addRetryCounters(other, object);
   assert.deepEqual(other, { ...newRetryCounters(), retries: 2, throttle: 2 });
   assert.equal(formatRetryCounters(other), 'S3 retries: 2 (throttled 2, 5xx 0, network 0, timeouts 0, bad bodies 0); gave up 0');
+});
+
+test('withRetry: an abort during a long backoff rejects at once with an AbortedError and counts nothing', async () => {
+  const counters = newRetryCounters();
+  const ac = new AbortController();
+  let calls = 0;
+  let retried = 0;
+  const t0 = performance.now();
+  const run = withRetry(
+    'get s3://b/k',
+    () => {
+      calls += 1;
+      return Promise.reject(sdkError('SlowDown', 503));
+    },
+    // A backoff of ~60 s (random pinned near 1): only the abort can end it within the test's time.
+    { maxAttempts: 6, baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.999, counters, signal: ac.signal, onRetry: () => (retried += 1) },
+  );
+  setTimeout(() => ac.abort(), 50);
+  await assert.rejects(run, (e) => e instanceof AbortedError && e.code === 'ABORTED' && e.message.includes('get s3://b/k: aborted'));
+  const ms = performance.now() - t0;
+  assert.ok(ms < 1_000, `withRetry took ${Math.round(ms)} ms to honour the abort`);
+  assert.equal(calls, 1, 'no attempt after the abort');
+  assert.equal(retried, 1, 'the backoff had begun');
+  assert.deepEqual(counters, newRetryCounters(), 'an aborted backoff counts no retry and no give-up');
+});
+
+test('withRetry: an attempt failing after the abort is not retried; an aborted signal starts no attempt', async () => {
+  const counters = newRetryCounters();
+  const ac = new AbortController();
+  let calls = 0;
+  await assert.rejects(
+    withRetry(
+      'x',
+      () => {
+        calls += 1;
+        ac.abort();
+        return Promise.reject(netError('ECONNRESET')); // what a destroyed socket looks like: retryable, but aborted
+      },
+      { baseDelayMs: 1, counters, signal: ac.signal },
+    ),
+    AbortedError,
+  );
+  assert.equal(calls, 1);
+  assert.deepEqual(counters, newRetryCounters());
+  calls = 0;
+  await assert.rejects(
+    withRetry(
+      'y',
+      () => {
+        calls += 1;
+        return Promise.resolve();
+      },
+      { signal: ac.signal },
+    ),
+    AbortedError,
+  );
+  assert.equal(calls, 0);
+  // The SDK's own abort error, without our signal, is not retried either.
+  const sdkAbort = Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+  calls = 0;
+  await assert.rejects(
+    withRetry(
+      'z',
+      () => {
+        calls += 1;
+        return Promise.reject(sdkAbort);
+      },
+      { baseDelayMs: 1, counters },
+    ),
+    (e) => e instanceof AbortedError && e.cause === sdkAbort,
+  );
+  assert.equal(calls, 1);
+  assert.deepEqual(counters, newRetryCounters());
+});
+
+test("isAbort recognises ours, the SDK's, Node's and a wrapped one, and nothing else", async () => {
+  assert.ok(isAbort(new AbortedError('x')));
+  assert.ok(isAbort(Object.assign(new Error('Request aborted'), { name: 'AbortError' })));
+  const ac = new AbortController();
+  ac.abort();
+  assert.ok(isAbort(ac.signal.reason), 'the DOMException of abort()');
+  const { setTimeout: sleep } = await import('node:timers/promises');
+  await assert.rejects(sleep(10, undefined, { signal: ac.signal }), (e) => isAbort(e) && (e as { code?: string }).code === 'ABORT_ERR');
+  assert.ok(isAbort(new Error('wrapped', { cause: new AbortedError() })));
+  assert.ok(!isAbort(new StallError('stalled')));
+  assert.ok(!isAbort(sdkError('TimeoutError', undefined)));
+  assert.ok(!isAbort(netError('ECONNRESET')));
+  assert.ok(!isAbort(undefined));
+  assert.ok(!isAbort('AbortError'));
 });
