@@ -7,6 +7,9 @@
  * - claims a tile before converting it, with a claim `_desi-qad/claims/{tile}/{run}`, so two runs do not
  *   convert the same tile at once.
  *
+ * A heartbeat's time is its writer's clock and is compared with the reader's, so machines sharing an output
+ * need clocks that agree to well within the lease (NTP does; the default lease is 2 minutes).
+ *
  * The protocol lives here, once (BaseRegistry); registry-local.ts and registry-s3.ts only store, list and
  * remove the small records (RegistryBackend).
  */
