@@ -116,6 +116,7 @@ export class LocalOutputStore implements OutputStore {
         }
       },
       (rel) => rel !== TOOL_DIR,
+      true,
     );
     return files;
   }
@@ -160,24 +161,27 @@ export class LocalOutputStore implements OutputStore {
 
 /**
  * Calls `visit` for every regular file below `dir` (path, name, path relative to the walk's root with '/'),
- * entering the folders `enter` accepts; folders that vanish or cannot be read are skipped.
+ * entering the folders `enter` accepts. Folders that vanish are skipped; folders that cannot be read are
+ * skipped too unless `strict` (a listing must not silently miss files).
  */
 async function walkFiles(
   dir: string,
   rel: string,
   visit: (path: string, name: string, rel: string) => Promise<void>,
   enter: (rel: string) => boolean = () => true,
+  strict = false,
 ): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
+  } catch (err) {
+    if (!strict || (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
   }
   for (const e of entries) {
     const r = rel === '' ? e.name : `${rel}/${e.name}`;
     if (e.isDirectory()) {
-      if (enter(r)) await walkFiles(join(dir, e.name), r, visit, enter);
+      if (enter(r)) await walkFiles(join(dir, e.name), r, visit, enter, strict);
     } else if (e.isFile()) await visit(join(dir, e.name), e.name, r);
   }
 }

@@ -256,8 +256,9 @@ export class BaseRegistry implements RunRegistry {
       await this.removeMine(tile, seg);
       throw err;
     }
-    if (holder === undefined) return { ok: true };
+    if (holder === undefined && this.running) return { ok: true };
     await this.removeMine(tile, seg);
+    if (holder === undefined) throw new Error(`run registry ${this.backend.location}: run ${this.run} was stopped while claiming ${tile}`);
     return { ok: false, holder };
   }
 
