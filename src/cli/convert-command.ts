@@ -165,7 +165,11 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     minReduction: a['min-reduction'],
     fetch: keep ? 'full' : a.fetch,
     memoryBytes,
-    keepFits: keep && (async (ref, bytes) => keep.writeAtomic(relativeOf(ref), bytes)),
+    keepFits:
+      keep &&
+      (async (ref, bytes) => {
+        await keep.writeAtomic(relativeOf(ref), bytes);
+      }),
     gapBytes,
     version: toolVersion(),
     quiet: a.quiet,

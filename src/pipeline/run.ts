@@ -101,7 +101,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       );
     }
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
-    const swept = await o.out.sweepTemporaries();
+    const swept = await o.out.sweepTemporaries({ isGone: async () => false, heldByOther: async () => true });
     if (swept > 0) log.info(`Removed ${swept} temporary file(s) left by an interrupted run.`);
     const completed = journal.completed();
     log.info(`Found ${completed.size} completed tiles.`);

@@ -1,28 +1,52 @@
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { OutputStore } from './output-store.js';
+import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.js';
+import { isRunId, newRunId } from './run-id.js';
 
 /** The marker in temporary file names; no dataset reader globbing `*.parquet` ever matches it. */
 export const TEMP_MARK = '.desi-qad-tmp-';
 
+/** The folder of the tool's own records inside --out (journal, heartbeats, claims): not dataset files. */
+const TOOL_DIR = '_desi-qad';
+
+/** Temporaries of older versions carry no run id; the sweep removes them only once they are this old. */
+export const OLD_TEMP_MIN_AGE_MS = 3_600_000;
+
+/** The run that owns a temporary file, from its name `{TEMP_MARK}{run}.{hex}`; undefined for other names. */
+export function temporaryOwner(name: string): string | undefined {
+  if (!name.startsWith(TEMP_MARK)) return undefined;
+  const m = /^(.+)\.[0-9a-f]+$/.exec(name.slice(TEMP_MARK.length));
+  return m && isRunId(m[1]) ? m[1] : undefined;
+}
+
+export interface LocalOutputOptions {
+  /** The run whose temporaries this store writes (default: a fresh run id). */
+  run?: string;
+}
+
 /** A local output folder with temp-file + fsync + rename + fsync(dir) writes. */
 export class LocalOutputStore implements OutputStore {
   readonly root: string;
+  /** The run named in this store's temporary files. */
+  readonly run: string;
 
-  constructor(root: string) {
+  constructor(root: string, opts: LocalOutputOptions = {}) {
     this.root = resolve(root);
+    this.run = opts.run ?? newRunId();
+    if (!isRunId(this.run)) throw new Error(`output ${this.root}: ${JSON.stringify(this.run)} is not a run id`);
   }
 
   location(relPath: string): string {
     return this.resolveInside(relPath);
   }
 
-  async writeAtomic(relPath: string, bytes: Uint8Array): Promise<void> {
+  /** Writes through `{TEMP_MARK}{run}.{random hex}` in the file's folder, so the sweep knows whose it is. */
+  async writeAtomic(relPath: string, bytes: Uint8Array): Promise<WrittenFile> {
     const final = this.resolveInside(relPath);
     const dir = dirname(final);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+    const tmp = join(dir, `${TEMP_MARK}${this.run}.${randomBytes(6).toString('hex')}`);
     try {
       const fh = await open(tmp, 'wx');
       try {
@@ -41,28 +65,86 @@ export class LocalOutputStore implements OutputStore {
       throw err;
     }
     await fsyncDir(dir);
+    return { size: bytes.byteLength };
   }
 
-  async sweepTemporaries(): Promise<number> {
+  /**
+   * Removes temporary files whose run is gone (owners.isGone), never this run's own, and temporaries of
+   * older versions (no run id in the name) once they are over an hour old; returns how many.
+   */
+  async sweepTemporaries(owners: TemporaryOwners): Promise<number> {
     let removed = 0;
-    const walk = async (dir: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.name.startsWith(TEMP_MARK)) {
-          await rm(p, { force: true });
-          removed += 1;
-        }
-      }
+    const gone = new Map<string, Promise<boolean>>();
+    const isGone = (run: string): Promise<boolean> => {
+      let p = gone.get(run);
+      if (!p) gone.set(run, (p = owners.isGone(run)));
+      return p;
     };
-    await walk(this.root);
+    await walkFiles(this.root, '', async (path, name) => {
+      if (!name.startsWith(TEMP_MARK)) return;
+      const run = temporaryOwner(name);
+      if (run === this.run) return;
+      if (run !== undefined) {
+        if (!(await isGone(run))) return;
+      } else {
+        let mtime: number;
+        try {
+          mtime = (await stat(path)).mtimeMs;
+        } catch {
+          return; // renamed into place or removed meanwhile
+        }
+        if (Date.now() - mtime <= OLD_TEMP_MIN_AGE_MS) return;
+      }
+      await rm(path, { force: true });
+      removed += 1;
+    });
     return removed;
+  }
+
+  /** Every `.parquet` file under the root but `_desi-qad/` and temporaries: relative path → size. */
+  async listFiles(): Promise<Map<string, number>> {
+    const files = new Map<string, number>();
+    await walkFiles(
+      this.root,
+      '',
+      async (path, name, rel) => {
+        if (name.startsWith(TEMP_MARK) || !name.endsWith('.parquet')) return;
+        try {
+          files.set(rel, (await stat(path)).size);
+        } catch {
+          // removed meanwhile
+        }
+      },
+      (rel) => rel !== TOOL_DIR,
+      true,
+    );
+    return files;
+  }
+
+  /** The last `n` bytes of the file (all of it when shorter); undefined when it does not exist. */
+  async readTail(relPath: string, n: number): Promise<Uint8Array | undefined> {
+    const path = this.resolveInside(relPath);
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const len = Math.max(0, Math.min(n, size));
+      const buf = new Uint8Array(len);
+      let done = 0;
+      while (done < len) {
+        const { bytesRead } = await fh.read(buf, done, len - done, size - len + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === len ? buf : buf.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Resolves a relative path under the root; throws if it would land outside it. */
@@ -74,6 +156,33 @@ export class LocalOutputStore implements OutputStore {
       throw new Error(`output path ${JSON.stringify(relPath)} would land outside ${this.root}`);
     }
     return full;
+  }
+}
+
+/**
+ * Calls `visit` for every regular file below `dir` (path, name, path relative to the walk's root with '/'),
+ * entering the folders `enter` accepts. Folders that vanish are skipped; folders that cannot be read are
+ * skipped too unless `strict` (a listing must not silently miss files).
+ */
+async function walkFiles(
+  dir: string,
+  rel: string,
+  visit: (path: string, name: string, rel: string) => Promise<void>,
+  enter: (rel: string) => boolean = () => true,
+  strict = false,
+): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (!strict || (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const e of entries) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) {
+      if (enter(r)) await walkFiles(join(dir, e.name), r, visit, enter, strict);
+    } else if (e.isFile()) await visit(join(dir, e.name), e.name, r);
   }
 }
 

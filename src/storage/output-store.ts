@@ -1,6 +1,8 @@
 /**
- * Where the dataset goes (--out): a local folder, later also an S3 prefix. Writes are atomic: a reader or a
- * resumed run sees either the whole file or nothing.
+ * Where the dataset goes (--out): a local folder or an S3 prefix. Writes are atomic: a reader or a resumed
+ * run sees either the whole file or nothing. Several runs may share one output; what a run leaves behind
+ * (temporary files, multipart uploads) is named or claimed so that another run removes it only once its
+ * owner is gone.
  */
 export interface OutputStore {
   /** The root as the user wrote it, for messages. */
@@ -9,9 +11,31 @@ export interface OutputStore {
   location(relPath: string): string;
   /**
    * Writes `bytes` at `relPath` so that it is durably in place when the promise resolves (local: temp file,
-   * fsync, rename, fsync of the folder). The path must stay inside the root.
+   * fsync, rename, fsync of the folder; S3: upload, then a HEAD that confirms size and ETag). The path must
+   * stay inside the root.
    */
-  writeAtomic(relPath: string, bytes: Uint8Array): Promise<void>;
-  /** Removes temporary files that a killed run may have left behind; returns how many. */
-  sweepTemporaries(): Promise<number>;
+  writeAtomic(relPath: string, bytes: Uint8Array): Promise<WrittenFile>;
+  /**
+   * Removes what killed runs left behind (temporary files, incomplete uploads), never what a live run may
+   * still be writing; returns how many.
+   */
+  sweepTemporaries(owners: TemporaryOwners): Promise<number>;
+  /** Every dataset `.parquet` file (relative path with '/' → size in bytes), not `_desi-qad/`, not temporaries. */
+  listFiles(): Promise<Map<string, number>>;
+  /** The last `n` bytes of a file (fewer if it is shorter), undefined when it is missing; local stores only. */
+  readTail?(relPath: string, n: number): Promise<Uint8Array | undefined>;
+}
+
+/** What a finished write stored: its size, and on S3 the ETag that HEAD confirmed. */
+export interface WrittenFile {
+  size: number;
+  etag?: string;
+}
+
+/** What the sweep asks about the runs that own leftovers (a RunRegistry answers both). */
+export interface TemporaryOwners {
+  /** Whether the run is provably gone, so that its temporaries are no longer written. */
+  isGone(run: string): Promise<boolean>;
+  /** Whether a live run other than the caller holds the tile's claim ("main/dark/23040"). */
+  heldByOther(tile: string): Promise<boolean>;
 }

@@ -1,12 +1,27 @@
 /**
  * The dataset under an S3 prefix (--out s3://bucket/prefix). An S3 object becomes visible only once its
- * upload completes, so every write is atomic without a temporary name.
+ * upload completes, so every write is atomic without a temporary name; a write resolves only once a HEAD
+ * of the key confirms the size and ETag the upload reported. Incomplete multipart uploads of killed runs
+ * are swept, but only the tool's own (dataset files and `_desi-qad/`), only old ones, and only for tiles
+ * that no live run holds.
  */
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { OutputStore } from './output-store.js';
+import { parseOutputPath } from '../desi/output-path.js';
+import { tileKey } from '../desi/layout.js';
+import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.js';
 import { httpStatusOf, withRetry, type RetryOptions } from './retry.js';
-import { s3Error } from './s3-client.js';
+import { TEMP_MARK } from './output-local.js';
+import { newRunId } from './run-id.js';
+import { checkListing, checkWriteAnswer, NotS3AnswerError } from './s3-answer.js';
+import { S3Error, s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, relativeKeySegments, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
 
 export interface S3OutputOptions {
@@ -15,19 +30,31 @@ export interface S3OutputOptions {
   /** Parts uploaded at once for one file (default 4). */
   queueSize?: number;
   /**
-   * sweepTemporaries() aborts only multipart uploads started at least this long ago (default 1 hour), so
-   * a run never aborts the upload in flight of another machine writing the same --out.
+   * sweepTemporaries() aborts only multipart uploads started at least this long ago (default 10 minutes),
+   * so a run never aborts an upload that was started a moment ago, before its claim could be seen.
    */
   sweepMinAgeMs?: number;
+  /** The run that writes through this store, stored as the objects' `x-amz-meta-desi-qad-run` (default: a fresh run id). */
+  run?: string;
+  /** MaxKeys of each LIST page of listFiles() (default: the server's, 1000 on S3). */
+  maxKeys?: number;
   retry?: RetryOptions;
 }
 
 const MiB = 1024 * 1024;
 
+/** Multipart uploads younger than this are never aborted by the sweep. */
+export const SWEEP_MIN_AGE_MS = 600_000;
+
+/** The folder of the tool's own records under the prefix (journal, heartbeats, claims). */
+const TOOL_DIR = '_desi-qad/';
+
 export class S3OutputStore implements OutputStore {
   readonly root: string;
   readonly bucket: string;
   readonly prefix: string;
+  /** The run named in the metadata of what this store uploads. */
+  readonly run: string;
 
   constructor(
     private readonly client: S3Client,
@@ -38,8 +65,8 @@ export class S3OutputStore implements OutputStore {
     this.bucket = u.bucket;
     this.prefix = u.prefix;
     this.root = s3UrlText(u);
+    this.run = opts.run ?? newRunId();
   }
-
   /**
    * The object key of a relative path under the prefix. Absolute paths, empty segments, '.', '..' and NULs
    * throw, so no key can land outside the prefix.
@@ -56,38 +83,100 @@ export class S3OutputStore implements OutputStore {
   /**
    * Uploads `bytes` to the key of `relPath` with lib-storage's Upload (one PutObject, or a multipart upload
    * for files over the part size, aborted if it fails); retried as a whole on throttling, 5xx and network
-   * errors. When the promise resolves the object is complete and visible.
+   * errors. Then confirms it: the upload's answer must carry an ETag, and a HEAD of the key must report the
+   * same ETag and `bytes.byteLength`; otherwise a fatal S3Error (an endpoint that answers 200 to anything,
+   * a proxy page, has stored nothing). When the promise resolves the object is complete and visible.
    */
-  async writeAtomic(relPath: string, bytes: Uint8Array): Promise<void> {
+  async writeAtomic(relPath: string, bytes: Uint8Array): Promise<WrittenFile> {
     const key = this.keyOf(relPath);
+    const url = formatS3Url(this.bucket, key);
+    let etag: string;
     try {
-      await withRetry(
-        `upload ${formatS3Url(this.bucket, key)}`,
+      etag = await withRetry(
+        `upload ${url}`,
         async () => {
           const upload = new Upload({
             client: this.client,
-            params: { Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentTypeOf(key) },
+            params: {
+              Bucket: this.bucket,
+              Key: key,
+              Body: bytes,
+              ContentLength: bytes.byteLength,
+              ContentType: contentTypeOf(key),
+              Metadata: { 'desi-qad-run': this.run },
+            },
             partSize: Math.max(5 * MiB, this.opts.partSize ?? 8 * MiB),
             queueSize: this.opts.queueSize ?? 4,
             leavePartsOnError: false,
           });
-          await upload.done();
+          return checkWriteAnswer(await upload.done(), `upload ${url}`);
         },
         this.opts.retry,
       );
     } catch (err) {
+      if (err instanceof NotS3AnswerError) throw this.notConfirmed(key, 'the upload was answered without an ETag (not an S3 answer: a proxy or portal page?)');
       throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'Upload' });
     }
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await withRetry(`confirm ${url}`, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), this.opts.retry);
+    } catch (err) {
+      if (httpStatusOf(err) === 404) throw this.notConfirmed(key, `HEAD found no object at the key after the upload answered ETag ${etag}`);
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'HeadObject (confirming the upload)' });
+    }
+    if (head.ContentLength !== bytes.byteLength || head.ETag === undefined || bareEtag(head.ETag) !== bareEtag(etag)) {
+      throw this.notConfirmed(
+        key,
+        `HEAD said ContentLength ${String(head.ContentLength)}, ETag ${String(head.ETag)}; the upload sent ${bytes.byteLength} bytes and was answered ETag ${etag}`,
+      );
+    }
+    return { size: bytes.byteLength, etag };
+  }
+
+  /** Every dataset `.parquet` object under the prefix but `_desi-qad/` and temporaries: relative path → size. */
+  async listFiles(): Promise<Map<string, number>> {
+    const folder = folderPrefix(this.prefix);
+    const files = new Map<string, number>();
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await withRetry(
+          `list ${formatS3Url(this.bucket, folder)}`,
+          async () => {
+            const p = await this.client.send(
+              new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }),
+            );
+            checkListing(p, `ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
+            return p;
+          },
+          this.opts.retry,
+        );
+      } catch (err) {
+        throw s3Error(err, { client: this.client, bucket: this.bucket, key: folder, operation: 'ListObjectsV2' });
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key?.startsWith(folder)) continue;
+        const rel = o.Key.slice(folder.length);
+        if (rel.startsWith(TOOL_DIR) || !rel.endsWith('.parquet') || (rel.split('/').pop() ?? '').startsWith(TEMP_MARK)) continue;
+        files.set(rel, o.Size ?? 0);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return files;
   }
 
   /**
-   * Aborts incomplete multipart uploads under the prefix older than sweepMinAgeMs (a killed run's parts,
-   * which cost storage but are never visible as objects) and returns how many. A server without
+   * Aborts incomplete multipart uploads that a killed run left (their parts cost storage but are never
+   * visible as objects) and returns how many. Only the tool's own keys under the prefix: a dataset file
+   * (parseOutputPath) whose tile no live run holds (owners.heldByOther: a tile is uploaded only while its run
+   * holds its claim), or a key under `_desi-qad/`; and only uploads initiated over sweepMinAgeMs (10 min)
+   * ago. Other tools' uploads under the same prefix or bucket are never touched. A server without
    * ListMultipartUploads (s3rver answers 501) or a user without the permission to list them gets 0.
    */
-  async sweepTemporaries(): Promise<number> {
+  async sweepTemporaries(owners: TemporaryOwners): Promise<number> {
     const prefix = folderPrefix(this.prefix);
-    const minAge = this.opts.sweepMinAgeMs ?? 3_600_000;
+    const minAge = this.opts.sweepMinAgeMs ?? SWEEP_MIN_AGE_MS;
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     let aborted = 0;
@@ -96,8 +185,13 @@ export class S3OutputStore implements OutputStore {
       try {
         page = await withRetry(
           `list uploads ${formatS3Url(this.bucket, prefix)}`,
-          () =>
-            this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })),
+          async () => {
+            const p = await this.client.send(
+              new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+            );
+            checkListing(p, `ListMultipartUploads ${formatS3Url(this.bucket, prefix)}`);
+            return p;
+          },
           this.opts.retry,
         );
       } catch (err) {
@@ -107,7 +201,13 @@ export class S3OutputStore implements OutputStore {
       }
       for (const u of page.Uploads ?? []) {
         if (!u.Key || !u.UploadId || !u.Key.startsWith(prefix)) continue;
-        if (u.Initiated && Date.now() - u.Initiated.getTime() < minAge) continue;
+        if (!u.Initiated || Date.now() - u.Initiated.getTime() < minAge) continue;
+        const rel = u.Key.slice(prefix.length);
+        if (!rel.startsWith(TOOL_DIR)) {
+          const tile = parseOutputPath(rel);
+          if (tile === undefined) continue; // not the tool's
+          if (await owners.heldByOther(tileKey(tile))) continue; // a live run is writing it
+        }
         try {
           await withRetry(
             `abort upload ${formatS3Url(this.bucket, u.Key)}`,
@@ -126,6 +226,17 @@ export class S3OutputStore implements OutputStore {
       if (!keyMarker && !uploadIdMarker) return aborted;
     }
   }
+
+  /** The fatal error of an upload that cannot be confirmed. */
+  private notConfirmed(key: string, what: string): S3Error {
+    const url = formatS3Url(this.bucket, key);
+    return new S3Error(`${url}: the upload was not confirmed: ${what}`, this.bucket, key, 'Upload', undefined, 'UploadNotConfirmed', true);
+  }
+}
+
+/** An ETag without its quotes and weak marker, for comparing what two answers said. */
+function bareEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
 }
 
 function contentTypeOf(key: string): string {

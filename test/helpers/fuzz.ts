@@ -25,7 +25,7 @@ import { WorkerPool } from '../../src/pipeline/pool.js';
 import { ByteBudget } from '../../src/pipeline/budget.js';
 import { readLimits } from '../../src/pipeline/fetch.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
-import type { OutputStore } from '../../src/storage/output-store.js';
+import type { OutputStore, WrittenFile } from '../../src/storage/output-store.js';
 import { MemorySource } from '../../src/storage/source.js';
 import { DEFAULT_SELECTION } from '../../src/desi/selection.js';
 import { coaddName, redrockName, tileDir, type TileRef } from '../../src/desi/tile.js';
@@ -698,13 +698,16 @@ class CheckingOutput implements OutputStore {
   location(rel: string): string {
     return `memory:${rel}`;
   }
-  writeAtomic(rel: string, bytes: Uint8Array): Promise<void> {
+  writeAtomic(rel: string, bytes: Uint8Array): Promise<WrittenFile> {
     const magic = (a: number) => latin1(bytes, a, a + 4) === 'PAR1';
     if (bytes.byteLength < 12 || !magic(0) || !magic(bytes.byteLength - 4)) this.bad = `${rel}: ${bytes.byteLength} bytes that are not a Parquet file`;
-    return Promise.resolve();
+    return Promise.resolve({ size: bytes.byteLength });
   }
   sweepTemporaries(): Promise<number> {
     return Promise.resolve(0);
+  }
+  listFiles(): Promise<Map<string, number>> {
+    return Promise.resolve(new Map<string, number>());
   }
 }
 

@@ -13,6 +13,7 @@ import type { JournalRecord } from '../../src/storage/journal-store.js';
 import { LocalJournalStore } from '../../src/storage/journal-local.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
 import { LocalOutputStore, TEMP_MARK } from '../../src/storage/output-local.js';
+import type { WrittenFile } from '../../src/storage/output-store.js';
 import { FIXTURE_TREE, listFiles, runCli } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 
@@ -27,7 +28,7 @@ class FillingDisk extends LocalOutputStore {
   ) {
     super(root);
   }
-  override async writeAtomic(rel: string, bytes: Uint8Array): Promise<void> {
+  override async writeAtomic(rel: string, bytes: Uint8Array): Promise<WrittenFile> {
     if (this.writes >= this.okWrites) throw enospc();
     this.writes += 1;
     return super.writeAtomic(rel, bytes);

@@ -1,11 +1,12 @@
 /**
- * The dataset written to a real S3 server (s3rver): atomic uploads (single and multipart) read back equal,
- * keys outside the prefix refused, leftovers of interrupted multipart uploads swept (and a server without
+ * The dataset written to a real S3 server (s3rver): atomic uploads (single and multipart) read back equal
+ * and confirmed by HEAD (an endpoint that answers 200 to anything fails), keys outside the prefix refused,
+ * listFiles, and only the tool's own leftovers of interrupted multipart uploads swept (and a server without
  * ListMultipartUploads answered gracefully).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { S3Error } from '../../src/storage/s3-client.js';
 import { S3OutputStore } from '../../src/storage/s3-output.js';
@@ -14,6 +15,7 @@ import {
   anonClient,
   FAST_RETRY,
   getObjectBytes,
+  putObject,
   pseudoRandomBytes,
   S3_TEST_TIMEOUT,
   s3ErrorXml,
@@ -23,6 +25,8 @@ import {
 } from '../helpers/s3.js';
 
 const BUCKET = 'desi-out';
+/** Owners for a sweep where no run is gone and every tile is held: nothing may be removed. */
+const NO_OWNERS = { isGone: () => Promise.resolve(false), heldByOther: () => Promise.resolve(true) };
 let s3: LocalS3;
 let client: S3Client;
 
@@ -40,17 +44,25 @@ test('writeAtomic then GET returns the same bytes, at the key under the prefix',
   const rel = 'main/dark/230/main-dark-23040.parquet';
   assert.equal(out.location(rel), `s3://${BUCKET}/runs/qso/main/dark/230/main-dark-23040.parquet`);
   const small = pseudoRandomBytes(123_457, 5);
-  await out.writeAtomic(rel, small);
+  const written = await out.writeAtomic(rel, small);
+  const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'runs/qso/main/dark/230/main-dark-23040.parquet' }));
+  assert.equal(written.size, small.byteLength);
+  assert.ok(written.etag, 'an ETag');
+  assert.equal(written.etag, head.ETag);
+  assert.equal(head.Metadata?.['desi-qad-run'], out.run, 'the object names the run that wrote it');
   assert.deepEqual(await getObjectBytes(client, BUCKET, 'runs/qso/main/dark/230/main-dark-23040.parquet'), small);
 
   // Larger than the part size: a multipart upload, complete when writeAtomic resolves.
   const big = pseudoRandomBytes(11 * 1024 * 1024 + 17, 6);
   const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
   try {
-    await new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { partSize: 5 * 1024 * 1024, retry: FAST_RETRY }).writeAtomic(
+    const w = await new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/runs/qso`, { partSize: 5 * 1024 * 1024, retry: FAST_RETRY }).writeAtomic(
       'main/dark/231/main-dark-23100.parquet',
       big,
     );
+    assert.equal(w.size, big.byteLength);
+    assert.equal(w.etag, (await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'runs/qso/main/dark/231/main-dark-23100.parquet' }))).ETag);
+    assert.equal(proxy.requests.filter((r) => r.method === 'HEAD').length, 1, 'one HEAD confirms the upload');
     assert.equal(proxy.requests.filter((r) => r.method === 'PUT' && /[?&]partNumber=\d+/.test(r.url)).length, 3, 'three parts of 5 MiB at most');
   } finally {
     await proxy.close();
@@ -105,56 +117,160 @@ test('a write to a bucket that does not exist or is denied: S3Error marked fatal
   }
 });
 
-test('sweepTemporaries: 0 when the server has no ListMultipartUploads (s3rver)', { timeout: S3_TEST_TIMEOUT }, async () => {
-  assert.equal(await new S3OutputStore(client, `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY }).sweepTemporaries(), 0);
+test(
+  'writeAtomic against an endpoint that answers 200 and an HTML page to everything: a fatal S3Error, not "stored"',
+  { timeout: S3_TEST_TIMEOUT },
+  async () => {
+    const portal = await startFaultServer(undefined, () => ({
+      status: 200,
+      headers: { 'content-type': 'text/html' },
+      body: '<html><body>Welcome to the hotel network</body></html>',
+    }));
+    try {
+      const out = new S3OutputStore(anonClient(portal.endpoint), `s3://${BUCKET}/x`, { retry: FAST_RETRY });
+      await assert.rejects(out.writeAtomic('main/dark/230/main-dark-23040.parquet', new Uint8Array(10)), (err: unknown) => {
+        assert.ok(err instanceof S3Error, String(err));
+        assert.equal(err.fatal, true);
+        assert.match(err.message, /^s3:\/\/desi-out\/x\/main\/dark\/230\/main-dark-23040\.parquet: the upload was not confirmed: .*ETag/);
+        return true;
+      });
+    } finally {
+      await portal.close();
+    }
+  },
+);
+
+test('writeAtomic: a HEAD that disagrees with the upload (size or ETag) is a fatal S3Error naming what HEAD said', { timeout: S3_TEST_TIMEOUT }, async () => {
+  for (const lie of [
+    { 'content-length': '3', etag: '"whatever"' },
+    { 'content-length': '10', etag: '"0123456789abcdef0123456789abcdef"' },
+  ]) {
+    const proxy = await startFaultServer(s3.endpoint, (req) => (req.method === 'HEAD' ? { status: 200, headers: lie } : 'proxy'));
+    try {
+      const out = new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/lies`, { retry: FAST_RETRY });
+      await assert.rejects(out.writeAtomic('main/dark/230/main-dark-23040.parquet', new Uint8Array(10)), (err: unknown) => {
+        assert.ok(err instanceof S3Error && err.fatal, String(err));
+        assert.match(err.message, /the upload was not confirmed: HEAD said ContentLength \d+, ETag "/);
+        assert.ok(err.message.includes(lie.etag), err.message);
+        return true;
+      });
+    } finally {
+      await proxy.close();
+    }
+  }
 });
 
-test('sweepTemporaries aborts old incomplete uploads under the prefix only, across pages', { timeout: S3_TEST_TIMEOUT }, async () => {
-  const old = '2020-01-01T00:00:00.000Z';
-  const recent = new Date().toISOString();
-  const page = (uploads: [string, string, string][], next?: [string, string]) =>
-    `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${BUCKET}</Bucket><Prefix>runs/qso/</Prefix>` +
-    `<IsTruncated>${next ? 'true' : 'false'}</IsTruncated>${next ? `<NextKeyMarker>${next[0]}</NextKeyMarker><NextUploadIdMarker>${next[1]}</NextUploadIdMarker>` : ''}` +
-    uploads.map(([k, id, t]) => `<Upload><Key>${k}</Key><UploadId>${id}</UploadId><Initiated>${t}</Initiated></Upload>`).join('') +
-    `</ListMultipartUploadsResult>`;
-  const server = await startFaultServer(undefined, (req) => {
-    if (req.method === 'GET' && req.url.includes('uploads') && !req.url.includes('key-marker')) {
-      return {
-        status: 200,
-        headers: { 'content-type': 'application/xml' },
-        body: page(
-          [
-            ['runs/qso/main/dark/230/a.parquet', 'u1', old],
-            ['runs/qso/main/dark/230/b.parquet', 'u2', recent],
-          ],
-          ['runs/qso/main/dark/230/b.parquet', 'u2'],
-        ),
-      };
-    }
-    if (req.method === 'GET' && req.url.includes('uploads')) {
-      return {
-        status: 200,
-        headers: { 'content-type': 'application/xml' },
-        body: page([
-          ['runs/qso/main/dark/231/c.parquet', 'u3', old],
-          ['elsewhere/d.parquet', 'u4', old],
-        ]),
-      };
-    }
-    if (req.method === 'DELETE') return { status: 204 };
-    return { status: 500, body: s3ErrorXml('InternalError', 'unexpected') };
-  });
+test('listFiles: the dataset files written, with sizes; nothing under _desi-qad/, no other files', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const out = new S3OutputStore(client, `s3://${BUCKET}/listing`, { retry: FAST_RETRY });
+  await out.writeAtomic('main/dark/230/main-dark-23040.parquet', new Uint8Array(12));
+  await out.writeAtomic('sv3/bright/0/sv3-bright-5.parquet', new Uint8Array(7));
+  await out.writeAtomic('_desi-qad/journal/x.parquet', new Uint8Array(1));
+  await out.writeAtomic('main/dark/230/readme.txt', new Uint8Array(1));
+  await putObject(client, BUCKET, 'listing-other/main/dark/230/main-dark-23041.parquet', 'not under the prefix');
+  assert.deepEqual([...(await out.listFiles())].sort(), [
+    ['main/dark/230/main-dark-23040.parquet', 12],
+    ['sv3/bright/0/sv3-bright-5.parquet', 7],
+  ]);
+  // Paginated: one page per key, each page checked.
+  const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
   try {
-    const out = new S3OutputStore(anonClient(server.endpoint), `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY });
-    assert.equal(await out.sweepTemporaries(), 2);
-    const deletes = server.requests.filter((r) => r.method === 'DELETE').map((r) => decodeURIComponent(r.url));
-    assert.equal(deletes.length, 2);
-    assert.match(deletes[0], /\/desi-out\/runs\/qso\/main\/dark\/230\/a\.parquet\?.*uploadId=u1/);
-    assert.match(deletes[1], /\/desi-out\/runs\/qso\/main\/dark\/231\/c\.parquet\?.*uploadId=u3/);
-    const lists = server.requests.filter((r) => r.method === 'GET');
-    assert.equal(lists.length, 2);
-    assert.match(decodeURIComponent(lists[0].url), /prefix=runs\/qso\//);
+    const paged = new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/listing`, { maxKeys: 1, retry: FAST_RETRY });
+    assert.equal((await paged.listFiles()).size, 2);
+    assert.equal(proxy.requests.filter((r) => r.method === 'GET').length, 4, 'four keys, four pages');
   } finally {
-    await server.close();
+    await proxy.close();
+  }
+  // A portal page instead of a listing is an error, not an empty dataset.
+  const portal = await startFaultServer(undefined, () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html></html>' }));
+  try {
+    await assert.rejects(new S3OutputStore(anonClient(portal.endpoint), `s3://${BUCKET}/listing`, { retry: FAST_RETRY }).listFiles(), /not an S3 listing/);
+  } finally {
+    await portal.close();
+  }
+});
+
+test('sweepTemporaries: 0 when the server has no ListMultipartUploads (s3rver)', { timeout: S3_TEST_TIMEOUT }, async () => {
+  assert.equal(await new S3OutputStore(client, `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY }).sweepTemporaries(NO_OWNERS), 0);
+});
+
+test(
+  "sweepTemporaries aborts only old uploads of the tool's own keys under the prefix, of tiles no live run holds, across pages",
+  { timeout: S3_TEST_TIMEOUT },
+  async () => {
+    const old = '2020-01-01T00:00:00.000Z';
+    const recent = new Date().toISOString();
+    const page = (uploads: [string, string, string][], next?: [string, string]) =>
+      `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${BUCKET}</Bucket><Prefix>runs/qso/</Prefix>` +
+      `<IsTruncated>${next ? 'true' : 'false'}</IsTruncated>${next ? `<NextKeyMarker>${next[0]}</NextKeyMarker><NextUploadIdMarker>${next[1]}</NextUploadIdMarker>` : ''}` +
+      uploads.map(([k, id, t]) => `<Upload><Key>${k}</Key><UploadId>${id}</UploadId><Initiated>${t}</Initiated></Upload>`).join('') +
+      `</ListMultipartUploadsResult>`;
+    const server = await startFaultServer(undefined, (req) => {
+      if (req.method === 'GET' && req.url.includes('uploads') && !req.url.includes('key-marker')) {
+        return {
+          status: 200,
+          headers: { 'content-type': 'application/xml' },
+          body: page(
+            [
+              ['runs/qso/main/dark/230/main-dark-23040.parquet', 'u1', old],
+              ['runs/qso/main/dark/230/main-dark-23041.parquet', 'u2', recent],
+              ['runs/qso/main/dark/230/main-dark-23042.parquet', 'u5', old], // its tile is held by a live run
+              ['runs/qso/other-tool/big.bin', 'u6', old],
+              ['runs/qso/main/dark/230/a.parquet', 'u7', old], // not a name the tool writes
+            ],
+            ['runs/qso/main/dark/230/main-dark-23041.parquet', 'u2'],
+          ),
+        };
+      }
+      if (req.method === 'GET' && req.url.includes('uploads')) {
+        return {
+          status: 200,
+          headers: { 'content-type': 'application/xml' },
+          body: page([
+            ['runs/qso/_desi-qad/journal/x.json', 'u3', old],
+            ['elsewhere/main/dark/230/main-dark-23040.parquet', 'u4', old],
+          ]),
+        };
+      }
+      if (req.method === 'DELETE') return { status: 204 };
+      return { status: 500, body: s3ErrorXml('InternalError', 'unexpected') };
+    });
+    try {
+      const out = new S3OutputStore(anonClient(server.endpoint), `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY });
+      const asked: string[] = [];
+      const owners = {
+        isGone: () => Promise.resolve(true),
+        heldByOther: (tile: string) => {
+          asked.push(tile);
+          return Promise.resolve(tile === 'main/dark/23042');
+        },
+      };
+      assert.equal(await out.sweepTemporaries(owners), 2);
+      const deletes = server.requests.filter((r) => r.method === 'DELETE').map((r) => decodeURIComponent(r.url));
+      assert.equal(deletes.length, 2, deletes.join('\n'));
+      assert.match(deletes[0], /\/desi-out\/runs\/qso\/main\/dark\/230\/main-dark-23040\.parquet\?.*uploadId=u1/);
+      assert.match(deletes[1], /\/desi-out\/runs\/qso\/_desi-qad\/journal\/x\.json\?.*uploadId=u3/);
+      assert.deepEqual(asked.sort(), ['main/dark/23040', 'main/dark/23042'], 'claims are asked about old dataset uploads only');
+      const lists = server.requests.filter((r) => r.method === 'GET');
+      assert.equal(lists.length, 2);
+      assert.match(decodeURIComponent(lists[0].url), /prefix=runs\/qso\//);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test('sweepTemporaries: a listing that is not S3\'s (no Bucket) is an error, not "nothing to sweep"', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const portal = await startFaultServer(undefined, () => ({
+    status: 200,
+    headers: { 'content-type': 'application/xml' },
+    body: '<html><body>hello</body></html>',
+  }));
+  try {
+    await assert.rejects(
+      new S3OutputStore(anonClient(portal.endpoint), `s3://${BUCKET}/runs/qso`, { retry: FAST_RETRY }).sweepTemporaries(NO_OWNERS),
+      /not an S3 listing/,
+    );
+  } finally {
+    await portal.close();
   }
 });
