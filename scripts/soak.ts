@@ -2,7 +2,8 @@
  * `npm run soak -- [--duration SEC | --rounds N] [--seed S]`: the reliability tests of `npm test`, for longer.
  * Each round: a seeded fuzz batch on real-layout FITS, a run of `desi-qad convert` killed with SIGKILL at random
  * moments and resumed until it completes, and a run through the fault-injecting proxy in front of s3rver with a
- * fresh random plan; once per soak, the hostile corpus. Every finished dataset is compared with a clean run's,
+ * fresh random plan, and 2 to 4 concurrent writers on one --out with one of them killed at a random moment; once
+ * per soak, the hostile corpus. Every finished dataset is compared with a clean run's,
  * byte for byte, and the rows lost are counted (the answer must be 0). Writes bench/results/soak.{json,md}.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +28,10 @@ const rounds = opt('rounds') !== undefined ? Number(opt('rounds')) : Infinity;
 const durationSec = opt('duration') !== undefined ? Number(opt('duration')) : rounds === Infinity ? 600 : Infinity;
 const seed = Number(opt('seed') ?? Date.now() % 1e9);
 
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+/** Short leases, so a killed writer's claims on another host would expire within the round (same host: at once). */
+const SOAK_ENV = { ...process.env, DESI_QAD_LEASE_MS: '3000' };
+
+function cli(args: string[], env: NodeJS.ProcessEnv = SOAK_ENV) {
   const child = spawn(process.execPath, [BIN, ...args, '--quiet'], { stdio: 'ignore', env });
   const done = new Promise<number | null>((resolve) => child.on('close', (code, signal) => resolve(signal ? null : code)));
   return { child, done };
@@ -95,6 +99,9 @@ async function main(): Promise<void> {
     fuzzProblems: 0,
     kills: 0,
     killRuns: 0,
+    concurrentRounds: 0,
+    concurrentWriters: 0,
+    concurrentKills: 0,
     faultRuns: 0,
     faultsInjected: 0,
     hostileFiles: 0,
@@ -143,6 +150,24 @@ async function main(): Promise<void> {
       totals.rowsLost += rowsLost(clean, await dataset(out));
       totals.datasetsCompared += 1;
 
+      // Concurrent writers on one --out, one of them killed at a random moment; a last run completes it.
+      const cout = join(work, `concurrent-${r}`);
+      const writers = 2 + Math.floor(rnd() * 3);
+      const runs = Array.from({ length: writers }, () => cli(['convert', '--source', tree, '--out', cout, '--log-dir', join(work, 'logs'), ...base]));
+      const victim = runs[Math.floor(rnd() * writers)];
+      const killTimer = setTimeout(() => victim.child.kill('SIGKILL'), 100 + Math.floor(rnd() * 1500));
+      const codes = await Promise.all(runs.map((x) => x.done));
+      clearTimeout(killTimer);
+      if (codes.includes(null)) totals.concurrentKills += 1;
+      for (const c of codes) if (c !== null && c !== 0) throw new Error(`a concurrent writer ended with ${c}, not 0`);
+      const last = await cli(['convert', '--source', tree, '--out', cout, '--log-dir', join(work, 'logs'), ...base]).done;
+      if (last !== 0) throw new Error(`the run after the concurrent writers ended with ${String(last)}, not 0`);
+      totals.concurrentRounds += 1;
+      totals.concurrentWriters += writers;
+      totals.rowsLost += rowsLost(clean, await dataset(cout));
+      totals.datasetsCompared += 1;
+      await rm(cout, { recursive: true, force: true });
+
       // Faults between the run and S3, with a fresh plan.
       const rules: FaultRule[] = FAULT_KINDS.filter((k) => k !== 'replaceObject').map((fault) => ({
         fault,
@@ -179,6 +204,7 @@ async function main(): Promise<void> {
     '|---|---|',
     `| fuzz cases (mutated real-layout FITS through the tile job) | ${totals.fuzzCases} (problems: ${totals.fuzzProblems}) |`,
     `| SIGKILLs survived (runs killed at random, then resumed) | ${totals.kills} in ${totals.killRuns} runs |`,
+    `| concurrent writers on one --out (one killed at random in ${totals.concurrentKills} rounds), then one run to finish | ${totals.concurrentWriters} in ${totals.concurrentRounds} rounds |`,
     `| S3 faults injected (${Object.entries(injected)
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k} ${n}`)

@@ -16,6 +16,8 @@ export interface Batch {
   busy1: number;
   /** S3 retries of the batch's own tile reads. */
   retries: RetryCounters;
+  /** Tiles finished: with an outcome, or left to another live run that holds their claim. */
+  finished: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export class BatchTracker {
     tileBatches: TileRef[][],
     private readonly busyMs: () => number,
   ) {
-    this.batches = tileBatches.map((tiles, index) => ({ index, tiles, outcomes: [], busy0: 0, busy1: 0, retries: newRetryCounters() }));
+    this.batches = tileBatches.map((tiles, index) => ({ index, tiles, outcomes: [], busy0: 0, busy1: 0, retries: newRetryCounters(), finished: 0 }));
   }
 
   get count(): number {
@@ -47,15 +49,21 @@ export class BatchTracker {
     return true;
   }
 
-  /** Records a tile's outcome; returns the batches that can now be summarized, in order. */
-  finish(b: number, outcome: TileOutcome): Batch[] {
+  /**
+   * Records a tile's outcome (undefined: the tile was left to another live run that holds its claim);
+   * returns the batches that can now be summarized, in order.
+   */
+  finish(b: number, outcome: TileOutcome | undefined): Batch[] {
     const batch = this.batches[b];
-    batch.outcomes.push(outcome);
-    batch.stats?.add(outcome);
-    addRetryCounters(batch.retries, outcome.retries);
-    if (batch.outcomes.length === batch.tiles.length) batch.busy1 = this.busyMs();
+    batch.finished += 1;
+    if (outcome) {
+      batch.outcomes.push(outcome);
+      batch.stats?.add(outcome);
+      addRetryCounters(batch.retries, outcome.retries);
+    }
+    if (batch.finished === batch.tiles.length) batch.busy1 = this.busyMs();
     const ready: Batch[] = [];
-    for (let next = this.batches[this.summarized]; next?.stats && next.outcomes.length === next.tiles.length; next = this.batches[this.summarized]) {
+    for (let next = this.batches[this.summarized]; next?.stats && next.finished === next.tiles.length; next = this.batches[this.summarized]) {
       ready.push(next);
       this.summarized += 1;
     }

@@ -1,9 +1,16 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { matchesTileSpec, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
+import { sourceFingerprint } from '../desi/fingerprint.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { Journal } from './journal.js';
 import type { JournalStore, TileRecord } from '../storage/journal-store.js';
+import { DATASET_FORMAT, DATASET_SCHEMA_VERSION, identityDifferences, type DatasetIdentity, type IdentityStore } from '../storage/dataset-identity.js';
+import type { RunRegistry } from '../storage/run-registry.js';
+import { redactSecrets } from '../util/secrets.js';
+import { explainError } from '../cli/explain.js';
 import { RunLog } from './log.js';
 import { Progress } from './progress.js';
 import { WorkerPool } from './pool.js';
@@ -13,6 +20,7 @@ import { BatchTracker, type Batch } from './batches.js';
 import { mapLimit } from '../util/concurrency.js';
 import { readLimits } from './fetch.js';
 import { ByteBudget } from './budget.js';
+import { checkResume } from './resume-check.js';
 import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
@@ -21,6 +29,12 @@ export interface RunOptions {
   store: TileStore;
   out: OutputStore;
   journal: JournalStore;
+  /** The dataset's manifest (one selection and source per --out). */
+  identity: IdentityStore;
+  /** Heartbeats and tile claims of the runs sharing --out. */
+  registry: RunRegistry;
+  /** This run's id (registry.run): it names the run in the journal, its temporaries and its claims. */
+  run: string;
   selection: Selection;
   surveys: string[];
   programs: string[];
@@ -50,75 +64,160 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** The run's retry counters (openStores().retries): every S3 retry of the run, for the TOTALS line. */
   retries?: RetryCounters;
+  /** --allow-missing: folders of the source that cannot be read are warnings, not a fatal stop. */
+  allowMissing?: boolean;
+  /** The command line, for the log's first lines (secrets are redacted when it is written). */
+  command?: string;
+  /** Seconds between two looks at tiles that other live runs are converting (default 5). */
+  deferPollMs?: number;
 }
 
 /** Exit statuses of `desi-qad convert`, as documented in the README. */
 export const EXIT = {
   ok: 0, // every tile of the run is done (ok or empty)
   someFailed: 1, // the run finished, but some tiles failed or lack a source file: a later run retries them
-  usage: 2, // bad options, or an --out made with another selection
+  usage: 2, // bad options, or an --out made with another selection or source
   failureRate: 3, // stopped because too many recent tiles failed (--max-failure-rate)
-  fatal: 4, // stopped because the output or journal cannot be written (disk full, read-only), or interrupted
+  fatal: 4, // stopped: the source cannot be listed or read, the output or journal cannot be written, or a signal
 } as const;
 
 export interface RunResult {
   exitCode: number;
   outcomes: TileOutcome[];
   logPath: string;
+  /** Tiles this run found being converted by another live run and left to it (or did itself later). */
+  deferred?: number;
 }
 
+/** A refusal the user can fix with other options (exit 2); printed without a stack trace. */
 export class UsageError extends Error {}
 
+/** A stop the user must act on (exit 4): no source, an unreadable folder. Printed without a stack trace. */
+export class FatalRunError extends Error {}
+
+type StopReason = 'failureRate' | 'fatal' | 'signal';
+
 /**
- * One run of `desi-qad convert`: discover tiles, subtract the journal, cut batches, convert each batch's tiles
- * with bounded concurrency (I/O here, compute in the pool), journal every outcome after its file is in place,
- * and report in the seed's log lines. A tile's failure is an outcome, not an exception; the run stops early
- * only on the failure-rate rule, a fatal output error, or a signal, and always after the tiles in flight are
- * journaled.
+ * One run of `desi-qad convert`: check the dataset's identity, discover tiles, subtract what the journal
+ * says is done (after checking it still holds), cut batches, convert each batch's tiles with bounded
+ * concurrency (I/O here, compute in the pool) under a claim no other live run holds, journal every outcome
+ * after its file is confirmed in place, and report in the seed's log lines. A tile's failure is an outcome,
+ * not an exception; the run stops early only on the failure-rate rule, a fatal output error, or a signal, and
+ * always after the tiles in flight are journaled.
  */
 export async function runConvert(o: RunOptions): Promise<RunResult> {
   const startDate = new Date();
   const progress = new Progress({ quiet: o.quiet, intervalMs: o.progressIntervalMs });
-  const log = new RunLog(o.logDir, startDate, (line, level) => progress.echo(line, level));
+  let log: RunLog;
+  try {
+    log = new RunLog(o.logDir, startDate, (line, level) => progress.echo(line, level));
+  } catch (err) {
+    const e = explainError(err);
+    progress.echo(`desi-qad: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`, 'ERROR');
+    return { exitCode: EXIT.fatal, outcomes: [], logPath: '' };
+  }
   const outcomes: TileOutcome[] = [];
   let pool: WorkerPool | undefined;
   let journal: Journal | undefined;
-  let stopReason: 'failureRate' | 'fatal' | 'signal' | undefined;
-  const onSignal = (sig: string) => {
-    if (!stopReason) log.warn(`Received ${sig}: finishing the tiles in flight, then stopping. Run the same command to resume.`);
+  let registered = false;
+  let stopReason: StopReason | undefined;
+  const abort = new AbortController();
+  const signal = abort.signal;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.error(`Received ${sig} again: exiting now. Tiles in flight are not journaled; the next run redoes them.`);
+      log.close();
+      process.exit(EXIT.fatal);
+    }
+    log.warn(`Received ${sig}: stopping reads in flight, journaling what finished, then exiting. A second signal exits at once. Run the same command to resume.`);
     stopReason = stopReason ?? 'signal';
+    abort.abort(new Error(`interrupted by ${sig}`));
   };
-  const sigint = () => onSignal('SIGINT');
-  const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
+    const h = () => onSignal(sig);
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
   try {
     const sel = selectionText(o.selection);
+    for (const line of firstLines(o, sel)) log.info(line);
+
+    // 1. The dataset's identity, before anything is written: a dataset never mixes selections or sources.
     journal = await Journal.open(o.journal);
-    if (journal.previousSelection !== undefined && journal.previousSelection !== sel) {
+    const existing = await o.identity.read(signal);
+    if (!existing && journal.previousSelection !== undefined && journal.previousSelection !== sel) {
+      // A dataset written before manifests existed: its journal's runs say what it holds.
       throw new UsageError(
         `${o.out.root} holds a dataset made with the selection "${journal.previousSelection}", not "${sel}": use another --out, or the same selection`,
       );
     }
+    const proposed: DatasetIdentity = {
+      format: DATASET_FORMAT,
+      schemaVersion: DATASET_SCHEMA_VERSION,
+      selection: sel,
+      source: o.store.root,
+      toolVersion: o.version,
+      created: startDate.toISOString(),
+      createdBy: o.run,
+    };
+    const { identity, created } = existing ? { identity: existing, created: false } : await o.identity.establish(proposed, signal);
+    const differences = identityDifferences(identity, proposed);
+    if (differences.length > 0) {
+      throw new UsageError(
+        [
+          `${o.out.root} is a dataset of another selection or source (${o.identity.location}, created ${identity.created} by run ${identity.createdBy}):`,
+          ...differences.map((d) => `  ${d}`),
+          `Use a new --out for this selection and source, or run with the dataset's own options.`,
+        ].join('\n'),
+      );
+    }
+    log.info(created ? `Created the dataset's manifest ${o.identity.location}.` : `Dataset ${o.identity.location}: same selection and source, created ${identity.created}.`);
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
-    const swept = await o.out.sweepTemporaries({ isGone: async () => false, heldByOther: async () => true });
-    if (swept > 0) log.info(`Removed ${swept} temporary file(s) left by an interrupted run.`);
-    const completed = journal.completed();
-    log.info(`Found ${completed.size} completed tiles.`);
 
-    const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs });
+    // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
+    await o.registry.start();
+    registered = true;
+    const registry = o.registry;
+    const swept = await o.out.sweepTemporaries({ isGone: (run) => registry.isGone(run), heldByOther: (tile) => registry.heldByOther(tile) });
+    if (swept > 0) log.info(`Removed ${swept} temporary file(s) or upload(s) left by runs that are gone.`);
+
+    // 3. Discovery: a hole in it is never a success.
+    const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs }, signal);
     for (const p of discovery.problems) log.warn(`Discovery: ${p}`);
-    let tiles = filterTiles(discovery.tiles, o.tiles ?? []);
+    if (discovery.unreadable.length > 0) {
+      for (const u of discovery.unreadable) log.error(`Discovery: cannot read ${u}`);
+      if (!o.allowMissing)
+        throw new FatalRunError(
+          `${discovery.unreadable.length} folder(s) under ${o.store.root} cannot be read, so their tiles would be missing from the dataset; fix the permissions, or pass --allow-missing to go on without them`,
+        );
+      log.warn(`--allow-missing: going on without the tiles of ${discovery.unreadable.length} unreadable folder(s).`);
+    }
+    if (discovery.tiles.length === 0)
+      throw new FatalRunError(`no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`);
+    const specs = o.tiles ?? [];
+    for (const s of specs) if (!discovery.tiles.some((t) => matchesTileSpec(t, s))) log.warn(`--tiles ${specText(s)} matches no tile of the source for the surveys and programs asked for.`);
+    let tiles = specs.length === 0 ? discovery.tiles : discovery.tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
+    if (tiles.length === 0) throw new FatalRunError(`--tiles matches none of the ${discovery.tiles.length} tiles discovered under ${o.store.root}`);
     if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
+
+    // 4. Resume: what the journal calls done is skipped only if it still holds.
+    const check = await checkResume({ tiles, done: journal.doneRecords(), out: o.out, selection: sel, signal });
+    if (check.damaged.length > 0) {
+      log.warn(`${check.damaged.length} journaled tiles were missing or damaged; redone (e.g. ${check.damaged[0].tile}: ${check.damaged[0].why}).`);
+    }
+    if (check.changed.length > 0) log.info(`${check.changed.length} tiles whose coadd or redrock changed since they were converted; redone (e.g. ${check.changed[0]}).`);
+    const completed = check.done;
+    log.info(`Found ${completed.size} completed tiles.`);
     const remaining = tiles.filter((t) => !completed.has(tileKey(t)));
     log.info(`Discovered ${remaining.length} tiles remaining to be processed.`);
-    if (discovery.tiles.length === 0) log.warn(`No tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')}.`);
 
     const batches: TileRef[][] = [];
     for (let i = 0; i < remaining.length; i += o.batchSize) batches.push(remaining.slice(i, i + o.batchSize));
     if (o.maxBatches !== undefined) batches.splice(o.maxBatches);
     log.info(`Ready to process ${batches.length} batches of up to ${o.batchSize} tiles each.`);
-    const run = runId(startDate);
+    const run = o.run;
     await journal.startRun({ type: 'run', run, time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
 
     pool = new WorkerPool(o.threads);
@@ -131,6 +230,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const runStats = new BatchStats();
     const budget = new ByteBudget(o.memoryBytes);
     let doneBytes = 0;
+    let doneTiles = 0;
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
     const ctx: TileJobContext = {
       store: o.store,
@@ -143,9 +243,13 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       budget,
       limits,
       keepFits: o.keepFits,
+      signal,
     };
     const j = journal;
     const tracker = new BatchTracker(batches, () => p.busyMs());
+    // Tiles found claimed by another live run: left to it, and looked at again at the end.
+    const deferredKeys = new Set<string>();
+    const deferred: TileRef[] = [];
 
     const summarize = (batch: Batch) => {
       const stats = batch.stats!;
@@ -155,6 +259,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       for (const t of batch.tiles) {
         const out = batch.outcomes.find((x) => x.tile === t);
         if (out) log.info(tileLine(out));
+        else if (deferredKeys.has(tileKey(t))) log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
       }
       for (const line of stats.lines()) log.info(line);
       const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
@@ -167,10 +272,47 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       if (batch.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${batch.index + 1}/${tracker.count}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
       }
-      log.info(
-        `Progress: ${outcomes.length}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`,
-      );
+      log.info(`Progress: ${doneTiles}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`);
     };
+
+    /** Journals a finished tile (not an aborted one) and counts it; false when the journal cannot be written. */
+    const finishTile = async (out: TileOutcome, tile: TileRef): Promise<void> => {
+      try {
+        await j.record(toRecord(out, run, tile));
+      } catch (err) {
+        log.error(`Cannot write the journal ${j.location}: ${redactSecrets((err as Error).message)}`);
+        stopReason = 'fatal';
+      }
+      if (out.fatal) {
+        log.error(`Tile ${out.tile.healpix}: ${out.error ?? ''} — the output cannot take more data; stopping after the tiles in flight.`);
+        stopReason = 'fatal';
+      }
+      outcomes.push(out);
+      runStats.add(out);
+      if (out.status !== 'missing') window.push(out.status === 'failed');
+      if (!stopReason && window.exceeds(o.maxFailureRate)) {
+        log.error(
+          `Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`,
+        );
+        stopReason = 'failureRate';
+      }
+    };
+
+    /** Converts a tile under this run's claim; 'deferred' when another live run holds it. */
+    const convertClaimed = async (tile: TileRef): Promise<TileOutcome | 'deferred' | 'aborted'> => {
+      const key = tileKey(tile);
+      const claim = await registry.claim(key);
+      if (!claim.ok) return 'deferred';
+      try {
+        const out = await runTile(ctx, tile);
+        if (out.aborted) return 'aborted';
+        await finishTile(out, tile);
+        return out;
+      } finally {
+        await registry.release(key).catch(() => undefined);
+      }
+    };
+
     // Tiles flow through one bounded pipeline across batch boundaries, so the next batch's reads overlap
     // this batch's conversions; a batch's summary is logged, in order, once all of its tiles are journaled.
     const flat = batches.flatMap((tiles, b) => tiles.map((tile) => ({ tile, b })));
@@ -178,37 +320,66 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       flat,
       o.downloads,
       async ({ tile, b }) => {
-        if (tracker.start(b)) {
-          log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
+        if (tracker.start(b)) log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
+        const r = await convertClaimed(tile);
+        if (r === 'aborted') return;
+        if (r === 'deferred') {
+          deferredKeys.add(tileKey(tile));
+          deferred.push(tile);
+          // The batch's summary does not wait for a tile another run converts.
+          for (const batch of tracker.finish(b, undefined)) summarize(batch);
+          return;
         }
-        const out = await runTile(ctx, tile);
-        try {
-          await j.record(toRecord(out, run));
-        } catch (err) {
-          log.error(`Cannot write the journal ${j.location}: ${(err as Error).message}`);
-          stopReason = 'fatal';
-        }
-        if (out.fatal) {
-          log.error(`Tile ${out.tile.healpix}: ${out.error} — the output cannot take more data; stopping after the tiles in flight.`);
-          stopReason = 'fatal';
-        }
-        outcomes.push(out);
-        runStats.add(out);
-        doneBytes += out.fitsBytes;
-        progress.update(doneBytes, outcomes.length);
-        if (out.status !== 'missing') window.push(out.status === 'failed');
-        if (!stopReason && window.exceeds(o.maxFailureRate)) {
-          log.error(
-            `Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`,
-          );
-          stopReason = 'failureRate';
-        }
-        for (const batch of tracker.finish(b, out)) summarize(batch);
+        doneBytes += r.fitsBytes;
+        doneTiles += 1;
+        progress.update(doneBytes, doneTiles);
+        for (const batch of tracker.finish(b, r)) summarize(batch);
       },
       { stop: () => stopReason !== undefined },
     );
     // A run stopped early still reports the batches it started.
     for (const batch of tracker.rest()) summarize(batch);
+
+    // 5. Tiles other live runs were converting: wait until they are journaled, or their run is gone and this
+    // run can claim them. A run ends with exit 0 only when every tile it was asked for is done.
+    let doneByOthers = 0;
+    if (deferred.length > 0 && !stopReason) {
+      log.info(`${deferred.length} tiles were being converted by other live runs; waiting for them (a crashed run's claims expire).`);
+      let waiting = deferred;
+      while (waiting.length > 0 && !stopReason) {
+        await sleep((o.deferPollMs ?? 5000) * (0.5 + Math.random()), undefined, { signal }).catch(() => undefined);
+        if (stopReason) break;
+        await j.refresh();
+        const done = j.completed();
+        const next: TileRef[] = [];
+        await mapLimit(
+          waiting,
+          o.downloads,
+          async (tile) => {
+            const rec = j.latestRecord(tileKey(tile));
+            if (done.has(tileKey(tile)) && rec && (rec.sources === undefined || rec.sources === sourceFingerprint(tile))) {
+              doneByOthers += 1;
+              doneBytes += tileFitsBytes(tile);
+              doneTiles += 1;
+              progress.update(doneBytes, doneTiles);
+              return;
+            }
+            const r = await convertClaimed(tile);
+            if (r === 'deferred') next.push(tile);
+            else if (r !== 'aborted') {
+              log.info(tileLine(r));
+              doneBytes += r.fitsBytes;
+              doneTiles += 1;
+              progress.update(doneBytes, doneTiles);
+            }
+          },
+          { stop: () => stopReason !== undefined },
+        );
+        waiting = next;
+      }
+      log.info(`Deferred tiles: ${doneByOthers} converted by other runs, ${deferred.length - doneByOthers - waiting.length} by this run, ${waiting.length} left.`);
+    }
+
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
     progress.stop();
     runStats.finish();
@@ -223,36 +394,52 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
           : outcomes.some((x) => x.status === 'failed' || x.status === 'missing')
             ? EXIT.someFailed
             : EXIT.ok;
-    if (stopReason)
-      log.warn(
-        `Run stopped early (${stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal'}); exit status ${exitCode}. Run the same command to resume.`,
-      );
-    else log.info('✅ Run finished.');
-    return { exitCode, outcomes, logPath: log.path };
+    if (stopReason) {
+      const why = stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal';
+      log.warn(`Run stopped early (${why}); exit status ${exitCode}. Run the same command to resume.`);
+    } else if (exitCode === EXIT.someFailed) {
+      log.warn(`Run finished with failed or missing-source tiles; exit status ${exitCode}. Run the same command to retry them.`);
+    } else log.info('✅ Run finished.');
+    return { exitCode, outcomes, logPath: log.path, deferred: deferred.length };
   } catch (err) {
     progress.stop();
-    log.error(err instanceof UsageError ? err.message : `Run aborted: ${(err as Error).stack ?? String(err)}`);
-    return { exitCode: err instanceof UsageError ? EXIT.usage : EXIT.fatal, outcomes, logPath: log.path };
+    const code = err instanceof UsageError ? EXIT.usage : EXIT.fatal;
+    if (err instanceof UsageError || err instanceof FatalRunError) log.error(err.message);
+    else if (signal.aborted) log.error(`Run interrupted: ${redactSecrets((err as Error).message)}`);
+    else {
+      const e = explainError(err);
+      log.error(`Run aborted: ${e.message}`);
+      if (e.hint) log.error(`hint: ${e.hint}`);
+      if (!e.expected) log.error(`This looks like a bug in desi-qad; please report it with the log ${log.path}. ${(err as Error).stack ?? ''}`);
+    }
+    log.error(`Exit status ${code}.`);
+    return { exitCode: code, outcomes, logPath: log.path };
   } finally {
-    process.off('SIGINT', sigint);
-    process.off('SIGTERM', sigterm);
+    for (const [sig, h] of handlers) process.off(sig, h);
     await pool?.close();
+    if (registered) await o.registry.stop().catch(() => undefined);
     await journal?.close();
     log.close();
   }
 }
 
-function runId(d: Date): string {
-  return `${d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
+/** The log's first lines: what was run, by which version, from where to where, with which selection. */
+function firstLines(o: RunOptions, sel: string): string[] {
+  return [
+    `desi-qad ${o.version}: run ${o.run} on ${hostname()} (pid ${process.pid}), Node ${process.version}`,
+    ...(o.command ? [`Command: ${o.command}`] : []),
+    `Source: ${o.store.root} (survey ${o.surveys.join(',')}, program ${o.programs.join(',')}${o.tiles?.length ? `, tiles ${o.tiles.map(specText).join(',')}` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
+    `Output: ${o.out.root}`,
+    `Selection: ${sel}`,
+    `Settings: --threads ${o.threads} --downloads ${o.downloads} --fetch ${o.fetch} --gap-bytes ${o.gapBytes} --memory ${mb(o.memoryBytes)} MB --batch-size ${o.batchSize}`,
+  ];
 }
 
-/** The tiles named by --tiles (all when none is named). */
-function filterTiles(tiles: TileRef[], specs: TileSpec[]): TileRef[] {
-  if (specs.length === 0) return tiles;
-  return tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
+function specText(s: TileSpec): string {
+  return s.survey !== undefined ? `${s.survey}/${s.program}/${s.healpix}` : String(s.healpix);
 }
 
-function toRecord(o: TileOutcome, run: string): TileRecord {
+function toRecord(o: TileOutcome, run: string, tile: TileRef): TileRecord {
   const r: TileRecord = {
     type: 'tile',
     tile: o.key,
@@ -264,9 +451,10 @@ function toRecord(o: TileOutcome, run: string): TileRecord {
     fetchedBytes: o.fetchedBytes,
     requests: o.requests,
     parquetBytes: o.parquetBytes,
+    sources: sourceFingerprint(tile),
   };
   if (o.path) r.path = o.path;
   if (o.errorClass) r.errorClass = o.errorClass;
-  if (o.error) r.error = o.error;
+  if (o.error) r.error = redactSecrets(o.error);
   return r;
 }

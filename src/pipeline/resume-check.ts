@@ -1,0 +1,102 @@
+import { sourceFingerprint } from '../desi/fingerprint.js';
+import { FOOTER_KEY, type FooterInfo } from '../desi/schema.js';
+import { tileKey, type TileRef } from '../desi/tile.js';
+import { readParquetFooter } from '../parquet/footer.js';
+import type { TileRecord } from '../storage/journal-store.js';
+import type { OutputStore } from '../storage/output-store.js';
+import { mapLimit } from '../util/concurrency.js';
+
+/**
+ * Resume trusts nothing it did not just check. A tile the journal calls done is skipped only when
+ *  - its source files are the ones it was converted from (the record's fingerprint of sizes and ETags or
+ *    mtimes equals the one discovery just computed), and
+ *  - for a tile with a file: the file is there with the journaled size (one walk of a local folder, one LIST
+ *    on S3) and, where the store can read a file's tail cheaply (a local folder), its Parquet footer parses
+ *    and names this tile, this selection and the journaled row count.
+ * Everything else is redone, and the run log says how many and why.
+ */
+export interface ResumeCheck {
+  /** Keys of tiles that are done and verified: skipped by this run. */
+  done: Set<string>;
+  /** Done tiles whose file is missing, of another size, or whose footer does not hold (redone). */
+  damaged: { tile: string; why: string }[];
+  /** Done tiles whose coadd or redrock changed since they were converted (redone). */
+  changed: string[];
+}
+
+/** Footers are read this many at a time (local files only). */
+const FOOTER_READS = 16;
+
+export async function checkResume(opts: {
+  tiles: TileRef[];
+  done: ReadonlyMap<string, TileRecord>;
+  out: OutputStore;
+  selection: string;
+  signal?: AbortSignal;
+}): Promise<ResumeCheck> {
+  const result: ResumeCheck = { done: new Set(), damaged: [], changed: [] };
+  const candidates: { tile: TileRef; rec: TileRecord }[] = [];
+  for (const tile of opts.tiles) {
+    const rec = opts.done.get(tileKey(tile));
+    if (!rec) continue;
+    // Records written before fingerprints existed have none: nothing to compare, so they are trusted here.
+    if (rec.sources !== undefined && rec.sources !== sourceFingerprint(tile)) result.changed.push(rec.tile);
+    else candidates.push({ tile, rec });
+  }
+  const withFiles = candidates.filter((c) => c.rec.status === 'ok');
+  for (const c of candidates) if (c.rec.status !== 'ok') result.done.add(c.rec.tile);
+  if (withFiles.length === 0) return result;
+
+  const sizes = await opts.out.listFiles();
+  const readTail = opts.out.readTail?.bind(opts.out);
+  await mapLimit(
+    withFiles,
+    FOOTER_READS,
+    async ({ rec }) => {
+      const why = await fileProblem(rec, sizes, opts.selection, readTail);
+      if (why) result.damaged.push({ tile: rec.tile, why });
+      else result.done.add(rec.tile);
+    },
+    { signal: opts.signal },
+  );
+  result.damaged.sort((a, b) => (a.tile < b.tile ? -1 : a.tile > b.tile ? 1 : 0));
+  return result;
+}
+
+type TailReader = (rel: string, n: number) => Promise<Uint8Array | undefined>;
+
+/** Why a journaled file cannot be trusted, or undefined when it holds. */
+async function fileProblem(rec: TileRecord, sizes: ReadonlyMap<string, number>, selection: string, readTail?: TailReader): Promise<string | undefined> {
+  if (!rec.path) return 'the journal names no file';
+  const size = sizes.get(rec.path);
+  if (size === undefined) return `${rec.path} is missing`;
+  if (rec.parquetBytes !== undefined && size !== rec.parquetBytes) return `${rec.path} has ${size} bytes, the journal says ${rec.parquetBytes}`;
+  if (!readTail) return undefined;
+  try {
+    const footer = await readFooterOf(rec.path, size, readTail);
+    const info = JSON.parse(footer.keyValue.get(FOOTER_KEY) ?? 'null') as Partial<FooterInfo> | null;
+    if (!info) return `${rec.path}: its footer has no ${FOOTER_KEY} metadata`;
+    if (info.tile !== rec.tile) return `${rec.path}: its footer names tile ${String(info.tile)}`;
+    if (info.selection !== selection) return `${rec.path}: its footer names the selection "${String(info.selection)}"`;
+    if (rec.rows !== undefined && footer.numRows !== rec.rows) return `${rec.path}: its footer has ${footer.numRows} rows, the journal says ${rec.rows}`;
+    return undefined;
+  } catch (err) {
+    return `${rec.path}: ${(err as Error).message}`;
+  }
+}
+
+/** The footer of a file from its last bytes: the 8-byte trailer (length, "PAR1"), then the footer itself. */
+async function readFooterOf(rel: string, size: number, readTail: TailReader): Promise<ReturnType<typeof readParquetFooter>> {
+  if (size < 12) throw new Error(`only ${size} bytes, not a Parquet file`);
+  const trailer = await readTail(rel, 8);
+  if (trailer?.byteLength !== 8) throw new Error('cannot read its last bytes');
+  const len = new DataView(trailer.buffer, trailer.byteOffset, 8).getUint32(0, true);
+  if (len > size - 12) throw new Error(`its footer length ${len} does not fit in ${size} bytes (not a complete Parquet file)`);
+  const tail = await readTail(rel, len + 8);
+  if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
+  // readParquetFooter wants a whole file (leading magic included); the footer is all it reads.
+  const file = new Uint8Array(4 + tail.byteLength);
+  file.set([0x50, 0x41, 0x52, 0x31], 0);
+  file.set(tail, 4);
+  return readParquetFooter(file);
+}
