@@ -10,6 +10,7 @@ import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
 import { DR1_HEALPIX, openStores } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
+import { leaseMsFromEnv } from '../storage/run-registry.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -107,6 +108,11 @@ export function convertOptions(y: Argv) {
 
 type ConvertArgs = Awaited<ReturnType<typeof convertOptions>['argv']>;
 
+/** `desi-qad convert --out …` as typed (arguments with spaces quoted), for the log's first lines. */
+function commandLine(argv: readonly string[]): string {
+  return ['desi-qad', ...argv.slice(2)].map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, "'\\''")}'`)).join(' ');
+}
+
 export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
   try {
@@ -141,13 +147,16 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
-  const { store: source, out, journal, relativeOf } = stores;
+  const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
   const gapBytes = a['gap-bytes'] ?? (isS3Url(a.source) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
   const opts: RunOptions = {
     store: source,
     out,
     journal,
+    identity,
+    registry,
+    run: registry.run,
     selection,
     surveys: canonicalNames('survey', list(a.survey)),
     programs: canonicalNames('program', list(a.program)),
@@ -174,6 +183,10 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     version: toolVersion(),
     quiet: a.quiet,
     retries: stores.retries,
+    allowMissing: a['allow-missing'],
+    command: commandLine(process.argv),
+    // Tiles other live runs hold are looked at again this often (short leases in tests, so short polls).
+    deferPollMs: Math.min(5000, Math.max(200, leaseMsFromEnv() / 4)),
   };
   const r = await runConvert(opts);
   return r.exitCode;

@@ -13,6 +13,12 @@ import { S3OutputStore } from '../storage/s3-output.js';
 import { S3TileStore } from '../storage/s3-tree.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import type { TileStore } from '../storage/tile-store.js';
+import type { IdentityStore } from '../storage/dataset-identity.js';
+import { LocalIdentityStore } from '../storage/identity-local.js';
+import { S3IdentityStore } from '../storage/identity-s3.js';
+import { leaseMsFromEnv, type RunRegistry } from '../storage/run-registry.js';
+import { LocalRegistry } from '../storage/registry-local.js';
+import { S3Registry } from '../storage/registry-s3.js';
 
 /** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
 export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
@@ -49,6 +55,10 @@ export interface Stores {
   store: TileStore;
   out: OutputStore;
   journal: JournalStore;
+  /** The dataset's manifest (one selection and source per --out). */
+  identity: IdentityStore;
+  /** Heartbeats and tile claims of the runs sharing --out. */
+  registry: RunRegistry;
   relativeOf: (ref: ObjectRef) => string;
   /**
    * Every S3 retry of the run: discovery's listings, every object's reads, the journal's and the output's
@@ -74,6 +84,9 @@ export function openStores(a: StoreArgs): Stores {
   });
   const retries = newRetryCounters();
   const retry = { maxAttempts: a.maxAttempts, counters: retries };
+  // One id names this run everywhere: journal, temporaries, uploads' metadata, claims and heartbeat.
+  const run = a.run ?? newRunId();
+  const leaseMs = leaseMsFromEnv();
   let store: TileStore;
   let relativeOf: (ref: ObjectRef) => string;
   if (isS3Url(a.source)) {
@@ -89,8 +102,24 @@ export function openStores(a: StoreArgs): Stores {
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
     const client = makeS3Client(s3opts(false));
-    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
+    return {
+      store,
+      out: new S3OutputStore(client, url, { retry, run }),
+      journal: new S3JournalStore(client, journalUrlFor(url), { retry }),
+      identity: new S3IdentityStore(client, url, { retry }),
+      registry: new S3Registry(client, url, run, { retry, leaseMs }),
+      relativeOf,
+      retries,
+    };
   }
-  const out = new LocalOutputStore(a.out);
-  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL), a.run ?? newRunId()), relativeOf, retries };
+  const out = new LocalOutputStore(a.out, { run });
+  return {
+    store,
+    out,
+    journal: new LocalJournalStore(join(out.root, JOURNAL_REL), run),
+    identity: new LocalIdentityStore(out.root),
+    registry: new LocalRegistry(out.root, run, { leaseMs }),
+    relativeOf,
+    retries,
+  };
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
+import { FIXTURE_TREE, latestLog, runCli, readLocalJournal } from '../helpers/cli.js';
 import { removeEnd, scrambleTargetIds, setCard, truncateInside } from '../helpers/corrupt.js';
 import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
 
@@ -41,10 +41,7 @@ test('each broken tile is journaled as failed with its cause; the rest finish; n
 
   const second = await runCli(['convert', '--source', tree, '--out', out, '--log-dir', logs, ...ALL]);
   assert.equal(second.code, 1, 'done with failed tiles');
-  const journal = (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as JournalRecord);
+  const journal = await readLocalJournal(out);
   const latest = new Map<string, TileRecord>();
   for (const r of journal) if (r.type === 'tile') latest.set(r.tile, r);
   const expectFail = (tile: string, classes: string[], file: RegExp, hdu: RegExp) => {

@@ -13,7 +13,7 @@ import { padToBlock } from '../../src/fits/block.js';
 import { formatHeader } from '../../src/fits/card-format.js';
 import { imageHeaderCards } from '../../src/fits/hdu-spec.js';
 import { FitsWriter } from '../../src/fits/writer.js';
-import { collect, startCli } from '../helpers/cli.js';
+import { collect, startCli, readLocalJournal } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
 
 const NSPEC = 60_000;
@@ -128,7 +128,7 @@ test('a multi-GB (sparse) coadd: ranges reads only its kept rows; full under a s
 
     const full = await runMeasured([...base, '--out', join(work, 'out-full'), '--fetch', 'full', '--memory', '1GB']);
     assert.equal(full.code, 1, 'the tile failed, the run finished');
-    const journal = await readFile(join(work, 'out-full/_desi-qad/journal.jsonl'), 'utf8');
+    const journal = JSON.stringify(await readLocalJournal(join(work, 'out-full')));
     assert.match(journal, /"errorClass":"MEMORY_BUDGET".*needs [\d.]+ MB in memory, more than the whole --memory budget of 1000\.0 MB/);
     assert.ok(full.peakMB > 0 && full.peakMB < 1000, `peak RSS ${full.peakMB.toFixed(0)} MB`);
   } finally {

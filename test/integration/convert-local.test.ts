@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURE_EXPECTED, FIXTURE_TREE, latestLog, listFiles, runCli } from '../helpers/cli.js';
+import { FIXTURE_EXPECTED, FIXTURE_TREE, latestLog, listFiles, runCli, readLocalJournal } from '../helpers/cli.js';
 import { duckKvMetadata, duckQuery } from '../helpers/duckdb.js';
 import type { FooterInfo } from '../../src/desi/schema.js';
 import { hexOf, listRow, readArrow, sha256Of } from '../helpers/parquet-bits.js';
@@ -233,10 +233,7 @@ test('--max-batches and --sample bound a dry run, and the same command resumes t
   assert.match(first.log, /Discovered 4 tiles remaining to be processed\./);
   assert.match(first.log, /Ready to process 1 batches of up to 2 tiles each\./);
   const records = async () =>
-    (await readFile(join(first.out, '_desi-qad/journal.jsonl'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.includes('"type":"tile"'))
-      .map((l) => JSON.parse(l) as { tile: string; status: string });
+    (await readLocalJournal(first.out)).filter((r) => r.type === 'tile');
   const journal = async () => (await records()).map((r) => r.tile);
   const batch1 = await journal();
   assert.equal(batch1.length, 2);

@@ -14,7 +14,10 @@ import { LocalJournalStore } from '../../src/storage/journal-local.js';
 import { LocalTileStore } from '../../src/storage/local-tree.js';
 import { LocalOutputStore, TEMP_MARK } from '../../src/storage/output-local.js';
 import type { WrittenFile } from '../../src/storage/output-store.js';
-import { FIXTURE_TREE, listFiles, runCli } from '../helpers/cli.js';
+import { LocalIdentityStore } from '../../src/storage/identity-local.js';
+import { LocalRegistry } from '../../src/storage/registry-local.js';
+import { newRunId } from '../../src/storage/run-id.js';
+import { FIXTURE_TREE, listFiles, readLocalJournal, runCli } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
@@ -42,7 +45,7 @@ class FillingJournal extends LocalJournalStore {
     path: string,
     private readonly okAppends: number,
   ) {
-    super(path);
+    super(path, newRunId());
   }
   override async append(rec: JournalRecord): Promise<void> {
     if (this.appends >= this.okAppends) throw enospc();
@@ -52,10 +55,14 @@ class FillingJournal extends LocalJournalStore {
 }
 
 function options(out: LocalOutputStore, journal: LocalJournalStore, logDir: string): RunOptions {
+  const run = newRunId();
   return {
     store: new LocalTileStore(FIXTURE_TREE),
     out,
     journal,
+    identity: new LocalIdentityStore(out.root),
+    registry: new LocalRegistry(out.root, run),
+    run,
     selection: DEFAULT_SELECTION,
     surveys: ['main', 'sv3'],
     programs: ['dark', 'bright'],
@@ -72,13 +79,6 @@ function options(out: LocalOutputStore, journal: LocalJournalStore, logDir: stri
     version: 'test',
     quiet: true,
   };
-}
-
-async function journalLines(path: string): Promise<JournalRecord[]> {
-  return (await readFile(path, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as JournalRecord);
 }
 
 test('ENOSPC on the output stops the run with exit 4; the journal is intact; the rerun completes the dataset', async () => {
@@ -105,19 +105,19 @@ test('ENOSPC on the output stops the run with exit 4; the journal is intact; the
   );
 
   const outDir = join(work, 'out');
-  const jpath = join(outDir, '_desi-qad/journal.jsonl');
-  const full = await runConvert(options(new FillingDisk(outDir, 2), new LocalJournalStore(jpath), join(work, 'l1')));
+  const jpath = join(outDir, '_desi-qad/journal');
+  const full = await runConvert(options(new FillingDisk(outDir, 2), new LocalJournalStore(jpath, newRunId()), join(work, 'l1')));
   assert.equal(full.exitCode, EXIT.fatal);
   const failed = full.outcomes.filter((o) => o.status === 'failed');
   assert.equal(failed.length, 1, 'stopped right after the first write that failed (one tile in flight)');
   assert.equal(failed[0].errorClass, 'IO_ENOSPC');
   assert.ok(full.outcomes.length < 7, 'tiles after it were not started');
-  const recs = await journalLines(jpath);
+  const recs = await readLocalJournal(outDir);
   assert.equal(recs.filter((r) => r.type === 'tile' && r.status === 'ok').length, 2);
   assert.ok(!(await listFiles(outDir)).some((f) => f.includes(TEMP_MARK)), 'no temporary file left');
   assert.match(await readFile(full.logPath, 'utf8'), /the output cannot take more data; stopping after the tiles in flight/);
 
-  const again = await runConvert(options(new LocalOutputStore(outDir), new LocalJournalStore(jpath), join(work, 'l2')));
+  const again = await runConvert(options(new LocalOutputStore(outDir), new LocalJournalStore(jpath, newRunId()), join(work, 'l2')));
   assert.equal(again.exitCode, EXIT.someFailed, 'done but for the missing-source tile');
   await assertSameDataset(clean, outDir, 5);
 });
@@ -125,12 +125,12 @@ test('ENOSPC on the output stops the run with exit 4; the journal is intact; the
 test('ENOSPC on the journal stops the run with exit 4 and leaves a journal that reads back whole', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-enospc-j-'));
   const outDir = join(work, 'out');
-  const jpath = join(outDir, '_desi-qad/journal.jsonl');
+  const jpath = join(outDir, '_desi-qad/journal');
   const r = await runConvert(options(new LocalOutputStore(outDir), new FillingJournal(jpath, 3), join(work, 'l1')));
   assert.equal(r.exitCode, EXIT.fatal);
-  const recs = await journalLines(jpath);
+  const recs = await readLocalJournal(outDir);
   assert.equal(recs.length, 3, 'the run record and two tiles, each whole');
-  const again = await runConvert(options(new LocalOutputStore(outDir), new LocalJournalStore(jpath), join(work, 'l2')));
+  const again = await runConvert(options(new LocalOutputStore(outDir), new LocalJournalStore(jpath, newRunId()), join(work, 'l2')));
   assert.equal(again.exitCode, EXIT.someFailed);
   assert.match(await readFile(again.logPath, 'utf8'), /Found 2 completed tiles\./);
 });

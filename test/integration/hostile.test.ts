@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, collect, latestLog, REPO, type CliResult } from '../helpers/cli.js';
+import { BIN, collect, latestLog, REPO, type CliResult, readLocalJournal } from '../helpers/cli.js';
 import { caseFileName, loadHostileIndex, materializeHostileTree, type HostileCase } from '../hostile/corpus.js';
 import type { TileRecord } from '../../src/storage/journal-store.js';
 import { KNOWN_ERROR_CLASSES } from '../helpers/fuzz.js';
@@ -94,14 +94,9 @@ async function runMeasured(
   return { ...r, peakRss, rssHow, timedOut };
 }
 
-async function latestRecords(journal: string): Promise<Map<string, TileRecord>> {
+async function latestRecords(out: string): Promise<Map<string, TileRecord>> {
   const latest = new Map<string, TileRecord>();
-  const text = await readFile(journal, 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const rec = JSON.parse(line) as TileRecord | { type: 'run' };
-    if (rec.type === 'tile') latest.set(rec.tile, rec);
-  }
+  for (const rec of await readLocalJournal(out)) if (rec.type === 'tile') latest.set(rec.tile, rec);
   return latest;
 }
 
@@ -134,7 +129,7 @@ before(async () => {
       '--quiet',
     ];
     const r = await runMeasured(args, join(work, `maxrss-${mode}.txt`));
-    runs[mode] = { ...r, out, logs, latest: await latestRecords(join(out, '_desi-qad/journal.jsonl')) };
+    runs[mode] = { ...r, out, logs, latest: await latestRecords(out) };
   }
 });
 

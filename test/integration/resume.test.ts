@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, latestLog, listFiles, runCli, startCli } from '../helpers/cli.js';
+import { collect, latestLog, listFiles, readLocalJournal, runCli, startCli } from '../helpers/cli.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import { duckQuery } from '../helpers/duckdb.js';
 import { mulberry32 } from '../../src/util/prng.js';
@@ -17,7 +17,7 @@ const COMMON = ['--quiet', '--threads', '2', '--batch-size', '4', '--downloads',
 
 async function journalTiles(out: string): Promise<number> {
   try {
-    return (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"type":"tile"')).length;
+    return (await readLocalJournal(out)).filter((r) => r.type === 'tile').length;
   } catch {
     return 0;
   }
@@ -124,7 +124,7 @@ test('the failure-rate rule stops the run once judged, after journaling the tile
   assert.equal(await journalTiles(out), 20, 'stopped as soon as 20 tiles had finished');
   const log = await latestLog(join(work, 'logs'));
   assert.match(log, /Failure rate 20\.00% among the last 20 finished tiles exceeds --max-failure-rate 10\.00%/);
-  assert.ok((await stat(join(out, '_desi-qad/journal.jsonl'))).size > 0);
+  assert.ok((await readLocalJournal(out)).length > 0);
 });
 
 test('--min-reduction warns on a batch under the bar', async () => {

@@ -19,6 +19,11 @@ import { LocalOutputStore } from '../../src/storage/output-local.js';
 import { journalUrlFor, S3JournalStore } from '../../src/storage/s3-journal.js';
 import { S3OutputStore } from '../../src/storage/s3-output.js';
 import { S3TileStore } from '../../src/storage/s3-tree.js';
+import { LocalIdentityStore } from '../../src/storage/identity-local.js';
+import { S3IdentityStore } from '../../src/storage/identity-s3.js';
+import { LocalRegistry } from '../../src/storage/registry-local.js';
+import { S3Registry } from '../../src/storage/registry-s3.js';
+import { newRunId } from '../../src/storage/run-id.js';
 import { FIXTURE_TREE, listFiles } from '../helpers/cli.js';
 import { columnDigest, readArrow } from '../helpers/parquet-bits.js';
 import { anonClient, FAST_RETRY, getObjectBytes, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
@@ -37,7 +42,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function options(o: Pick<RunOptions, 'store' | 'out' | 'journal'>, logDir: string): RunOptions {
+function options(o: Pick<RunOptions, 'store' | 'out' | 'journal' | 'identity' | 'registry' | 'run'>, logDir: string): RunOptions {
   return {
     ...o,
     selection: DEFAULT_SELECTION,
@@ -60,12 +65,16 @@ function options(o: Pick<RunOptions, 'store' | 'out' | 'journal'>, logDir: strin
 
 test('S3 source to S3 output gives the dataset the local run gives, and resumes from the S3 journal', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {
   const localOut = join(work, 'local-out');
+  const localRun = newRunId();
   const local = await runConvert(
     options(
       {
         store: new LocalTileStore(FIXTURE_TREE),
-        out: new LocalOutputStore(localOut),
-        journal: new LocalJournalStore(join(localOut, '_desi-qad/journal.jsonl')),
+        out: new LocalOutputStore(localOut, { run: localRun }),
+        journal: new LocalJournalStore(join(localOut, '_desi-qad/journal'), localRun),
+        identity: new LocalIdentityStore(localOut),
+        registry: new LocalRegistry(localOut, localRun),
+        run: localRun,
       },
       join(work, 'logs-local'),
     ),
@@ -73,12 +82,15 @@ test('S3 source to S3 output gives the dataset the local run gives, and resumes 
 
   const src = anonClient(s3.endpoint);
   const dst = signedClient(s3.endpoint);
-  const s3Options = () =>
+  const s3Options = (run = newRunId()) =>
     options(
       {
         store: new S3TileStore(src, 's3://desi-conv-src/dr1/healpix', { retry: FAST_RETRY }),
-        out: new S3OutputStore(dst, 's3://desi-conv-out/qso', { retry: FAST_RETRY }),
+        out: new S3OutputStore(dst, 's3://desi-conv-out/qso', { retry: FAST_RETRY, run }),
         journal: new S3JournalStore(dst, journalUrlFor('s3://desi-conv-out/qso'), { retry: FAST_RETRY }),
+        identity: new S3IdentityStore(dst, 's3://desi-conv-out/qso', { retry: FAST_RETRY }),
+        registry: new S3Registry(dst, 's3://desi-conv-out/qso', run, { retry: FAST_RETRY }),
+        run,
       },
       join(work, 'logs-s3'),
     );
@@ -96,7 +108,7 @@ test('S3 source to S3 output gives the dataset the local run gives, and resumes 
   const remoteKeys = (listed.Contents ?? []).map((c) => c.Key!.slice('qso/'.length));
   assert.deepEqual(remoteKeys.filter((k) => k.endsWith('.parquet')).sort(), localFiles);
   assert.ok(
-    remoteKeys.every((k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/')),
+    remoteKeys.every((k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/') || k.startsWith('_desi-qad/identity/') || k === '_desi-qad/dataset.json'),
     remoteKeys.join(', '),
   );
 

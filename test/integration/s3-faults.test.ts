@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
 import { startFaultProxy, type FaultProxy } from '../../src/dev/fault-proxy.js';
-import { FIXTURE_TREE, latestLog, runCli } from '../helpers/cli.js';
+import { FIXTURE_TREE, latestLog, runCli, readLocalJournal } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
@@ -58,10 +58,7 @@ function convert(out: string, logs: string, extra: string[] = []) {
 
 async function latestRecords(out: string): Promise<Map<string, TileRecord>> {
   const m = new Map<string, TileRecord>();
-  for (const l of (await readFile(join(out, '_desi-qad/journal.jsonl'), 'utf8')).trim().split('\n')) {
-    const r = JSON.parse(l) as JournalRecord;
-    if (r.type === 'tile') m.set(r.tile, r);
-  }
+  for (const r of await readLocalJournal(out)) if (r.type === 'tile') m.set(r.tile, r);
   return m;
 }
 
