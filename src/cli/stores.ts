@@ -1,4 +1,5 @@
 import { join, relative } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectRef } from '../desi/tile.js';
 import type { JournalStore } from '../storage/journal-store.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
@@ -6,12 +7,13 @@ import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { newRetryCounters, type RetryCounters } from '../storage/retry.js';
-import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
+import { makeS3Client, registerClientSecrets, type S3ClientOptions } from '../storage/s3-client.js';
 import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
 import { S3OutputStore } from '../storage/s3-output.js';
 import { S3TileStore } from '../storage/s3-tree.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import type { TileStore } from '../storage/tile-store.js';
+import { registerEnvSecrets, registerUrlSecrets } from '../util/secrets.js';
 
 /** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
 export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
@@ -57,6 +59,10 @@ export interface Stores {
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
  */
 export function openStores(a: StoreArgs): Stores {
+  // Before any client exists: the values every message of the run must blank (util/secrets.ts).
+  registerEnvSecrets();
+  for (const url of [a.endpoint, a.source, a.out]) registerUrlSecrets(url);
+  const signedClients: S3Client[] = [];
   const s3opts = (anonymous: boolean): S3ClientOptions => ({
     region: a.region,
     endpoint: a.endpoint,
@@ -73,7 +79,9 @@ export function openStores(a: StoreArgs): Stores {
   if (isS3Url(a.source)) {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
-    store = new S3TileStore(makeS3Client(s3opts(anonymous)), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
+    const client = makeS3Client(s3opts(anonymous));
+    if (!anonymous) signedClients.push(client);
+    store = new S3TileStore(client, url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
     const local = new LocalTileStore(a.source);
@@ -83,8 +91,34 @@ export function openStores(a: StoreArgs): Stores {
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
     const client = makeS3Client(s3opts(false));
-    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
+    signedClients.push(client);
+    return remember(
+      { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries },
+      signedClients,
+    );
   }
   const out = new LocalOutputStore(a.out);
-  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries };
+  return remember({ store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries }, signedClients);
+}
+
+/** Per Stores: the registration of its signed clients' credentials, started by openStores. */
+const pendingSecrets = new WeakMap<Stores, Promise<void>>();
+
+/** Starts resolving and registering the credentials of the signed clients (the signer would resolve them anyway). */
+function remember(stores: Stores, signedClients: S3Client[]): Stores {
+  pendingSecrets.set(
+    stores,
+    Promise.all(signedClients.map((c) => registerClientSecrets(c))).then(() => undefined),
+  );
+  return stores;
+}
+
+/**
+ * Waits until the credentials that the signed S3 clients of `stores` resolve (a profile's keys, SSO or
+ * instance credentials: values the environment does not show) are registered with util/secrets.ts, so that
+ * no line of the run can show them. openStores starts this and it is best effort: it never rejects, and a
+ * client without credentials registers nothing. Call it once after openStores, before the run writes.
+ */
+export function registerStoreSecrets(stores: Stores): Promise<void> {
+  return pendingSecrets.get(stores) ?? Promise.resolve();
 }
