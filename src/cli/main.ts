@@ -15,6 +15,7 @@ import { explainError, formatForConsole } from './explain.js';
 export async function main(argv: string[]): Promise<void> {
   guardConsoleStreams();
   let code: number = EXIT.ok;
+  let repeated: Error | undefined;
   const guarded = async (run: () => Promise<number>) => {
     try {
       code = await run();
@@ -33,13 +34,22 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'name a command: convert or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
-    // array, which the code using it does not expect) is refused, naming it.
-    .check((a, options: { array?: string[]; key?: Record<string, unknown> }) => {
+    // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs
+    // before coerce (which turns some single values, --tiles, into arrays) and refused by the check, since
+    // an error thrown by a middleware does not reach .fail().
+    .middleware((a: Record<string, unknown>, y?: { getOptions(): { array?: string[]; key?: Record<string, unknown> } }) => {
+      const options = y?.getOptions() ?? {};
       const arrays = new Set(options.array ?? []);
       for (const key of Object.keys(options.key ?? {})) {
         const v: unknown = a[key];
-        if (Array.isArray(v) && !arrays.has(key)) throw repeatedOptionError(key, v);
+        if (Array.isArray(v) && !arrays.has(key)) {
+          repeated ??= repeatedOptionError(key, v);
+          return;
+        }
       }
+    }, true)
+    .check(() => {
+      if (repeated) throw repeated;
       return true;
     }, true)
     .fail((msg, err) => {
