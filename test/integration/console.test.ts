@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, collect, FIXTURE_TREE, latestLog, listFiles, REPO, runCli } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
+import { displayWidth, fitToWidth } from '../../src/cli/console.js';
 import { s3ErrorXml, S3_TEST_TIMEOUT, startFaultServer } from '../helpers/s3.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--threads', '2'];
@@ -117,6 +118,27 @@ test('`convert … | head -1`: the run goes on to a complete dataset, without EP
   const log = await latestLog(logs);
   assert.match(log, /TOTALS:/, 'the log file is complete');
   assert.match(log, /Run finished/);
+
+  // stderr closed too (`2>&1 | head -1`): same run, same dataset.
+  const both = fresh('out');
+  const cmd2 = [process.execPath, BIN, 'convert', '--source', FIXTURE_TREE, '--out', both, '--log-dir', fresh('logs'), ...ALL].map(q).join(' ');
+  const status2 = join(work, `status-${++n}`);
+  const r2 = await collect(spawn('sh', ['-c', `{ ${cmd2} 2>&1; echo $? > ${q(status2)}; } | head -1`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+  assert.equal((await readFile(status2, 'utf8')).trim(), '1', r2.stderr);
+  await assertSameDataset(plain, both, 5);
+});
+
+test('a line wider than the terminal is wrapped at spaces, indented under the message, and loses nothing', () => {
+  const line = `[2025-09-01 04:09:50] [INFO] -   Tile 27248: ${'word '.repeat(40)}Status=missing ${'x'.repeat(150)}`;
+  const wrapped = fitToWidth(line, 100).split('\n');
+  assert.ok(wrapped.length > 2);
+  for (const l of wrapped) assert.ok(displayWidth(l) <= 99, `${displayWidth(l)}: ${l}`);
+  assert.ok(wrapped.slice(1).every((l) => l.startsWith(' '.repeat(31)) && l[31] !== ' '));
+  assert.equal(wrapped.join('').replace(/\s/g, ''), line.replace(/\s/g, ''), 'no character lost');
+  const words = (t: string) => t.split(/\s+/).filter((w) => w && !w.startsWith('x'));
+  assert.deepEqual(words(wrapped.join('\n')), words(line), 'words are not cut (only the one longer than a line)');
+  assert.equal(fitToWidth('short line', 100), 'short line');
+  assert.equal(displayWidth('✅ Run finished.'), 16, 'the emoji takes two columns');
 });
 
 test('a --log-dir that cannot be made (under a regular file) exits 4 with one line on stderr', async () => {
