@@ -62,7 +62,6 @@ export function openStores(a: StoreArgs): Stores {
   // Before any client exists: the values every message of the run must blank (util/secrets.ts).
   registerEnvSecrets();
   for (const url of [a.endpoint, a.source, a.out]) registerUrlSecrets(url);
-  const signedClients: S3Client[] = [];
   const s3opts = (anonymous: boolean): S3ClientOptions => ({
     region: a.region,
     endpoint: a.endpoint,
@@ -79,9 +78,7 @@ export function openStores(a: StoreArgs): Stores {
   if (isS3Url(a.source)) {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
-    const client = makeS3Client(s3opts(anonymous));
-    if (!anonymous) signedClients.push(client);
-    store = new S3TileStore(client, url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
+    store = new S3TileStore(signing(makeS3Client(s3opts(anonymous)), !anonymous), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
     const local = new LocalTileStore(a.source);
@@ -90,35 +87,29 @@ export function openStores(a: StoreArgs): Stores {
   }
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
-    const client = makeS3Client(s3opts(false));
-    signedClients.push(client);
-    return remember(
-      { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries },
-      signedClients,
-    );
+    const client = signing(makeS3Client(s3opts(false)), true);
+    return { store, out: new S3OutputStore(client, url, { retry }), journal: new S3JournalStore(client, journalUrlFor(url), { retry }), relativeOf, retries };
   }
   const out = new LocalOutputStore(a.out);
-  return remember({ store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries }, signedClients);
+  return { store, out, journal: new LocalJournalStore(join(out.root, JOURNAL_REL)), relativeOf, retries };
 }
 
-/** Per Stores: the registration of its signed clients' credentials, started by openStores. */
-const pendingSecrets = new WeakMap<Stores, Promise<void>>();
+/** The registrations of signed clients' credentials that openStores started (one process is one run). */
+const pendingSecrets: Promise<void>[] = [];
 
-/** Starts resolving and registering the credentials of the signed clients (the signer would resolve them anyway). */
-function remember(stores: Stores, signedClients: S3Client[]): Stores {
-  pendingSecrets.set(
-    stores,
-    Promise.all(signedClients.map((c) => registerClientSecrets(c))).then(() => undefined),
-  );
-  return stores;
+/** Starts registering the credentials a signed client resolves (its signer resolves them anyway); returns the client. */
+function signing(client: S3Client, signed: boolean): S3Client {
+  if (signed) pendingSecrets.push(registerClientSecrets(client));
+  return client;
 }
 
 /**
- * Waits until the credentials that the signed S3 clients of `stores` resolve (a profile's keys, SSO or
- * instance credentials: values the environment does not show) are registered with util/secrets.ts, so that
- * no line of the run can show them. openStores starts this and it is best effort: it never rejects, and a
- * client without credentials registers nothing. Call it once after openStores, before the run writes.
+ * Waits until the credentials that the signed S3 clients made by openStores resolve (a profile's keys, SSO
+ * or instance credentials: values the environment does not show) are registered with util/secrets.ts, so
+ * that no line of the run can show them. openStores starts the registration; this is best effort: it never
+ * rejects, and a client without credentials registers nothing. Await it once after openStores, before the
+ * run's first request.
  */
-export function registerStoreSecrets(stores: Stores): Promise<void> {
-  return pendingSecrets.get(stores) ?? Promise.resolve();
+export async function registerStoreSecrets(): Promise<void> {
+  await Promise.all(pendingSecrets);
 }
