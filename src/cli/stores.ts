@@ -7,13 +7,14 @@ import { LocalTileStore } from '../storage/local-tree.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { newRetryCounters, type RetryCounters } from '../storage/retry.js';
-import { makeS3Client, registerClientSecrets, type S3ClientOptions } from '../storage/s3-client.js';
+import { makeS3Client, type S3ClientOptions } from '../storage/s3-client.js';
 import { S3JournalStore, journalUrlFor } from '../storage/s3-journal.js';
 import { S3OutputStore } from '../storage/s3-output.js';
 import { S3TileStore } from '../storage/s3-tree.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import type { TileStore } from '../storage/tile-store.js';
 import { registerEnvSecrets, registerUrlSecrets } from '../util/secrets.js';
+import { registerClientSecrets } from '../storage/s3-client.js';
 
 /** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
 export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
