@@ -22,6 +22,26 @@ import { leaseMsFromEnv } from '../storage/run-registry.js';
 export const DEFAULT_GAP_LOCAL = 64 * 1024;
 export const DEFAULT_GAP_S3 = 16 * 1024;
 
+/**
+ * The usage error for an option given more than once (yargs collects the values in an array, which code
+ * expecting one value does not handle): `--out given twice ("a" and "b"); give it once`.
+ */
+export function repeatedOptionError(name: string, values: readonly unknown[]): Error {
+  const shown = values.map((v) => JSON.stringify(v) ?? String(v));
+  const times = values.length === 2 ? 'twice' : `${values.length} times`;
+  return new Error(`--${name} given ${times} (${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}); give it once`);
+}
+
+/**
+ * Upper bounds of the concurrency options: far above any useful setting, low enough that a typo (an extra
+ * zero) is refused instead of starting thousands of threads or sockets. Each worker thread holds its own
+ * heap, so --threads is bounded by the machine: 4 per core, and at least 8.
+ */
+export const MAX_THREADS = Math.max(8, 4 * availableParallelism());
+export const MAX_DOWNLOADS = 1024;
+export const MAX_READS_PER_TILE = 1024;
+export const MAX_READS_IN_FLIGHT = 4096;
+
 const list = (s: string) =>
   s
     .split(',')
@@ -52,19 +72,31 @@ export function convertOptions(y: Argv) {
       type: 'string',
       describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix',
       // Parsed once, here: a value that names no tile is a usage error before anything is read or written.
-      coerce: (v: string) => parseTileSpecs(list(v)),
+      // A repeated --tiles reaches coerce as an array, before any check: refused here, naming the option.
+      coerce: (v: string | string[]) => {
+        if (Array.isArray(v)) throw repeatedOptionError('tiles', v);
+        return parseTileSpecs(list(v));
+      },
     })
     .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
     .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
     .option('batch-size', { type: 'number', default: 8, describe: "tiles per batch (the unit of the log's summaries)" })
     .option('max-batches', { type: 'number', describe: 'stop after this many batches' })
-    .option('threads', { type: 'number', default: availableParallelism(), describe: 'worker threads that decode FITS and encode Parquet' })
-    .option('downloads', { type: 'number', default: 8, describe: 'tiles read concurrently' })
-    .option('reads-per-tile', { type: 'number', default: DEFAULT_READS_PER_TILE, describe: "ranged reads of one tile's spectra rows in flight at once" })
+    .option('threads', {
+      type: 'number',
+      default: availableParallelism(),
+      describe: `worker threads that decode FITS and encode Parquet (at most ${MAX_THREADS} here: 4 per core, at least 8)`,
+    })
+    .option('downloads', { type: 'number', default: 8, describe: `tiles read concurrently (at most ${MAX_DOWNLOADS})` })
+    .option('reads-per-tile', {
+      type: 'number',
+      default: DEFAULT_READS_PER_TILE,
+      describe: `ranged reads of one tile's spectra rows in flight at once (at most ${MAX_READS_PER_TILE})`,
+    })
     .option('reads-in-flight', {
       type: 'number',
       default: DEFAULT_READS_IN_FLIGHT,
-      describe: 'reads in flight across all tiles (every request to the source takes one)',
+      describe: `reads in flight across all tiles (every request to the source takes one; at most ${MAX_READS_IN_FLIGHT})`,
     })
     .option('fetch', {
       choices: ['ranges', 'full'] as const,
@@ -80,18 +112,28 @@ export function convertOptions(y: Argv) {
     .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
     .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no progress display (the log file is still written)' })
+    .option('allow-missing', {
+      type: 'boolean',
+      default: false,
+      describe: 'go on when a source folder cannot be read, and report its tiles as missing (default: stop with exit 4)',
+    })
+    .option('quiet', {
+      type: 'boolean',
+      default: false,
+      describe: 'no progress bar and no INFO lines on the console; warnings and errors still go to stderr, and the log file is complete',
+    })
     .check((a) => {
-      for (const [k, v, min] of [
-        ['batch-size', a['batch-size'], 1],
-        ['threads', a.threads, 1],
-        ['downloads', a.downloads, 1],
-        ['reads-per-tile', a['reads-per-tile'], 1],
-        ['reads-in-flight', a['reads-in-flight'], 1],
-        ['seed', a.seed, 0],
-        ['max-attempts', a['max-attempts'], 1],
+      for (const [k, v, min, max, why] of [
+        ['batch-size', a['batch-size'], 1, Infinity, ''],
+        ['threads', a.threads, 1, MAX_THREADS, ` (4 × the ${availableParallelism()} cores of this machine, at least 8)`],
+        ['downloads', a.downloads, 1, MAX_DOWNLOADS, ''],
+        ['reads-per-tile', a['reads-per-tile'], 1, MAX_READS_PER_TILE, ''],
+        ['reads-in-flight', a['reads-in-flight'], 1, MAX_READS_IN_FLIGHT, ''],
+        ['seed', a.seed, 0, Infinity, ''],
+        ['max-attempts', a['max-attempts'], 1, Infinity, ''],
       ] as const) {
         if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
+        if (v > max) throw new Error(`--${k} ${v} is too large: at most ${max}${why}`);
       }
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1))
         throw new Error('--max-batches must be a positive integer');

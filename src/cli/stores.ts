@@ -1,4 +1,5 @@
 import { join, relative } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ObjectRef } from '../desi/tile.js';
 import type { JournalStore } from '../storage/journal-store.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
@@ -19,6 +20,8 @@ import { S3IdentityStore } from '../storage/identity-s3.js';
 import { leaseMsFromEnv, type RunRegistry } from '../storage/run-registry.js';
 import { LocalRegistry } from '../storage/registry-local.js';
 import { S3Registry } from '../storage/registry-s3.js';
+import { registerEnvSecrets, registerUrlSecrets } from '../util/secrets.js';
+import { registerClientSecrets } from '../storage/s3-client.js';
 
 /** DESI DR1's healpix tree in DESI's public bucket: the default --source. */
 export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
@@ -73,6 +76,9 @@ export interface Stores {
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.
  */
 export function openStores(a: StoreArgs): Stores {
+  // Before any client exists: the values every message of the run must blank (util/secrets.ts).
+  registerEnvSecrets();
+  for (const url of [a.endpoint, a.source, a.out]) registerUrlSecrets(url);
   const s3opts = (anonymous: boolean): S3ClientOptions => ({
     region: a.region,
     endpoint: a.endpoint,
@@ -92,7 +98,7 @@ export function openStores(a: StoreArgs): Stores {
   if (isS3Url(a.source)) {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
-    store = new S3TileStore(makeS3Client(s3opts(anonymous)), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
+    store = new S3TileStore(signing(makeS3Client(s3opts(anonymous)), !anonymous), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
     const local = new LocalTileStore(a.source);
@@ -101,7 +107,7 @@ export function openStores(a: StoreArgs): Stores {
   }
   if (isS3Url(a.out)) {
     const url = parseS3Url(a.out);
-    const client = makeS3Client(s3opts(false));
+    const client = signing(makeS3Client(s3opts(false)), true);
     return {
       store,
       out: new S3OutputStore(client, url, { retry, run }),
@@ -122,4 +128,24 @@ export function openStores(a: StoreArgs): Stores {
     relativeOf,
     retries,
   };
+}
+
+/** The registrations of signed clients' credentials that openStores started (one process is one run). */
+const pendingSecrets: Promise<void>[] = [];
+
+/** Starts registering the credentials a signed client resolves (its signer resolves them anyway); returns the client. */
+function signing(client: S3Client, signed: boolean): S3Client {
+  if (signed) pendingSecrets.push(registerClientSecrets(client));
+  return client;
+}
+
+/**
+ * Waits until the credentials that the signed S3 clients made by openStores resolve (a profile's keys, SSO
+ * or instance credentials: values the environment does not show) are registered with util/secrets.ts, so
+ * that no line of the run can show them. openStores starts the registration; this is best effort: it never
+ * rejects, and a client without credentials registers nothing. Await it once after openStores, before the
+ * run's first request.
+ */
+export async function registerStoreSecrets(): Promise<void> {
+  await Promise.all(pendingSecrets);
 }

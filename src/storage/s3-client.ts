@@ -8,6 +8,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { attemptsOf, httpStatusOf } from './retry.js';
 import { formatS3Url } from './s3-url.js';
+import { redactSecrets, registerSecret } from '../util/secrets.js';
 
 export const DEFAULT_REGION = 'us-west-2';
 
@@ -31,6 +32,8 @@ export interface S3ClientOptions {
 }
 
 const labels = new WeakMap<S3Client, string>();
+/** Clients that sign their requests, and so hold credentials worth registering (registerClientSecrets). */
+const signed = new WeakSet<S3Client>();
 
 /**
  * An S3Client for the stores. The SDK's own retries are off (maxAttempts 1): retry.ts is the one place that
@@ -69,13 +72,49 @@ export function makeS3Client(o: S3ClientOptions = {}): S3Client {
     config.profile = o.profile;
   }
   const client = new S3Client(config);
-  labels.set(client, o.endpoint ? `endpoint ${o.endpoint}` : `AWS S3 in ${region}`);
+  labels.set(client, o.endpoint ? `endpoint ${withoutUserinfo(o.endpoint)}` : `AWS S3 in ${region}`);
+  if (!o.noSignRequest) signed.add(client);
   return client;
 }
 
-/** "endpoint http://127.0.0.1:4568" or "AWS S3 in us-west-2": where requests went, for messages. */
+/**
+ * "endpoint http://127.0.0.1:4568" or "AWS S3 in us-west-2": where requests went, for messages. An endpoint
+ * given as `http://user:pass@host` is shown without its `user:pass@`.
+ */
 export function clientLabel(client: S3Client): string {
   return labels.get(client) ?? 'S3';
+}
+
+/**
+ * Registers (util/secrets.ts) the credentials a signed client resolves, so that no message, log line or
+ * journal record can show them even when an endpoint echoes them back. Resolves them once, the way the
+ * signer does; best effort: a client without credentials (the error surfaces on its first request, with
+ * its own message) or an anonymous client registers nothing, and this never throws.
+ */
+export async function registerClientSecrets(client: S3Client): Promise<void> {
+  if (!signed.has(client)) return;
+  try {
+    const c = await client.config.credentials();
+    registerSecret(c.accessKeyId, 'access key id');
+    registerSecret(c.secretAccessKey, 'secret access key');
+    registerSecret(c.sessionToken, 'session token');
+  } catch {
+    // No credentials yet: nothing to hide; the request that needs them reports the problem.
+  }
+}
+
+/** `http://user:pass@host:1/p` -> `http://host:1/p`; text that is not a URL loses anything up to an '@' after '//'. */
+export function withoutUserinfo(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    const out = u.toString();
+    return out.endsWith('/') && !url.endsWith('/') ? out.slice(0, -1) : out;
+  } catch {
+    return url.replace(/\/\/[^@/?#]*@/, '//');
+  }
 }
 
 /**
@@ -129,15 +168,22 @@ export function s3Error(err: unknown, where: { client: S3Client; bucket: string;
   else cause = `${e?.message ?? String(err)}${e?.cause?.message && !e.message?.includes(e.cause.message) ? ` (${e.cause.message})` : ''}`;
   const attempts = attemptsOf(err);
   const after = attempts ? ` after ${attempts} attempts` : '';
-  const msg = `${formatS3Url(where.bucket, where.key)}: ${where.operation} failed${after}: ${redact(cause.trim())} (${clientLabel(where.client)})`;
+  let msg = `${formatS3Url(where.bucket, where.key)}: ${where.operation} failed${after}: ${redact(cause.trim())} (${clientLabel(where.client)})`;
+  // Shapes first (signatures, key ids), then the values in use, whatever their shape (an endpoint may echo them).
+  msg = redactSecrets(msg);
   const fatal = status === 403 || (code !== undefined && FATAL_CODES.has(code));
   return new S3Error(msg, where.bucket, where.key, where.operation, status, code, fatal);
 }
 
-/** Blanks signatures, credentials and tokens that a URL or an SDK message might carry. */
+/**
+ * Blanks what has the shape of a secret in a URL or an SDK message: signed query parameters, Authorization
+ * header parts, AWS access key ids, and the `user:pass@` of URLs. The values actually in use are blanked by
+ * util/secrets.ts redactSecrets, whatever their shape; s3Error applies both.
+ */
 export function redact(text: string): string {
   return text
     .replace(/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"']+/gi, '$1<redacted>')
     .replace(/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, '<access key id>')
-    .replace(/(Signature=|Credential=)[^,\s"']+/g, '$1<redacted>');
+    .replace(/(Signature=|Credential=)[^,\s"']+/g, '$1<redacted>')
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^@/?#\s"']+@/gi, '$1<redacted userinfo>@');
 }
