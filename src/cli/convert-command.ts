@@ -8,7 +8,7 @@ import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fet
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
-import { DR1_HEALPIX, openStores } from './stores.js';
+import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
 
@@ -189,6 +189,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
+  // Credential values in use are known before the first line is logged, so no line can carry them.
+  await registerStoreSecrets();
   const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
   const gapBytes = a['gap-bytes'] ?? (isS3Url(a.source) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);

@@ -131,7 +131,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log.close();
       process.exit(EXIT.fatal);
     }
-    log.warn(`Received ${sig}: stopping reads in flight, journaling what finished, then exiting. A second signal exits at once. Run the same command to resume.`);
+    log.warn(
+      `Received ${sig}: stopping reads in flight, journaling what finished, then exiting. A second signal exits at once. Run the same command to resume.`,
+    );
     stopReason = stopReason ?? 'signal';
     abort.abort(new Error(`interrupted by ${sig}`));
   };
@@ -173,7 +175,11 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         ].join('\n'),
       );
     }
-    log.info(created ? `Created the dataset's manifest ${o.identity.location}.` : `Dataset ${o.identity.location}: same selection and source, created ${identity.created}.`);
+    log.info(
+      created
+        ? `Created the dataset's manifest ${o.identity.location}.`
+        : `Dataset ${o.identity.location}: same selection and source, created ${identity.created}.`,
+    );
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
 
     // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
@@ -195,9 +201,13 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log.warn(`--allow-missing: going on without the tiles of ${discovery.unreadable.length} unreadable folder(s).`);
     }
     if (discovery.tiles.length === 0)
-      throw new FatalRunError(`no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`);
+      throw new FatalRunError(
+        `no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`,
+      );
     const specs = o.tiles ?? [];
-    for (const s of specs) if (!discovery.tiles.some((t) => matchesTileSpec(t, s))) log.warn(`--tiles ${specText(s)} matches no tile of the source for the surveys and programs asked for.`);
+    for (const s of specs)
+      if (!discovery.tiles.some((t) => matchesTileSpec(t, s)))
+        log.warn(`--tiles ${specText(s)} matches no tile of the source for the surveys and programs asked for.`);
     let tiles = specs.length === 0 ? discovery.tiles : discovery.tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
     if (tiles.length === 0) throw new FatalRunError(`--tiles matches none of the ${discovery.tiles.length} tiles discovered under ${o.store.root}`);
     if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
@@ -207,7 +217,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     if (check.damaged.length > 0) {
       log.warn(`${check.damaged.length} journaled tiles were missing or damaged; redone (e.g. ${check.damaged[0].tile}: ${check.damaged[0].why}).`);
     }
-    if (check.changed.length > 0) log.info(`${check.changed.length} tiles whose coadd or redrock changed since they were converted; redone (e.g. ${check.changed[0]}).`);
+    if (check.changed.length > 0)
+      log.info(`${check.changed.length} tiles whose coadd or redrock changed since they were converted; redone (e.g. ${check.changed[0]}).`);
     const completed = check.done;
     log.info(`Found ${completed.size} completed tiles.`);
     const remaining = tiles.filter((t) => !completed.has(tileKey(t)));
@@ -259,7 +270,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       for (const t of batch.tiles) {
         const out = batch.outcomes.find((x) => x.tile === t);
         if (out) log.info(tileLine(out));
-        else if (deferredKeys.has(tileKey(t))) log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
+        else if (deferredKeys.has(tileKey(t)))
+          log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
       }
       for (const line of stats.lines()) log.info(line);
       const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
@@ -377,7 +389,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         );
         waiting = next;
       }
-      log.info(`Deferred tiles: ${doneByOthers} converted by other runs, ${deferred.length - doneByOthers - waiting.length} by this run, ${waiting.length} left.`);
+      log.info(
+        `Deferred tiles: ${doneByOthers} converted by other runs, ${deferred.length - doneByOthers - waiting.length} by this run, ${waiting.length} left.`,
+      );
     }
 
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURE_TREE, latestLog, runCli, readLocalJournal } from '../helpers/cli.js';
 import { removeEnd, scrambleTargetIds, setCard, truncateInside } from '../helpers/corrupt.js';
-import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
 

@@ -127,24 +127,28 @@ test('two runs with different selections race on one local --out: one dataset, o
   }
 });
 
-test('two runs with different selections race on one S3 --out: one selection in every file, the other run refused', { timeout: S3_TEST_TIMEOUT * 3 }, async () => {
-  for (let round = 0; round < 4; round++) {
-    const prefix = `race-${round}`;
-    const out = `s3://results/${prefix}`;
-    const s3args = ['--endpoint', s3.endpoint];
-    const rs = await startTogether(
-      [
-        ['convert', '--source', FIXTURE_TREE, '--out', out, ...s3args, '--log-dir', join(work, `logs-s3race-${round}-a`), ...ALL],
-        ['convert', '--source', FIXTURE_TREE, '--out', out, ...s3args, '--log-dir', join(work, `logs-s3race-${round}-b`), '--spectype', 'QSO,GALAXY', ...ALL],
-      ],
-      300,
-    );
-    assert.equal(rs.filter((r) => r.code === 2).length, 1, `round ${round}: exit codes ${codes(rs)}\n${why(rs)}`);
-    assert.equal(rs.filter((r) => r.code === 1).length, 1, `round ${round}: ${codes(rs)}\n${why(rs)}`);
-    const selections = await footerSelections(await s3Parquet(prefix));
-    assert.equal(selections.size, 1, `round ${round}: files of ${[...selections].join(' and ')}`);
-  }
-});
+test(
+  'two runs with different selections race on one S3 --out: one selection in every file, the other run refused',
+  { timeout: S3_TEST_TIMEOUT * 3 },
+  async () => {
+    for (let round = 0; round < 4; round++) {
+      const prefix = `race-${round}`;
+      const out = `s3://results/${prefix}`;
+      const s3args = ['--endpoint', s3.endpoint];
+      const rs = await startTogether(
+        [
+          ['convert', '--source', FIXTURE_TREE, '--out', out, ...s3args, '--log-dir', join(work, `logs-s3race-${round}-a`), ...ALL],
+          ['convert', '--source', FIXTURE_TREE, '--out', out, ...s3args, '--log-dir', join(work, `logs-s3race-${round}-b`), '--spectype', 'QSO,GALAXY', ...ALL],
+        ],
+        300,
+      );
+      assert.equal(rs.filter((r) => r.code === 2).length, 1, `round ${round}: exit codes ${codes(rs)}\n${why(rs)}`);
+      assert.equal(rs.filter((r) => r.code === 1).length, 1, `round ${round}: ${codes(rs)}\n${why(rs)}`);
+      const selections = await footerSelections(await s3Parquet(prefix));
+      assert.equal(selections.size, 1, `round ${round}: files of ${[...selections].join(' and ')}`);
+    }
+  },
+);
 
 test('three identical runs started together on a local --out: the exact dataset, no tile converted at once twice, nothing left behind', async () => {
   let duplicates = 0;

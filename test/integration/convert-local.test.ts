@@ -232,8 +232,7 @@ test('--max-batches and --sample bound a dry run, and the same command resumes t
   const first = await convert(['--sample', '4', '--seed', '3', '--batch-size', '2', '--max-batches', '1']);
   assert.match(first.log, /Discovered 4 tiles remaining to be processed\./);
   assert.match(first.log, /Ready to process 1 batches of up to 2 tiles each\./);
-  const records = async () =>
-    (await readLocalJournal(first.out)).filter((r) => r.type === 'tile');
+  const records = async () => (await readLocalJournal(first.out)).filter((r) => r.type === 'tile');
   const journal = async () => (await records()).map((r) => r.tile);
   const batch1 = await journal();
   assert.equal(batch1.length, 2);

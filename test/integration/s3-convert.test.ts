@@ -108,7 +108,9 @@ test('S3 source to S3 output gives the dataset the local run gives, and resumes 
   const remoteKeys = (listed.Contents ?? []).map((c) => c.Key!.slice('qso/'.length));
   assert.deepEqual(remoteKeys.filter((k) => k.endsWith('.parquet')).sort(), localFiles);
   assert.ok(
-    remoteKeys.every((k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/') || k.startsWith('_desi-qad/identity/') || k === '_desi-qad/dataset.json'),
+    remoteKeys.every(
+      (k) => k.endsWith('.parquet') || k.startsWith('_desi-qad/journal/') || k.startsWith('_desi-qad/identity/') || k === '_desi-qad/dataset.json',
+    ),
     remoteKeys.join(', '),
   );
 

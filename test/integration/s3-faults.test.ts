@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
@@ -14,7 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../../src/dev/fault-proxy.js';
 import { FIXTURE_TREE, latestLog, runCli, readLocalJournal } from '../helpers/cli.js';
 import { assertSameDataset } from '../helpers/dataset.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
-import type { JournalRecord, TileRecord } from '../../src/storage/journal-store.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 
 const ALL = ['--survey', 'main,sv3', '--program', 'dark,bright', '--quiet', '--threads', '2'];
 let s3: LocalS3;

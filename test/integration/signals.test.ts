@@ -76,7 +76,11 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 test('an --out endpoint that answers every request with an HTML page fails the run, exit 4', { timeout: S3_TEST_TIMEOUT }, async () => {
-  const html = await startFaultServer(undefined, () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>Sign in to the network</body></html>' }));
+  const html = await startFaultServer(undefined, () => ({
+    status: 200,
+    headers: { 'content-type': 'text/html' },
+    body: '<html><body>Sign in to the network</body></html>',
+  }));
   try {
     const logs = join(work, 'logs-html');
     const r = await runCli(
