@@ -1,6 +1,6 @@
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import { FOOTER_KEY, type FooterInfo } from '../desi/schema.js';
-import { tileKey, type TileRef } from '../desi/tile.js';
+import { outputPath, tileKey, type TileRef } from '../desi/tile.js';
 import { readParquetFooter } from '../parquet/footer.js';
 import type { TileRecord } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -52,8 +52,9 @@ export async function checkResume(opts: {
   await mapLimit(
     withFiles,
     FOOTER_READS,
-    async ({ rec }) => {
-      const why = await fileProblem(rec, sizes, opts.selection, readTail);
+    async ({ tile, rec }) => {
+      // S3 journal records are read from their names, which hold no path: the tile's path is fixed by its key.
+      const why = await fileProblem({ ...rec, path: rec.path ?? outputPath(tile) }, sizes, opts.selection, readTail);
       if (why) result.damaged.push({ tile: rec.tile, why });
       else result.done.add(rec.tile);
     },

@@ -412,7 +412,10 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       const why = stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal';
       log.warn(`Run stopped early (${why}); exit status ${exitCode}. Run the same command to resume.`);
     } else if (exitCode === EXIT.someFailed) {
-      log.warn(`Run finished with failed or missing-source tiles; exit status ${exitCode}. Run the same command to retry them.`);
+      // Not "✅ Run finished.": the dataset has holes, and the line says so.
+      const failed = outcomes.filter((x) => x.status === 'failed').length;
+      const missing = outcomes.filter((x) => x.status === 'missing').length;
+      log.warn(`Run finished with ${failed} failed and ${missing} missing-source tiles; exit status ${exitCode}. Run the same command to retry them.`);
     } else log.info('✅ Run finished.');
     return { exitCode, outcomes, logPath: log.path, deferred: deferred.length };
   } catch (err) {
@@ -440,7 +443,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 /** The log's first lines: what was run, by which version, from where to where, with which selection. */
 function firstLines(o: RunOptions, sel: string): string[] {
   return [
-    `desi-qad ${o.version}: run ${o.run} on ${hostname()} (pid ${process.pid}), Node ${process.version}`,
+    `${o.version}: run ${o.run} on ${hostname()} (pid ${process.pid}), Node ${process.version}`,
     ...(o.command ? [`Command: ${o.command}`] : []),
     `Source: ${o.store.root} (survey ${o.surveys.join(',')}, program ${o.programs.join(',')}${o.tiles?.length ? `, tiles ${o.tiles.map(specText).join(',')}` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
     `Output: ${o.out.root}`,

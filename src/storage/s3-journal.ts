@@ -241,7 +241,9 @@ export function recordName(rec: JournalRecord, stamp: string, nonce: string, seq
   let name: string | undefined;
   if (rec.type === 'tile') {
     const fp = rec.sources === undefined ? '-' : FINGERPRINT.test(rec.sources) ? rec.sources : undefined;
-    if (fp !== undefined) name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}_${fp}.json`;
+    // The Parquet file's size rides along, so that resume can check the files against one LIST of the output.
+    const size = rec.parquetBytes !== undefined && rec.status === 'ok' ? String(rec.parquetBytes) : '-';
+    if (fp !== undefined) name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}_${fp}_${size}.json`;
   } else name = `${head}_r_${sha16(recordBody(rec))}.json`;
   if (runFits && name !== undefined && Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
   return `${head}_${rec.type === 'tile' ? 'T' : 'R'}.json`;
@@ -260,14 +262,19 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
   const run = safeDecode(runEnc);
   if (!time || run === undefined || !/^[0-9a-f]+$/.test(nonce) || !/^\d+$/.test(seq)) return undefined;
   if ((kind === 'T' || kind === 'R') && f.length === 5) return 'body';
-  if (kind === 't' && (f.length === 7 || f.length === 8)) {
-    // 7 fields: the form before source fingerprints; 8: with the fingerprint, '-' for none.
+  if (kind === 't' && f.length >= 7 && f.length <= 9) {
+    // 7 fields: the form before source fingerprints; 8: with the fingerprint, '-' for none; 9: and the
+    // Parquet file's size ('-' for none).
     const tile = safeDecode(f[6]);
     if (!STATUSES.has(f[5]) || tile === undefined || tile === '') return undefined;
     const rec: TileRecord = { type: 'tile', tile, status: f[5] as TileStatus, time, run };
-    if (f.length === 8) {
+    if (f.length >= 8) {
       if (f[7] !== '-' && !FINGERPRINT.test(f[7])) return undefined;
       if (f[7] !== '-') rec.sources = f[7];
+    }
+    if (f.length === 9) {
+      if (f[8] !== '-' && !/^\d{1,15}$/.test(f[8])) return undefined;
+      if (f[8] !== '-') rec.parquetBytes = Number(f[8]);
     }
     return rec;
   }

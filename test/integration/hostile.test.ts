@@ -160,7 +160,7 @@ for (const mode of MODES) {
     assert.equal(run.signal, null, `killed by ${run.signal}; stderr: ${run.stderr.slice(-2000)}`);
     assert.equal(run.code, 1, `exit 1 = finished with failed tiles; stderr: ${run.stderr.slice(-2000)}`);
     const log = await latestLog(run.logs);
-    assert.match(log, /Run finished\./);
+    assert.match(log, /Run finished with \d+ failed and \d+ missing-source tiles; exit status 1\./);
     assert.doesNotMatch(log, /Run aborted/);
     assert.equal(run.latest.size, cases.length, 'every tile of the corpus has a journal record, and no other tile does');
     for (const c of cases) assert.ok(run.latest.has(c.tile), `${c.id} (${c.tile}) has a journal record`);

@@ -199,7 +199,7 @@ test('an endpoint that answers 200 with an HTML page: load and append fail, nami
       return true;
     });
     await assert.rejects(store.append(tileRec('main/dark/1', 'ok', '2026-06-01T00:00:00.000Z', 'r')), (err: Error) => {
-      assert.match(err.message, /out-f\/_desi-qad\/journal\/.*_t_ok_main\.2Fdark\.2F1_-\.json/);
+      assert.match(err.message, /out-f\/_desi-qad\/journal\/.*_t_ok_main\.2Fdark\.2F1_-_-\.json/);
       assert.match(err.message, /no ETag/);
       return true;
     });

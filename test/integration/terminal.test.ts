@@ -74,7 +74,7 @@ test('on a 100-column terminal the ending is on screen and every line is whole a
     assert.ok(displayWidth(l) <= COLUMNS, `a line wider than the terminal (${displayWidth(l)} columns): ${l}`);
 
   const text = lines.join('\n');
-  for (const want of ['--- Outcomes ---', 'missing source : 1 tiles', 'TOTALS:', 'Total Runtime', 'Run finished.'])
+  for (const want of ['--- Outcomes ---', 'missing source : 1 tiles', 'TOTALS:', 'Total Runtime', 'Run finished with 0 failed and 1 missing-source tiles'])
     assert.ok(text.includes(want), `"${want}" is on screen:\n${text}`);
 
   const logLines = new Set((await latestLog(logs)).split('\n').map(norm));

@@ -29,17 +29,26 @@ test('recordName / parseRecordName: tile records round-trip from the name, with 
     time: '2026-01-02T03:04:05.123Z',
     run: '20260102T030000-4242-9f3a61c2',
     rows: 12,
+    parquetBytes: 4096,
     sources: '3f9c2a7e1b0d4c55',
   };
   const name = recordName(tile, timeStamp(tile.time), '5d0e11aa', 41);
-  assert.equal(name, '20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55.json');
-  assert.deepEqual(parseRecordName(name), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run, sources: tile.sources });
+  assert.equal(name, '20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096.json');
+  assert.deepEqual(parseRecordName(name), {
+    type: 'tile',
+    tile: 'main/dark/23040',
+    status: 'ok',
+    time: tile.time,
+    run: tile.run,
+    sources: tile.sources,
+    parquetBytes: 4096,
+  });
 
   const bare: TileRecord = { ...tile };
   delete bare.sources;
   const bareName = recordName(bare, timeStamp(tile.time), '5d0e11aa', 42);
-  assert.match(bareName, /_t_ok_main\.2Fdark\.2F23040_-\.json$/);
-  assert.deepEqual(parseRecordName(bareName), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run });
+  assert.match(bareName, /_t_ok_main\.2Fdark\.2F23040_-_4096\.json$/);
+  assert.deepEqual(parseRecordName(bareName), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run, parquetBytes: 4096 });
 
   // The form before fingerprints (7 fields) is still read.
   assert.deepEqual(parseRecordName('20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json'), {
