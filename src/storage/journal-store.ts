@@ -24,6 +24,8 @@ export interface TileRecord {
   path?: string; // output path relative to --out
   errorClass?: string;
   error?: string;
+  /** "K/N" when a shard of a plan wrote it (scale-out); absent for unsharded runs. */
+  shard?: string;
 }
 
 export interface RunRecord {
@@ -33,6 +35,8 @@ export interface RunRecord {
   version: string;
   selection: string; // canonical text of the selection; a resumed run must use the same
   source: string;
+  /** "K/N" when the run was a shard of a plan. */
+  shard?: string;
 }
 
 export type JournalRecord = TileRecord | RunRecord;

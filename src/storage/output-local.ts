@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.js';
@@ -119,6 +119,16 @@ export class LocalOutputStore implements OutputStore {
       true,
     );
     return files;
+  }
+
+  /** The whole file; undefined when it does not exist. */
+  async readFile(relPath: string): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await readFile(this.resolveInside(relPath)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** The last `n` bytes of the file (all of it when shorter); undefined when it does not exist. */

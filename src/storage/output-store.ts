@@ -22,6 +22,8 @@ export interface OutputStore {
   sweepTemporaries(owners: TemporaryOwners): Promise<number>;
   /** Every dataset `.parquet` file (relative path with '/' → size in bytes), not `_desi-qad/`, not temporaries. */
   listFiles(): Promise<Map<string, number>>;
+  /** A small file of the dataset's own (`_desi-qad/plan.json`), whole; undefined when it does not exist. */
+  readFile(relPath: string): Promise<Uint8Array | undefined>;
   /** The last `n` bytes of a file (fewer if it is shorter), undefined when it is missing; local stores only. */
   readTail?(relPath: string, n: number): Promise<Uint8Array | undefined>;
 }

@@ -9,6 +9,7 @@ import {
   AbortMultipartUploadCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   type HeadObjectCommandOutput,
   type S3Client,
@@ -134,6 +135,24 @@ export class S3OutputStore implements OutputStore {
   }
 
   /** Every dataset `.parquet` object under the prefix but `_desi-qad/` and temporaries: relative path → size. */
+  /** The whole object at `relPath` (a small file of the dataset's own, e.g. the plan); undefined on 404. */
+  async readFile(relPath: string): Promise<Uint8Array | undefined> {
+    const key = this.keyOf(relPath);
+    try {
+      return await withRetry(
+        `get ${formatS3Url(this.bucket, key)}`,
+        async () => {
+          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
+        },
+        this.opts.retry,
+      );
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return undefined;
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'GetObject' });
+    }
+  }
+
   async listFiles(): Promise<Map<string, number>> {
     const folder = folderPrefix(this.prefix);
     const files = new Map<string, number>();

@@ -706,6 +706,9 @@ class CheckingOutput implements OutputStore {
   sweepTemporaries(): Promise<number> {
     return Promise.resolve(0);
   }
+  readFile(): Promise<Uint8Array | undefined> {
+    return Promise.resolve(undefined);
+  }
   listFiles(): Promise<Map<string, number>> {
     return Promise.resolve(new Map<string, number>());
   }
