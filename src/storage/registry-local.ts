@@ -68,8 +68,9 @@ export class LocalRegistryBackend implements RegistryBackend {
     const dir = join(this.claimsDir, tileName);
     // Another run may remove the tile's folder when it empties (removeClaim) between our mkdir and write.
     for (let attempt = 1; ; attempt++) {
-      await mkdir(dir, { recursive: true });
       try {
+        // Inside the retry: a recursive mkdir racing another run's rmdir of the same folder fails with ENOENT too.
+        await mkdir(dir, { recursive: true });
         await writeFile(join(dir, run), body);
         return;
       } catch (err) {
