@@ -11,6 +11,8 @@ export const DONE_STATUSES: ReadonlySet<TileStatus> = new Set(['ok', 'empty']);
 
 export class Journal {
   private readonly latest = new Map<string, TileRecord>();
+  /** The latest record this run wrote of each tile. */
+  private readonly own = new Map<string, TileRecord>();
   private lastRun?: RunRecord;
   private damaged: number;
 
@@ -54,6 +56,12 @@ export class Journal {
     this.latest.clear();
     this.lastRun = undefined;
     this.rebuild(records);
+    // A record this run appended while the load was reading may be missing from what it read: keep ours
+    // unless the store holds a newer one.
+    for (const own of this.own.values()) {
+      const seen = this.latest.get(own.tile);
+      if (!seen || seen.time < own.time) this.latest.set(own.tile, own);
+    }
   }
 
   /** Keys of tiles whose latest record says done (ok or empty). */
@@ -86,6 +94,7 @@ export class Journal {
   async record(rec: TileRecord): Promise<void> {
     await this.store.append(rec);
     this.latest.set(rec.tile, rec);
+    this.own.set(rec.tile, rec);
   }
 
   async close(): Promise<void> {

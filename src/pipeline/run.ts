@@ -5,7 +5,7 @@ import { sourceFingerprint } from '../desi/fingerprint.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
-import { Journal } from './journal.js';
+import { DONE_STATUSES, Journal } from './journal.js';
 import type { JournalStore, TileRecord } from '../storage/journal-store.js';
 import { DATASET_FORMAT, DATASET_SCHEMA_VERSION, identityDifferences, type DatasetIdentity, type IdentityStore } from '../storage/dataset-identity.js';
 import type { RunRegistry } from '../storage/run-registry.js';
@@ -272,6 +272,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         if (out) log.info(tileLine(out));
         else if (deferredKeys.has(tileKey(t)))
           log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
+        else log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=done (by another run since this run started)`);
       }
       for (const line of stats.lines()) log.info(line);
       const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
@@ -310,12 +311,46 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       }
     };
 
+    // Once another live run has been seen, the journal is re-read (at most every half second) before a claimed
+    // tile is converted: a tile that run finished and released since this run loaded the journal is skipped.
+    let sawOtherRun = false;
+    let refreshedAt = Date.now();
+    let refreshMs = 0;
+    let refreshing: Promise<void> | undefined;
+    const doneElsewhere = async (tile: TileRef): Promise<boolean> => {
+      if (!sawOtherRun) return false;
+      // At most every 500 ms, and never more than 5% of the time (a LIST of a large S3 journal takes a while).
+      if (Date.now() - refreshedAt > Math.max(500, 20 * refreshMs)) {
+        refreshing ??= (async () => {
+          const t = Date.now();
+          try {
+            await j.refresh();
+          } finally {
+            refreshMs = Date.now() - t;
+            refreshedAt = Date.now();
+            refreshing = undefined;
+          }
+        })();
+        await refreshing;
+      }
+      const rec = j.latestRecord(tileKey(tile));
+      return rec !== undefined && rec.run !== run && DONE_STATUSES.has(rec.status) && (rec.sources === undefined || rec.sources === sourceFingerprint(tile));
+    };
+    let doneMeanwhile = 0;
+
     /** Converts a tile under this run's claim; 'deferred' when another live run holds it. */
-    const convertClaimed = async (tile: TileRef): Promise<TileOutcome | 'deferred' | 'aborted'> => {
+    const convertClaimed = async (tile: TileRef): Promise<TileOutcome | 'deferred' | 'aborted' | 'done'> => {
       const key = tileKey(tile);
       const claim = await registry.claim(key);
-      if (!claim.ok) return 'deferred';
+      if (!claim.ok) {
+        sawOtherRun = true;
+        return 'deferred';
+      }
       try {
+        if (await doneElsewhere(tile)) {
+          doneMeanwhile += 1;
+          return 'done';
+        }
         const out = await runTile(ctx, tile);
         if (out.aborted) return 'aborted';
         await finishTile(out, tile);
@@ -335,6 +370,13 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         if (tracker.start(b)) log.info(`--- Starting Batch ${b + 1}/${batches.length} ---`);
         const r = await convertClaimed(tile);
         if (r === 'aborted') return;
+        if (r === 'done') {
+          doneBytes += tileFitsBytes(tile);
+          doneTiles += 1;
+          progress.update(doneBytes, doneTiles);
+          for (const batch of tracker.finish(b, undefined)) summarize(batch);
+          return;
+        }
         if (r === 'deferred') {
           deferredKeys.add(tileKey(tile));
           deferred.push(tile);
@@ -378,7 +420,12 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
             }
             const r = await convertClaimed(tile);
             if (r === 'deferred') next.push(tile);
-            else if (r !== 'aborted') {
+            else if (r === 'done') {
+              doneByOthers += 1;
+              doneBytes += tileFitsBytes(tile);
+              doneTiles += 1;
+              progress.update(doneBytes, doneTiles);
+            } else if (r !== 'aborted') {
               log.info(tileLine(r));
               doneBytes += r.fitsBytes;
               doneTiles += 1;
@@ -394,6 +441,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       );
     }
 
+    if (doneMeanwhile > 0) log.info(`${doneMeanwhile} tiles were converted by other runs after this run started; skipped.`);
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
     progress.stop();
     runStats.finish();
