@@ -60,6 +60,23 @@ export class LocalRegistryBackend implements RegistryBackend {
     }
   }
 
+  async listHeartbeats(): Promise<RunInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.runsDir);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw withPath(err, `heartbeats ${this.runsDir}`);
+    }
+    const runs: RunInfo[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith('.json') || !isRunId(name.slice(0, -'.json'.length))) continue;
+      const read = await this.getHeartbeat(name.slice(0, -'.json'.length));
+      if (read?.info) runs.push(read.info);
+    }
+    return runs;
+  }
+
   async removeHeartbeat(run: string): Promise<void> {
     await rm(this.heartbeatPath(run), { force: true });
   }

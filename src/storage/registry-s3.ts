@@ -65,6 +65,20 @@ export class S3RegistryBackend implements RegistryBackend {
     return { modified: got.modified };
   }
 
+  async listHeartbeats(): Promise<RunInfo[]> {
+    const folder = folderPrefix(this.runsKey);
+    const runs: string[] = [];
+    for (const name of await this.listNames(folder, 'heartbeats ListObjectsV2')) {
+      if (name.endsWith('.json') && isRunId(name.slice(0, -'.json'.length))) runs.push(name.slice(0, -'.json'.length));
+    }
+    const infos: RunInfo[] = [];
+    for (const run of runs) {
+      const read = await this.getHeartbeat(run);
+      if (read?.info) infos.push(read.info);
+    }
+    return infos;
+  }
+
   async removeHeartbeat(run: string): Promise<void> {
     await this.remove(this.heartbeatKey(run), 'heartbeat DeleteObject');
   }
@@ -75,7 +89,12 @@ export class S3RegistryBackend implements RegistryBackend {
 
   async listClaims(tileName: string): Promise<string[]> {
     const folder = folderPrefix(joinKey(this.claimsKey, tileName));
-    const runs: string[] = [];
+    return (await this.listNames(folder, 'claims ListObjectsV2')).filter(isRunId);
+  }
+
+  /** The names directly under `folder` (every page of the listing). */
+  private async listNames(folder: string, operation: string): Promise<string[]> {
+    const names: string[] = [];
     let token: string | undefined;
     do {
       let page;
@@ -84,21 +103,21 @@ export class S3RegistryBackend implements RegistryBackend {
           `ListObjectsV2 ${formatS3Url(this.bucket, folder)}`,
           async () => {
             const p = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, ContinuationToken: token }));
-            checkListing(p, `claims ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
+            checkListing(p, `${operation} ${formatS3Url(this.bucket, folder)}`);
             return p;
           },
           this.retry,
         );
       } catch (err) {
-        throw s3Error(err, { client: this.client, bucket: this.bucket, key: folder, operation: 'claims ListObjectsV2' });
+        throw s3Error(err, { client: this.client, bucket: this.bucket, key: folder, operation });
       }
       for (const o of page.Contents ?? []) {
         const name = o.Key?.startsWith(folder) ? o.Key.slice(folder.length) : undefined;
-        if (name !== undefined && isRunId(name)) runs.push(name);
+        if (name !== undefined && name !== '' && !name.includes('/')) names.push(name);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return runs;
+    return names;
   }
 
   async removeClaim(tileName: string, run: string): Promise<void> {

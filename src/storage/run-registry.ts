@@ -78,6 +78,8 @@ export interface RunRegistry {
   heldByOther(tile: string): Promise<boolean>;
   /** Stops renewing, removes this run's remaining claims, then its heartbeat. */
   stop(): Promise<void>;
+  /** Every heartbeat record under `_desi-qad/runs/` (live or expired; ones that do not parse left out), for `desi-qad status`. */
+  listRuns(): Promise<RunInfo[]>;
 }
 
 /** What a backend read of a heartbeat found: the record, or only the time of an object that does not parse. */
@@ -96,6 +98,8 @@ export interface RegistryBackend {
   getHeartbeat(run: string): Promise<HeartbeatRead | undefined>;
   /** Removes the heartbeat record of `run` (no error if it is already gone). */
   removeHeartbeat(run: string): Promise<void>;
+  /** Every heartbeat record that parses (one listing, then one read each). */
+  listHeartbeats(): Promise<RunInfo[]>;
   /** Writes the claim of `run` on the tile whose encoded name is `tileName`. */
   putClaim(tileName: string, run: string, body: string): Promise<void>;
   /** The runs with a claim on the tile (every page of the listing; names that are not run ids left out). */
@@ -285,6 +289,16 @@ export class BaseRegistry implements RunRegistry {
     }
   }
 
+  async listRuns(): Promise<RunInfo[]> {
+    return this.backend.listHeartbeats();
+  }
+
+  /** Whether a heartbeat's process is known gone on this machine: same host and pid namespace, pid not alive. */
+  processGone(info: RunInfo): boolean {
+    const sameNs = info.pidNamespace === undefined || this.pidNs === undefined || info.pidNamespace === this.pidNs;
+    return info.host === this.host && sameNs && !pidAlive(info.pid);
+  }
+
   /** The first run other than this one with a live claim on the tile; gone runs' claims are removed on the way. */
   private async liveOther(seg: string): Promise<string | undefined> {
     let holder: string | undefined;
@@ -318,8 +332,7 @@ export class BaseRegistry implements RunRegistry {
       return read.modified === undefined || t > read.modified.getTime() + this.leaseMs;
     }
     if (t > Date.parse(info.heartbeat) + info.leaseMs) return true;
-    const sameNs = info.pidNamespace === undefined || this.pidNs === undefined || info.pidNamespace === this.pidNs;
-    return info.host === this.host && sameNs && !pidAlive(info.pid);
+    return this.processGone(info);
   }
 
   private async writeHeartbeat(): Promise<void> {

@@ -1,18 +1,19 @@
 /**
  * The journal as S3 objects. S3 has no append, so each record is its own small object (PutObject is atomic:
  * a record exists whole or not at all), and any number of runs can write one output at once. A tile
- * record's name carries what resuming needs (time, run, a per-writer nonce and sequence number, then the
- * tile, its status and its source fingerprint), so load() rebuilds the journal from LIST pages: about 13
+ * record's name carries what resuming and `desi-qad status` need (time, run, a per-writer nonce and sequence
+ * number, then the tile, its status, its source fingerprint, the Parquet size, rows, FITS and fetched bytes
+ * and the error class), so load() rebuilds the journal from LIST pages: about 13
  * requests for 12,000 tiles. Run records are few and are read from their bodies with a GET (their name holds
  * a hash of the body only). The body is always the full JSON record, for humans and tools.
  *
- *   {prefix}/20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55.json
+ *   {prefix}/20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096_12_7340032_81920_-.json
  *   {prefix}/20260102T030000000Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000000_r_8a1f0c3d5e7b9a21.json
  *
  * Every name stays under 200 bytes whatever the run's details (S3 allows 1,024-byte keys, but s3rver and
  * filesystem-backed servers such as MinIO refuse a path segment over 255 bytes): a record that would not
  * fit is named `{head}_T.json` / `{head}_R.json` and read from its body. Older names (a tile record without
- * its fingerprint, a run record with its details in base64) are still read.
+ * its fingerprint or without the counts, a run record with its details in base64) are still read.
  *
  * Names sort in time order (then run, writer, sequence), which makes "latest wins" a total order even when
  * several machines write to the same output.
@@ -230,7 +231,8 @@ const FINGERPRINT = /^[0-9a-f]{1,64}$/;
 
 /**
  * The object name of a record, fields joined by '_' as in the file comment. Tile records:
- * `{head}_t_{status}_{tile}_{fingerprint or -}.json`; run records: `{head}_r_{sha16 of the body}.json`
+ * `{head}_t_{status}_{tile}_{fingerprint or -}_{parquetBytes}_{rows}_{fitsBytes}_{fetchedBytes}_{errorClass}.json`
+ * (each '-' when absent; the error message stays in the body); run records: `{head}_r_{sha16 of the body}.json`
  * (read from the body). A record whose name would pass MAX_NAME_BYTES (or hold a fingerprint that is not
  * hex, or a run id over 64 bytes, replaced by `h-{sha16}`) is named `{head}_T.json` / `{head}_R.json`.
  */
@@ -243,10 +245,26 @@ export function recordName(rec: JournalRecord, stamp: string, nonce: string, seq
     const fp = rec.sources === undefined ? '-' : FINGERPRINT.test(rec.sources) ? rec.sources : undefined;
     // The Parquet file's size rides along, so that resume can check the files against one LIST of the output.
     const size = rec.parquetBytes !== undefined && rec.status === 'ok' ? String(rec.parquetBytes) : '-';
-    if (fp !== undefined) name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}_${fp}_${size}.json`;
+    // And what `desi-qad status` sums and groups by, so that it too reads the journal from LIST pages only.
+    const counts = [rec.rows, rec.fitsBytes, rec.fetchedBytes].map(countField);
+    const cls = rec.errorClass === undefined ? '-' : safeEncode(rec.errorClass);
+    const fits = fp !== undefined && !counts.includes(undefined) && cls !== '' && (cls !== '-' || rec.errorClass === undefined);
+    if (fits) name = `${head}_t_${rec.status}_${safeEncode(rec.tile)}_${fp}_${size}_${counts.join('_')}_${cls}.json`;
   } else name = `${head}_r_${sha16(recordBody(rec))}.json`;
   if (runFits && name !== undefined && Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
   return `${head}_${rec.type === 'tile' ? 'T' : 'R'}.json`;
+}
+
+/** A count as a name field: decimal digits, '-' when absent; undefined when a name cannot hold it. */
+function countField(n: number | undefined): string | undefined {
+  if (n === undefined) return '-';
+  return Number.isSafeInteger(n) && n >= 0 && n < 1e15 ? String(n) : undefined;
+}
+
+/** A name's count field back: the number, undefined for '-', null when it is not a count field. */
+function parseCount(f: string): number | undefined | null {
+  if (f === '-') return undefined;
+  return /^\d{1,15}$/.test(f) ? Number(f) : null;
 }
 
 /**
@@ -262,9 +280,9 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
   const run = safeDecode(runEnc);
   if (!time || run === undefined || !/^[0-9a-f]+$/.test(nonce) || !/^\d+$/.test(seq)) return undefined;
   if ((kind === 'T' || kind === 'R') && f.length === 5) return 'body';
-  if (kind === 't' && f.length >= 7 && f.length <= 9) {
+  if (kind === 't' && ((f.length >= 7 && f.length <= 9) || f.length === 13)) {
     // 7 fields: the form before source fingerprints; 8: with the fingerprint, '-' for none; 9: and the
-    // Parquet file's size ('-' for none).
+    // Parquet file's size ('-' for none); 13: and rows, FITS bytes, fetched bytes and the error class.
     const tile = safeDecode(f[6]);
     if (!STATUSES.has(f[5]) || tile === undefined || tile === '') return undefined;
     const rec: TileRecord = { type: 'tile', tile, status: f[5] as TileStatus, time, run };
@@ -272,9 +290,22 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
       if (f[7] !== '-' && !FINGERPRINT.test(f[7])) return undefined;
       if (f[7] !== '-') rec.sources = f[7];
     }
-    if (f.length === 9) {
-      if (f[8] !== '-' && !/^\d{1,15}$/.test(f[8])) return undefined;
-      if (f[8] !== '-') rec.parquetBytes = Number(f[8]);
+    if (f.length >= 9) {
+      const size = parseCount(f[8]);
+      if (size === null) return undefined;
+      if (size !== undefined) rec.parquetBytes = size;
+    }
+    if (f.length === 13) {
+      const [rows, fitsBytes, fetchedBytes] = [f[9], f[10], f[11]].map(parseCount);
+      if (rows === null || fitsBytes === null || fetchedBytes === null) return undefined;
+      if (rows !== undefined) rec.rows = rows;
+      if (fitsBytes !== undefined) rec.fitsBytes = fitsBytes;
+      if (fetchedBytes !== undefined) rec.fetchedBytes = fetchedBytes;
+      if (f[12] !== '-') {
+        const cls = safeDecode(f[12]);
+        if (cls === undefined || cls === '') return undefined;
+        rec.errorClass = cls;
+      }
     }
     return rec;
   }

@@ -33,7 +33,7 @@ test('recordName / parseRecordName: tile records round-trip from the name, with 
     sources: '3f9c2a7e1b0d4c55',
   };
   const name = recordName(tile, timeStamp(tile.time), '5d0e11aa', 41);
-  assert.equal(name, '20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096.json');
+  assert.equal(name, '20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096_12_-_-_-.json');
   assert.deepEqual(parseRecordName(name), {
     type: 'tile',
     tile: 'main/dark/23040',
@@ -42,13 +42,21 @@ test('recordName / parseRecordName: tile records round-trip from the name, with 
     run: tile.run,
     sources: tile.sources,
     parquetBytes: 4096,
+    rows: 12,
   });
 
   const bare: TileRecord = { ...tile };
   delete bare.sources;
+  delete bare.rows;
   const bareName = recordName(bare, timeStamp(tile.time), '5d0e11aa', 42);
-  assert.match(bareName, /_t_ok_main\.2Fdark\.2F23040_-_4096\.json$/);
+  assert.match(bareName, /_t_ok_main\.2Fdark\.2F23040_-_4096_-_-_-_-\.json$/);
   assert.deepEqual(parseRecordName(bareName), { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run, parquetBytes: 4096 });
+
+  // The form before the counts (9 fields: up to the Parquet size) is still read.
+  assert.deepEqual(
+    parseRecordName('20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096.json'),
+    { type: 'tile', tile: 'main/dark/23040', status: 'ok', time: tile.time, run: tile.run, sources: tile.sources, parquetBytes: 4096 },
+  );
 
   // The form before fingerprints (7 fields) is still read.
   assert.deepEqual(parseRecordName('20260102T030405123Z_20260102T030000-4242_9f3a61c2_0000000041_t_ok_main.2Fdark.2F23040.json'), {
@@ -60,6 +68,102 @@ test('recordName / parseRecordName: tile records round-trip from the name, with 
   });
   // A fingerprint the name cannot hold as hex goes in the body.
   assert.equal(parseRecordName(recordName({ ...tile, sources: 'Not/Hex' }, timeStamp(tile.time), 'ab', 1)), 'body');
+});
+
+test('tile names carry what status sums and groups by: rows, FITS and fetched bytes, and the error class', () => {
+  const t = '2026-01-02T03:04:05.123Z';
+  const run = '20260102T030000-4242-9f3a61c2';
+  // What a run writes (pipeline/run.ts toRecord), for each status: all but the message comes back from the name.
+  const records: TileRecord[] = [
+    {
+      type: 'tile',
+      tile: 'main/dark/1',
+      status: 'ok',
+      time: t,
+      run,
+      rows: 7,
+      fitsBytes: 123456789,
+      fetchedBytes: 2345678,
+      requests: 9,
+      parquetBytes: 40960,
+      sources: '0123456789abcdef',
+      path: 'x',
+    },
+    {
+      type: 'tile',
+      tile: 'main/dark/2',
+      status: 'empty',
+      time: t,
+      run,
+      rows: 0,
+      fitsBytes: 5_000_000_000,
+      fetchedBytes: 0,
+      requests: 2,
+      parquetBytes: 0,
+      sources: '0123456789abcdef',
+    },
+    {
+      type: 'tile',
+      tile: 'sv3/bright/99999',
+      status: 'failed',
+      time: t,
+      run,
+      rows: 0,
+      fitsBytes: 999_999_999_999,
+      fetchedBytes: 999_999_999_999,
+      requests: 5,
+      parquetBytes: 0,
+      sources: 'fedcba9876543210',
+      errorClass: 'S3_InternalError',
+      error: 'GET s3://… failed after 6 attempts',
+    },
+    {
+      type: 'tile',
+      tile: 'main/dark/27248',
+      status: 'missing',
+      time: t,
+      run,
+      rows: 0,
+      fitsBytes: 129600,
+      fetchedBytes: 0,
+      requests: 0,
+      parquetBytes: 0,
+      sources: 'fedcba9876543210',
+      errorClass: 'MISSING_SOURCE',
+      error: 'no redrock',
+    },
+  ];
+  for (const [i, rec] of records.entries()) {
+    const name = recordName(rec, timeStamp(t), '5d0e11aa', 1_000_000_000 + i);
+    assert.ok(Buffer.byteLength(name) < 200, `${Buffer.byteLength(name)} bytes: ${name}`);
+    const named: TileRecord = { ...rec };
+    delete named.requests;
+    delete named.path;
+    delete named.error;
+    if (rec.status !== 'ok') delete named.parquetBytes; // the size rides along for ok tiles only (resume's check)
+    assert.deepEqual(parseRecordName(name), named, name);
+  }
+  assert.match(recordName(records[3], timeStamp(t), 'ab', 1), /_t_missing_main\.2Fdark\.2F27248_fedcba9876543210_-_0_129600_0_MISSING\.5FSOURCE\.json$/);
+  // An error class a name field cannot tell from "none" ('-', or empty), or a count that is not a count: the body.
+  for (const odd of [{ errorClass: '-' }, { errorClass: '' }, { rows: 1.5 }, { fitsBytes: -1 }, { fetchedBytes: 1e16 }]) {
+    assert.equal(parseRecordName(recordName({ ...records[2], ...odd }, timeStamp(t), 'ab', 1)), 'body', JSON.stringify(odd));
+  }
+  // Bad count fields or class are not records.
+  const head = '20260102T030405123Z_r_ab_1_t_failed_a_-_-';
+  for (const bad of [`${head}_x_-_-_-.json`, `${head}_-_-_-_bad.5.json`, `${head}_-_-_-_.json`, `${head}_-_-_-.json`, `${head}_-_-_-_A_B.json`]) {
+    assert.equal(parseRecordName(bad), undefined, bad);
+  }
+  assert.deepEqual(parseRecordName(`${head}_1_2_3_A.json`), {
+    type: 'tile',
+    tile: 'a',
+    status: 'failed',
+    time: t,
+    run: 'r',
+    rows: 1,
+    fitsBytes: 2,
+    fetchedBytes: 3,
+    errorClass: 'A',
+  });
 });
 
 test('run records are named by a hash of their body and read from it; the older base64 form is still read', () => {
