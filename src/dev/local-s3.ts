@@ -52,6 +52,10 @@ const bye = () => {
   setTimeout(() => process.exit(0), 2000).unref();
   server.close().then(() => process.exit(0), () => process.exit(0));
 };
+// s3rver's file store can throw on racing operations on one prefix (concurrent runs' claims); a test
+// server that dies then would look like a client bug (ECONNREFUSED). Report such errors and keep serving.
+process.on('uncaughtException', (err) => process.stderr.write('s3rver: ' + String((err && err.stack) || err) + '\\n'));
+process.on('unhandledRejection', (err) => process.stderr.write('s3rver: ' + String((err && err.stack) || err) + '\\n'));
 process.on('SIGTERM', bye);
 process.on('SIGINT', bye);
 process.stdin.on('end', bye);
