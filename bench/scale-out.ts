@@ -113,14 +113,14 @@ export async function measureScaleOut(cacheRoot: string, tree: string, o: ScaleO
     `(each shard has its own ${(o.bandwidth / 1e6).toFixed(0)} MB/s, ${o.rttMs} ms shaper): compare the CPU seconds of s3rver and of the converters with wall × ${cores}. ` +
     `On separate nodes each shard has its own cores and the shared s3rver is S3 itself.`;
   const runs: ScaleRun[] = [];
-  const planHelp = await runCli(['plan', '--help']);
-  const shardHelp = await runCli(['convert', '--help']);
-  const statusHelp = await runCli(['status', '--help']);
+  // `desi-qad X --help` of an unknown X prints the top help and exits 0, so the commands are read from it.
+  const commands = new Set([...(await runCli(['--help'])).stdout.matchAll(/^\s+desi-qad (\w+)\b/gm)].map((m) => m[1]));
+  const hasShard = /^\s+--shard\b/m.test((await runCli(['convert', '--help'])).stdout);
   let standIn: string | undefined;
-  if (planHelp.exitCode !== 0) standIn = `this desi-qad has no \`plan\` command (\`desi-qad plan --help\` exited ${planHelp.exitCode})`;
-  else if (!shardHelp.stdout.includes('--shard')) standIn = 'this desi-qad has no `convert --shard`';
+  if (!commands.has('plan')) standIn = 'this desi-qad has no `plan` command';
+  else if (!hasShard) standIn = 'this desi-qad has no `convert --shard`';
   if (standIn !== undefined) process.stderr.write(`bench: scale-out: ${standIn}; the shards run as \`convert --tiles\` of an in-process plan\n`);
-  runs.push(...(await shardedRuns(cacheRoot, tree, o, standIn === undefined, statusHelp.exitCode === 0)));
+  runs.push(...(await shardedRuns(cacheRoot, tree, o, standIn === undefined, commands.has('status'))));
   const dr1 = await measureDr1Plan(cacheRoot, standIn === undefined, o.dr1S3);
   return { link: { bandwidth: o.bandwidth, rttMs: o.rttMs }, threads: o.threads, cores, standIn, note, runs, dr1 };
 }
@@ -181,7 +181,7 @@ async function shardedRuns(cacheRoot: string, tree: string, o: ScaleOutOptions, 
           ];
         }
         for (const s of shapers) s.resetCount();
-        process.stderr.write(`bench: scale-out, ${n} concurrent convert --shard K/${n}...\n`);
+        process.stderr.write(`bench: scale-out, ${n} concurrent convert ${cli ? `--shard K/${n}` : `--tiles (shard K of ${n})`}...\n`);
         const before = cpuNow(s3.pid);
         const t0 = performance.now();
         const shardRuns = await Promise.all(
