@@ -4,11 +4,13 @@
  * never asserted in tests.
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
+ *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3]
  *
  * Sections: the worker's conversion rate on one thread (next to a memcpy); `desi-qad convert` on the local
  * disk with --threads 1 and 2; the dataset served by s3rver behind a link shaper (default 35 MB/s, 20 ms: the
  * seed's link) and unshaped, with --fetch full and --fetch ranges (at several --gap-bytes), side by side with
- * their ratio; and peak memory with a 2 GB coadd in the set.
+ * their ratio; peak memory with a 2 GB coadd in the set; and scale-out (bench/scale-out.ts): 1, 2, 4 shards
+ * each through its own shaped link, and `plan --shards 32` on a DR1-sized listing.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -19,6 +21,7 @@ import { measureMemcpy, measureWorkerRate } from './worker-rate.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 import { measureLinks, type LinkRuns } from './s3-link.js';
 import { measureMemory, type MemoryRun } from './memory.js';
+import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -30,6 +33,11 @@ const scale = Number(opt('scale', '1'));
 const skipLocal = args.includes('--skip-local');
 const skipS3 = args.includes('--skip-s3');
 const skipMemory = args.includes('--skip-memory');
+const skipScale = args.includes('--skip-scale');
+const dr1S3 = args.includes('--dr1-s3');
+const shardCounts = opt('shards', '1,2,4').split(',').map(Number);
+if (shardCounts.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error(`bench: --shards wants a comma list of positive integers, got ${opt('shards', '')}`);
 const bandwidth = Number(opt('bandwidth', '35')) * 1e6;
 const rttMs = Number(opt('rtt', '20'));
 const gaps = opt('gaps', '16,64,256')
@@ -70,6 +78,8 @@ async function main(): Promise<void> {
   if (!skipS3) links = await measureLinks(cache, tree, { bandwidth, rttMs }, 2, gaps);
   let memory: { coaddBytes: number; runs: MemoryRun[] } | undefined;
   if (!skipMemory) memory = await measureMemory(cache, 2);
+  let scaleOut: ScaleOut | undefined;
+  if (!skipScale) scaleOut = await measureScaleOut(cache, tree, { bandwidth, rttMs, shardCounts, threads: 2, dr1S3 });
 
   const result = {
     date,
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
     runs,
     links,
     memory,
+    scaleOut,
   };
   const row = (r: CliRun) =>
     `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
@@ -131,6 +142,7 @@ async function main(): Promise<void> {
     ...(runs.length ? [...header, ...runs.map(row), ''] : []),
     ...linkLines,
     ...memLines,
+    ...(scaleOut ? scaleOutMarkdown(scaleOut) : []),
   ].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
