@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { convertCommand, convertOptions, repeatedOptionError } from './convert-command.js';
 import { synthCommand, synthOptions } from './synth.js';
+import { planCommand, planOptions } from './plan-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -29,6 +30,9 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]')
     .command('convert', 'convert DESI healpix tiles (coadd + redrock FITS) into a Parquet dataset, resumably', convertOptions, (a) =>
       guarded(() => convertCommand(a)),
+    )
+    .command('plan', 'split a dataset into N shards balanced by bytes (_desi-qad/plan.json), for convert --shard K/N', planOptions, (a) =>
+      guarded(() => planCommand(a)),
     )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
     .demandCommand(1, 'name a command: convert or synth')
