@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { parseSelection } from '../desi/selection.js';
 import { canonicalNames } from '../desi/names.js';
 import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
-import { runConvert, EXIT, type RunOptions } from '../pipeline/run.js';
+import { runConvert, EXIT, noPlanMessage, type RunOptions } from '../pipeline/run.js';
 import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
@@ -11,6 +11,9 @@ import { defaultMemoryBytes, parseSize } from './size.js';
 import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
+import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
+import { PlanError, readPlan, type Plan } from '../pipeline/plan-file.js';
+import { redactSecrets } from '../util/secrets.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -42,17 +45,20 @@ export const MAX_DOWNLOADS = 1024;
 export const MAX_READS_PER_TILE = 1024;
 export const MAX_READS_IN_FLIGHT = 4096;
 
-const list = (s: string) =>
+/** A comma list's items, trimmed, without empty ones. */
+export const list = (s: string) =>
   s
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
 
-export function convertOptions(y: Argv) {
+/** Where tiles are read and the dataset written, and how S3 is reached: options of convert and plan. */
+export function storeOptions<T>(y: Argv<T>) {
   return y
     .option('source', {
       type: 'string',
-      default: DR1_HEALPIX,
+      // No yargs default: a shard takes the plan's source when --source is not given (convertCommand).
+      defaultDescription: DR1_HEALPIX,
       describe: "healpix root laid out like DESI's ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix",
     })
     .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
@@ -65,9 +71,17 @@ export function convertOptions(y: Argv) {
     .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
     .option('cli-read-timeout', { type: 'number', default: 30, describe: 'S3: seconds without a byte before a read is abandoned and retried' })
     .option('cli-connect-timeout', { type: 'number', default: 5, describe: 'S3: seconds to open a connection' })
-    .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them) before the tile fails' })
-    .option('survey', { type: 'string', default: 'main', describe: `comma list of surveys (${SURVEYS.join(', ')})` })
-    .option('program', { type: 'string', default: 'dark', describe: `comma list of programs (${PROGRAMS.join(', ')})` })
+    .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them) before the tile fails' });
+}
+
+/**
+ * Which tiles and which rows: options of convert and plan. --survey and --program have no yargs default
+ * (a shard must tell whether they were given); DEFAULT_SURVEY and DEFAULT_PROGRAM apply when they are not.
+ */
+export function selectionOptions<T>(y: Argv<T>) {
+  return y
+    .option('survey', { type: 'string', defaultDescription: DEFAULT_SURVEY, describe: `comma list of surveys (${SURVEYS.join(', ')})` })
+    .option('program', { type: 'string', defaultDescription: DEFAULT_PROGRAM, describe: `comma list of programs (${PROGRAMS.join(', ')})` })
     .option('tiles', {
       type: 'string',
       describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix',
@@ -80,6 +94,53 @@ export function convertOptions(y: Argv) {
     })
     .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
     .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
+    .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
+    .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
+    .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
+    .option('allow-missing', {
+      type: 'boolean',
+      default: false,
+      describe: 'go on when a source folder cannot be read, and report its tiles as missing (default: stop with exit 4)',
+    });
+}
+
+export const DEFAULT_SURVEY = 'main';
+export const DEFAULT_PROGRAM = 'dark';
+
+/** The surveys and programs asked for (the defaults when not given), in DESI's spelling. */
+export function surveysPrograms(a: { survey?: string; program?: string }): { surveys: string[]; programs: string[] } {
+  return { surveys: canonicalNames('survey', list(a.survey ?? DEFAULT_SURVEY)), programs: canonicalNames('program', list(a.program ?? DEFAULT_PROGRAM)) };
+}
+
+/** The checks of the options storeOptions and selectionOptions define (a yargs .check: throws the usage error). */
+export function checkSharedOptions(a: {
+  seed: number;
+  'max-attempts': number;
+  'cli-read-timeout': number;
+  'cli-connect-timeout': number;
+  sample?: number;
+  survey?: string;
+  program?: string;
+}): true {
+  for (const [k, v, min] of [
+    ['seed', a.seed, 0],
+    ['max-attempts', a['max-attempts'], 1],
+  ] as const)
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
+  if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
+  for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
+  // Only DESI's names (they become folders of the output, so nothing can climb out of --out either).
+  surveysPrograms(a);
+  return true;
+}
+
+export function convertOptions(y: Argv) {
+  return selectionOptions(storeOptions(y))
+    .option('shard', {
+      type: 'string',
+      describe:
+        'convert shard K/N (0-based) of the plan in --out (desi-qad plan); default: the array index of SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX when set; "none": a plain run',
+    })
     .option('batch-size', { type: 'number', default: 8, describe: "tiles per batch (the unit of the log's summaries)" })
     .option('max-batches', { type: 'number', describe: 'stop after this many batches' })
     .option('threads', {
@@ -106,17 +167,9 @@ export function convertOptions(y: Argv) {
     .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 16 KiB on S3)' })
     .option('memory', { type: 'string', describe: "budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine's memory, 1–16 GiB)" })
     .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
-    .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes' })
+    .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes (run_…_shard-K-of-N.log for a shard)' })
     .option('max-failure-rate', { type: 'number', default: 0.1, describe: 'stop when this share of the last 100 finished tiles failed (judged from 20 on)' })
     .option('min-reduction', { type: 'number', default: 0.9, describe: "warn when a batch's data reduction falls under this" })
-    .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
-    .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
-    .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
-    .option('allow-missing', {
-      type: 'boolean',
-      default: false,
-      describe: 'go on when a source folder cannot be read, and report its tiles as missing (default: stop with exit 4)',
-    })
     .option('quiet', {
       type: 'boolean',
       default: false,
@@ -129,30 +182,28 @@ export function convertOptions(y: Argv) {
         ['downloads', a.downloads, 1, MAX_DOWNLOADS, ''],
         ['reads-per-tile', a['reads-per-tile'], 1, MAX_READS_PER_TILE, ''],
         ['reads-in-flight', a['reads-in-flight'], 1, MAX_READS_IN_FLIGHT, ''],
-        ['seed', a.seed, 0, Infinity, ''],
-        ['max-attempts', a['max-attempts'], 1, Infinity, ''],
       ] as const) {
         if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
         if (v > max) throw new Error(`--${k} ${v} is too large: at most ${max}${why}`);
       }
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1))
         throw new Error('--max-batches must be a positive integer');
-      if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
-      for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
-      // Only DESI's names (they become folders of the output, so nothing can climb out of --out either).
-      canonicalNames('survey', list(a.survey));
-      canonicalNames('program', list(a.program));
       if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
-      return true;
+      return checkSharedOptions(a);
     });
 }
 
 type ConvertArgs = Awaited<ReturnType<typeof convertOptions>['argv']>;
 
 /** `desi-qad convert --out …` as typed (arguments with spaces quoted), for the log's first lines. */
-function commandLine(argv: readonly string[]): string {
+export function commandLine(argv: readonly string[]): string {
   return ['desi-qad', ...argv.slice(2)].map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, "'\\''")}'`)).join(' ');
+}
+
+/** "--shard 2/4" or "SLURM_ARRAY_TASK_ID", for messages. */
+function shardFrom(s: ShardChoice): string {
+  return s.from === '--shard' ? `--shard ${s.index}/${s.count ?? '?'}` : s.from;
 }
 
 export async function convertCommand(a: ConvertArgs): Promise<number> {
@@ -170,30 +221,83 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
+  const fail = (code: number, message: string) => {
+    process.stderr.write(`desi-qad convert: ${message}\n`);
+    return code;
+  };
+  // The shard, from --shard or the scheduler's environment: the plan decides what it converts.
+  let shard: ShardChoice | undefined;
+  try {
+    shard = resolveShard(a.shard, process.env);
+  } catch (err) {
+    return fail(EXIT.usage, (err as Error).message);
+  }
+  if (shard) {
+    const given = (['tiles', 'sample', 'survey', 'program'] as const).filter((k) => a[k] !== undefined);
+    if (given.length > 0)
+      return fail(
+        EXIT.usage,
+        `${given.map((k) => `--${k}`).join(', ')} cannot be given to a shard (${shardFrom(shard)}): the plan decides its tiles; run \`desi-qad plan\` with them, or pass --shard none for a plain run`,
+      );
+  }
+  const storeArgs = (source: string, run?: string) => ({
+    source,
+    out: a.out,
+    region: a.region,
+    endpoint: a.endpoint,
+    signRequest: a['sign-request'],
+    profile: a.profile,
+    downloads: a.downloads,
+    readsInFlight: a['reads-in-flight'],
+    readTimeoutSec: a['cli-read-timeout'],
+    connectTimeoutSec: a['cli-connect-timeout'],
+    maxAttempts: a['max-attempts'],
+    run,
+  });
   let stores: ReturnType<typeof openStores>;
   try {
-    stores = openStores({
-      source: a.source,
-      out: a.out,
-      region: a.region,
-      endpoint: a.endpoint,
-      signRequest: a['sign-request'],
-      profile: a.profile,
-      downloads: a.downloads,
-      readsInFlight: a['reads-in-flight'],
-      readTimeoutSec: a['cli-read-timeout'],
-      connectTimeoutSec: a['cli-connect-timeout'],
-      maxAttempts: a['max-attempts'],
-    });
+    stores = openStores(storeArgs(a.source ?? DR1_HEALPIX));
   } catch (err) {
-    process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
-    return EXIT.usage;
+    return fail(EXIT.usage, (err as Error).message);
   }
   // Credential values in use are known before the first line is logged, so no line can carry them.
   await registerStoreSecrets();
+  let plan: Plan | undefined;
+  let sharding: RunOptions['shard'];
+  if (shard) {
+    try {
+      plan = await readPlan(stores.out);
+    } catch (err) {
+      return fail(err instanceof PlanError ? EXIT.usage : EXIT.fatal, redactSecrets((err as Error).message));
+    }
+    if (!plan) return fail(EXIT.usage, noPlanMessage(a.out));
+    try {
+      // Kubernetes and AWS Batch do not say N: the plan does, and the index is checked against it.
+      shard = resolveShard(a.shard, process.env, plan.shards)!;
+    } catch (err) {
+      return fail(EXIT.usage, (err as Error).message);
+    }
+    const count = shard.count ?? plan.shards;
+    if (count !== plan.shards)
+      return fail(
+        EXIT.usage,
+        `the plan in ${a.out} has ${plan.shards} shards, but ${shardFrom(shard)} says ${count}: run \`desi-qad plan --shards ${count}\` again, or run ${plan.shards} shards`,
+      );
+    sharding = { index: shard.index, count, from: shard.from };
+    if (a.source === undefined && plan.source !== stores.store.root) {
+      // The plan's source, opened under the same run id (nothing was started under the first one).
+      try {
+        stores = openStores(storeArgs(plan.source, stores.registry.run));
+      } catch (err) {
+        return fail(EXIT.usage, (err as Error).message);
+      }
+      await registerStoreSecrets();
+    }
+  }
+  const sourceUrl = plan && a.source === undefined ? plan.source : (a.source ?? DR1_HEALPIX);
   const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
-  const gapBytes = a['gap-bytes'] ?? (isS3Url(a.source) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
+  const gapBytes = a['gap-bytes'] ?? (isS3Url(sourceUrl) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
   const opts: RunOptions = {
     store: source,
     out,
@@ -202,8 +306,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     registry,
     run: registry.run,
     selection,
-    surveys: canonicalNames('survey', list(a.survey)),
-    programs: canonicalNames('program', list(a.program)),
+    ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: a.tiles,
     sample: a.sample,
     seed: a.seed,
@@ -231,6 +334,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     command: commandLine(process.argv),
     // Tiles other live runs hold are looked at again this often (short leases in tests, so short polls).
     deferPollMs: Math.min(5000, Math.max(200, leaseMsFromEnv() / 4)),
+    shard: sharding,
+    plan,
   };
   const r = await runConvert(opts);
   return r.exitCode;

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { convertCommand, convertOptions, repeatedOptionError } from './convert-command.js';
 import { synthCommand, synthOptions } from './synth.js';
 import { statusCommand, statusOptions } from './status-command.js';
+import { planCommand, planOptions } from './plan-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -31,11 +32,14 @@ export async function main(argv: string[]): Promise<void> {
     .command('convert', 'convert DESI healpix tiles (coadd + redrock FITS) into a Parquet dataset, resumably', convertOptions, (a) =>
       guarded(() => convertCommand(a)),
     )
+    .command('plan', 'split a dataset into N shards balanced by bytes (_desi-qad/plan.json), for convert --shard K/N', planOptions, (a) =>
+      guarded(() => planCommand(a)),
+    )
     .command('status', 'how far the dataset in --out is (also while its runs are writing it); exit 0 when every planned tile is done', statusOptions, (a) =>
       guarded(() => statusCommand(a)),
     )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
-    .demandCommand(1, 'name a command: convert or synth')
+    .demandCommand(1, 'name a command: convert, plan, status or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
     // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs

@@ -6,7 +6,7 @@ export type Level = 'INFO' | 'WARN' | 'ERROR';
 
 /**
  * The run log in the seed's format, `[YYYY-MM-DD HH:MM:SS] [LEVEL] - message`, one file per run at
- * `{logDir}/run_YYYYMMDD_HHMMSS.log`, written line by line so `tail -f` follows it. Lines are also handed to
+ * `{logDir}/run_YYYYMMDD_HHMMSS.log` (`run_…_shard-K-of-N.log` for a shard), written line by line so `tail -f` follows it. Lines are also handed to
  * `echo` (the console, which the progress display owns). Every line goes through util/secrets.ts
  * redactSecrets first: no credential value in use reaches the file or the console.
  */
@@ -14,13 +14,16 @@ export class RunLog {
   private fd?: number;
   readonly path: string;
 
+  /** `suffix` names what kind of run it is, after the time: "shard-2-of-4" → run_YYYYMMDD_HHMMSS_shard-2-of-4.log. */
   constructor(
     logDir: string,
     start: Date,
     private readonly echo: (line: string, level: Level) => void,
+    suffix?: string,
   ) {
     // run_YYYYMMDD_HHMMSS.log as the seed named it; a second run started in the same second gets _2, _3...
-    let path = join(logDir, `run_${stamp(start, '')}.log`);
+    const base = `run_${stamp(start, '')}${suffix ? `_${suffix}` : ''}`;
+    let path = join(logDir, `${base}.log`);
     try {
       mkdirSync(logDir, { recursive: true });
       for (let n = 2; ; n++) {
@@ -29,7 +32,7 @@ export class RunLog {
           break;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n > 1000) throw err;
-          path = join(logDir, `run_${stamp(start, '')}_${n}.log`);
+          path = join(logDir, `${base}_${n}.log`);
         }
       }
     } catch (err) {

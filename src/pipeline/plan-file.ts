@@ -109,21 +109,36 @@ export function planTileRef(t: PlanTile): TileRef {
   return ref;
 }
 
-/** Parses and checks a plan's text; throws an Error naming `where` and what is wrong. */
+/** A plan file that is not a plan (bad JSON, another format or version, inconsistent fields): a usage error. */
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+/** Parses and checks a plan's text; throws a PlanError naming `where` and what is wrong. */
 export function parsePlan(text: string, where: string): Plan {
   let p: Partial<Plan>;
   try {
     p = JSON.parse(text) as Partial<Plan>;
   } catch (err) {
-    throw new Error(`${where}: not a desi-qad plan (${(err as Error).message})`);
+    throw new PlanError(`${where}: not a desi-qad plan (${(err as Error).message})`);
   }
-  const bad = (why: string) => new Error(`${where}: not a valid desi-qad plan (${why})`);
+  const bad = (why: string) => new PlanError(`${where}: not a valid desi-qad plan (${why})`);
   if (typeof p !== 'object' || p?.format !== PLAN_FORMAT) throw bad('no "format": "desi-qad-plan"');
   if (p.version !== PLAN_VERSION) throw bad(`version ${String(p.version)}, this desi-qad reads ${PLAN_VERSION}`);
   if (!Number.isInteger(p.shards) || p.shards! < 1) throw bad('"shards" is not a positive integer');
   if (!Array.isArray(p.tiles)) throw bad('"tiles" is not a list');
   for (const k of ['source', 'selection', 'created', 'createdBy'] as const) if (typeof p[k] !== 'string') throw bad(`"${k}" is not a string`);
+  for (const k of ['surveys', 'programs'] as const)
+    if (!Array.isArray(p[k]) || !p[k].every((x) => typeof x === 'string')) throw bad(`"${k}" is not a list of names`);
+  for (const k of ['shardBytes', 'shardTiles'] as const)
+    if (!Array.isArray(p[k]) || p[k].length !== p.shards || !p[k].every((x) => typeof x === 'number')) throw bad(`"${k}" is not a list of ${p.shards} numbers`);
+  if (p.totalTiles !== p.tiles.length) throw bad(`"totalTiles" ${String(p.totalTiles)} but ${p.tiles.length} tiles listed`);
+  const keys = new Set<string>();
   for (const t of p.tiles) {
+    if (typeof t !== 'object' || t === null) throw bad('a tile that is not an object');
+    if (keys.has(t.key)) throw bad(`tile ${t.key} listed twice`);
+    keys.add(t.key);
+    if (typeof t.fitsBytes !== 'number') throw bad(`tile ${t.key}: "fitsBytes" is not a number`);
     if (typeof t.key !== 'string' || !/^[a-z0-9_-]+\/[a-z0-9_-]+\/\d+$/.test(t.key)) throw bad(`a tile key ${JSON.stringify(t.key)}`);
     if (!Number.isInteger(t.shard) || t.shard < 0 || t.shard >= p.shards!) throw bad(`tile ${t.key}: shard ${String(t.shard)} outside 0..${p.shards! - 1}`);
     for (const ref of [t.coadd, t.redrock])

@@ -24,6 +24,7 @@ import { checkResume } from './resume-check.js';
 import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
+import { PLAN_REL, shardTiles, type Plan } from './plan-file.js';
 
 export interface RunOptions {
   store: TileStore;
@@ -70,6 +71,12 @@ export interface RunOptions {
   command?: string;
   /** Seconds between two looks at tiles that other live runs are converting (default 5). */
   deferPollMs?: number;
+  /**
+   * This run is shard `index` of `count` of `plan` (`from`: --shard or the scheduler's variable that said so):
+   * it converts the plan's tiles of that shard, without discovery. Both or neither are given.
+   */
+  shard?: { index: number; count: number; from: string };
+  plan?: Plan;
 }
 
 /** Exit statuses of `desi-qad convert`, as documented in the README. */
@@ -110,7 +117,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   const progress = new Progress({ quiet: o.quiet, intervalMs: o.progressIntervalMs });
   let log: RunLog;
   try {
-    log = new RunLog(o.logDir, startDate, (line, level) => progress.echo(line, level));
+    const suffix = o.shard ? `shard-${o.shard.index}-of-${o.shard.count}` : undefined;
+    log = new RunLog(o.logDir, startDate, (line, level) => progress.echo(line, level), suffix);
   } catch (err) {
     const e = explainError(err);
     progress.echo(`desi-qad: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`, 'ERROR');
@@ -148,38 +156,19 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     // 1. The dataset's identity, before anything is written: a dataset never mixes selections or sources.
     journal = await Journal.open(o.journal);
-    const existing = await o.identity.read(signal);
-    if (!existing && journal.previousSelection !== undefined && journal.previousSelection !== sel) {
-      // A dataset written before manifests existed: its journal's runs say what it holds.
-      throw new UsageError(
-        `${o.out.root} holds a dataset made with the selection "${journal.previousSelection}", not "${sel}": use another --out, or the same selection`,
-      );
-    }
-    const proposed: DatasetIdentity = {
-      format: DATASET_FORMAT,
-      schemaVersion: DATASET_SCHEMA_VERSION,
-      selection: sel,
+    await checkIdentity({
+      identity: o.identity,
+      journal,
+      out: o.out,
       source: o.store.root,
-      toolVersion: o.version,
-      created: startDate.toISOString(),
-      createdBy: o.run,
-    };
-    const { identity, created } = existing ? { identity: existing, created: false } : await o.identity.establish(proposed, signal);
-    const differences = identityDifferences(identity, proposed);
-    if (differences.length > 0) {
-      throw new UsageError(
-        [
-          `${o.out.root} is a dataset of another selection or source (${o.identity.location}, created ${identity.created} by run ${identity.createdBy}):`,
-          ...differences.map((d) => `  ${d}`),
-          `Use a new --out for this selection and source, or run with the dataset's own options.`,
-        ].join('\n'),
-      );
-    }
-    log.info(
-      created
-        ? `Created the dataset's manifest ${o.identity.location}.`
-        : `Dataset ${o.identity.location}: same selection and source, created ${identity.created}.`,
-    );
+      selection: sel,
+      version: o.version,
+      run: o.run,
+      start: startDate,
+      log,
+      signal,
+    });
+    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.store.root, o.out) : undefined;
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
 
     // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
@@ -189,28 +178,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const swept = await o.out.sweepTemporaries({ isGone: (run) => registry.isGone(run), heldByOther: (tile) => registry.heldByOther(tile) });
     if (swept > 0) log.info(`Removed ${swept} temporary file(s) or upload(s) left by runs that are gone.`);
 
-    // 3. Discovery: a hole in it is never a success.
-    const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs }, signal);
-    for (const p of discovery.problems) log.warn(`Discovery: ${p}`);
-    if (discovery.unreadable.length > 0) {
-      for (const u of discovery.unreadable) log.error(`Discovery: cannot read ${u}`);
-      if (!o.allowMissing)
-        throw new FatalRunError(
-          `${discovery.unreadable.length} folder(s) under ${o.store.root} cannot be read, so their tiles would be missing from the dataset; fix the permissions, or pass --allow-missing to go on without them`,
-        );
-      log.warn(`--allow-missing: going on without the tiles of ${discovery.unreadable.length} unreadable folder(s).`);
-    }
-    if (discovery.tiles.length === 0)
-      throw new FatalRunError(
-        `no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`,
-      );
-    const specs = o.tiles ?? [];
-    for (const s of specs)
-      if (!discovery.tiles.some((t) => matchesTileSpec(t, s)))
-        log.warn(`--tiles ${specText(s)} matches no tile of the source for the surveys and programs asked for.`);
-    let tiles = specs.length === 0 ? discovery.tiles : discovery.tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
-    if (tiles.length === 0) throw new FatalRunError(`--tiles matches none of the ${discovery.tiles.length} tiles discovered under ${o.store.root}`);
-    if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
+    // 3. Discovery (a hole in it is never a success), or the shard's tiles as the plan lists them.
+    const tiles = plan && o.shard ? shardTiles(plan, o.shard.index) : await discoverTiles({ ...o, log, signal });
 
     // 4. Resume: what the journal calls done is skipped only if it still holds.
     const check = await checkResume({ tiles, done: journal.doneRecords(), out: o.out, selection: sel, signal });
@@ -229,7 +198,16 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     if (o.maxBatches !== undefined) batches.splice(o.maxBatches);
     log.info(`Ready to process ${batches.length} batches of up to ${o.batchSize} tiles each.`);
     const run = o.run;
-    await journal.startRun({ type: 'run', run, time: startDate.toISOString(), version: o.version, selection: sel, source: o.store.root });
+    const shard = o.shard ? `${o.shard.index}/${o.shard.count}` : undefined;
+    await journal.startRun({
+      type: 'run',
+      run,
+      time: startDate.toISOString(),
+      version: o.version,
+      selection: sel,
+      source: o.store.root,
+      ...(shard ? { shard } : {}),
+    });
 
     pool = new WorkerPool(o.threads);
     pool.onWorkerError = (err) => log.error(`A worker thread failed outside a task and was replaced: ${err.message}`);
@@ -291,7 +269,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     /** Journals a finished tile (not an aborted one) and counts it; false when the journal cannot be written. */
     const finishTile = async (out: TileOutcome, tile: TileRef): Promise<void> => {
       try {
-        await j.record(toRecord(out, run, tile));
+        await j.record(toRecord(out, run, tile, shard));
       } catch (err) {
         log.error(`Cannot write the journal ${j.location}: ${redactSecrets((err as Error).message)}`);
         stopReason = 'fatal';
@@ -488,6 +466,121 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   }
 }
 
+/**
+ * The dataset's identity (`_desi-qad/dataset.json`), established by the first run and checked by every later
+ * one (convert, a shard, plan): the same selection and source, or a UsageError saying what differs. A dataset
+ * written before manifests existed is checked against its journal's runs. Logs which of the two it was.
+ */
+export async function checkIdentity(o: {
+  identity: IdentityStore;
+  journal: Journal;
+  out: OutputStore;
+  source: string;
+  selection: string;
+  version: string;
+  run: string;
+  start: Date;
+  log: RunLog;
+  signal?: AbortSignal;
+}): Promise<void> {
+  const sel = o.selection;
+  const existing = await o.identity.read(o.signal);
+  if (!existing && o.journal.previousSelection !== undefined && o.journal.previousSelection !== sel) {
+    // A dataset written before manifests existed: its journal's runs say what it holds.
+    throw new UsageError(
+      `${o.out.root} holds a dataset made with the selection "${o.journal.previousSelection}", not "${sel}": use another --out, or the same selection`,
+    );
+  }
+  const proposed: DatasetIdentity = {
+    format: DATASET_FORMAT,
+    schemaVersion: DATASET_SCHEMA_VERSION,
+    selection: sel,
+    source: o.source,
+    toolVersion: o.version,
+    created: o.start.toISOString(),
+    createdBy: o.run,
+  };
+  const { identity, created } = existing ? { identity: existing, created: false } : await o.identity.establish(proposed, o.signal);
+  const differences = identityDifferences(identity, proposed);
+  if (differences.length > 0) {
+    throw new UsageError(
+      [
+        `${o.out.root} is a dataset of another selection or source (${o.identity.location}, created ${identity.created} by run ${identity.createdBy}):`,
+        ...differences.map((d) => `  ${d}`),
+        `Use a new --out for this selection and source, or run with the dataset's own options.`,
+      ].join('\n'),
+    );
+  }
+  o.log.info(
+    created
+      ? `Created the dataset's manifest ${o.identity.location}.`
+      : `Dataset ${o.identity.location}: same selection and source, created ${identity.created}.`,
+  );
+}
+
+/**
+ * The tiles a run (or a plan) is asked for: discovery of the surveys and programs, then --tiles, then
+ * --sample. A folder that cannot be read is fatal unless allowMissing; no tile at all is fatal too.
+ */
+export async function discoverTiles(o: {
+  store: TileStore;
+  surveys: string[];
+  programs: string[];
+  tiles?: TileSpec[];
+  sample?: number;
+  seed: number;
+  allowMissing?: boolean;
+  log: RunLog;
+  signal?: AbortSignal;
+}): Promise<TileRef[]> {
+  const log = o.log;
+  const discovery = await o.store.discover({ surveys: o.surveys, programs: o.programs }, o.signal);
+  for (const p of discovery.problems) log.warn(`Discovery: ${p}`);
+  if (discovery.unreadable.length > 0) {
+    for (const u of discovery.unreadable) log.error(`Discovery: cannot read ${u}`);
+    if (!o.allowMissing)
+      throw new FatalRunError(
+        `${discovery.unreadable.length} folder(s) under ${o.store.root} cannot be read, so their tiles would be missing from the dataset; fix the permissions, or pass --allow-missing to go on without them`,
+      );
+    log.warn(`--allow-missing: going on without the tiles of ${discovery.unreadable.length} unreadable folder(s).`);
+  }
+  if (discovery.tiles.length === 0)
+    throw new FatalRunError(
+      `no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`,
+    );
+  const specs = o.tiles ?? [];
+  for (const s of specs)
+    if (!discovery.tiles.some((t) => matchesTileSpec(t, s)))
+      log.warn(`--tiles ${specText(s)} matches no tile of the source for the surveys and programs asked for.`);
+  let tiles = specs.length === 0 ? discovery.tiles : discovery.tiles.filter((t) => specs.some((s) => matchesTileSpec(t, s)));
+  if (tiles.length === 0) throw new FatalRunError(`--tiles matches none of the ${discovery.tiles.length} tiles discovered under ${o.store.root}`);
+  if (o.sample !== undefined) tiles = sample(tiles, o.sample, o.seed);
+  return tiles;
+}
+
+/** A shard's plan must be of this run's selection, source and number of shards: a UsageError otherwise. */
+function checkPlan(plan: Plan | undefined, shard: { index: number; count: number }, sel: string, source: string, out: OutputStore): Plan {
+  const where = out.location(PLAN_REL);
+  if (!plan) throw new UsageError(noPlanMessage(out.root));
+  if (plan.shards !== shard.count)
+    throw new UsageError(`${where} has ${plan.shards} shards, not ${shard.count}: run \`desi-qad plan\` again, or use --shard K/${plan.shards}`);
+  if (plan.selection !== sel)
+    throw new UsageError(`${where} was made for the selection "${plan.selection}", not "${sel}": run the shard with the plan's selection options`);
+  if (plan.source !== source) throw new UsageError(`${where} was made for the source ${plan.source}, not ${source}: omit --source, or give the plan's`);
+  return plan;
+}
+
+/** What a shard without a plan is told (exit 2). */
+export function noPlanMessage(out: string): string {
+  return `no plan in ${out}: run \`desi-qad plan --out ${out} --shards N …\` first`;
+}
+
+/** "Shard 2/4 (from SLURM_ARRAY_TASK_ID): 10 tiles, 2,027.90 MB of the plan's 40 tiles". */
+export function shardLine(plan: Plan, shard: { index: number; count: number; from: string }): string {
+  const k = shard.index;
+  return `Shard ${k}/${shard.count} (from ${shard.from}): ${plan.shardTiles[k] ?? 0} tiles, ${mb(plan.shardBytes[k] ?? 0)} MB of the plan's ${plan.totalTiles} tiles (${mb(plan.totalBytes)} MB), plan made ${plan.created} by run ${plan.createdBy}`;
+}
+
 /** The log's first lines: what was run, by which version, from where to where, with which selection. */
 function firstLines(o: RunOptions, sel: string): string[] {
   return [
@@ -496,6 +589,7 @@ function firstLines(o: RunOptions, sel: string): string[] {
     `Source: ${o.store.root} (survey ${o.surveys.join(',')}, program ${o.programs.join(',')}${o.tiles?.length ? `, tiles ${o.tiles.map(specText).join(',')}` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
     `Output: ${o.out.root}`,
     `Selection: ${sel}`,
+    ...(o.shard && o.plan ? [shardLine(o.plan, o.shard)] : []),
     `Settings: --threads ${o.threads} --downloads ${o.downloads} --fetch ${o.fetch} --gap-bytes ${o.gapBytes} --memory ${mb(o.memoryBytes)} MB --batch-size ${o.batchSize}`,
   ];
 }
@@ -504,7 +598,7 @@ function specText(s: TileSpec): string {
   return s.survey !== undefined ? `${s.survey}/${s.program}/${s.healpix}` : String(s.healpix);
 }
 
-function toRecord(o: TileOutcome, run: string, tile: TileRef): TileRecord {
+function toRecord(o: TileOutcome, run: string, tile: TileRef, shard: string | undefined): TileRecord {
   const r: TileRecord = {
     type: 'tile',
     tile: o.key,
@@ -519,6 +613,7 @@ function toRecord(o: TileOutcome, run: string, tile: TileRef): TileRecord {
     sources: sourceFingerprint(tile),
   };
   if (o.path) r.path = o.path;
+  if (shard) r.shard = shard;
   if (o.errorClass) r.errorClass = o.errorClass;
   if (o.error) r.error = redactSecrets(o.error);
   return r;

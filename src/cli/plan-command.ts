@@ -1,0 +1,161 @@
+import { hostname } from 'node:os';
+import type { Argv } from 'yargs';
+import { parseSelection, selectionText, type Selection } from '../desi/selection.js';
+import type { TileSpec } from '../desi/tile.js';
+import { checkIdentity, discoverTiles, EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
+import { RunLog, type Level } from '../pipeline/log.js';
+import { Journal } from '../pipeline/journal.js';
+import { makePlan, PLAN_REL, readPlan, writePlan, type Plan } from '../pipeline/plan-file.js';
+import { MAX_SHARDS } from '../pipeline/shard.js';
+import { mb } from '../pipeline/format.js';
+import { explainError } from './explain.js';
+import { writeLine } from './console.js';
+import { toolVersion } from './version.js';
+import { DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { checkSharedOptions, commandLine, selectionOptions, storeOptions, surveysPrograms } from './convert-command.js';
+import { redactSecrets } from '../util/secrets.js';
+
+/**
+ * `desi-qad plan --out O --shards N`: discovers the source once, establishes (or checks) the dataset's
+ * identity, and writes `O/_desi-qad/plan.json`, the tiles of each of N shards balanced by bytes, so that N
+ * array tasks (`convert --shard K/N`, or the scheduler's index) convert the dataset without discovering.
+ */
+export function planOptions(y: Argv) {
+  return selectionOptions(storeOptions(y))
+    .option('shards', { type: 'number', demandOption: true, describe: `number of shards (array tasks) to plan for, 1..${MAX_SHARDS}` })
+    .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS_plan.log goes' })
+    .check((a) => {
+      if (!Number.isInteger(a.shards) || a.shards < 1 || a.shards > MAX_SHARDS) throw new Error(`--shards must be an integer between 1 and ${MAX_SHARDS}`);
+      return checkSharedOptions(a);
+    });
+}
+
+type PlanArgs = Awaited<ReturnType<typeof planOptions>['argv']>;
+
+export async function planCommand(a: PlanArgs): Promise<number> {
+  let selection: Selection;
+  let stores: Stores;
+  try {
+    selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    stores = openStores({
+      source: a.source ?? DR1_HEALPIX,
+      out: a.out,
+      region: a.region,
+      endpoint: a.endpoint,
+      signRequest: a['sign-request'],
+      profile: a.profile,
+      downloads: 8,
+      readTimeoutSec: a['cli-read-timeout'],
+      connectTimeoutSec: a['cli-connect-timeout'],
+      maxAttempts: a['max-attempts'],
+    });
+  } catch (err) {
+    process.stderr.write(`desi-qad plan: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  // Credential values in use are known before the first line is logged, so no line can carry them.
+  await registerStoreSecrets();
+  return runPlan({
+    stores,
+    selection,
+    ...surveysPrograms(a),
+    tiles: a.tiles,
+    sample: a.sample,
+    seed: a.seed,
+    shards: a.shards,
+    allowMissing: a['allow-missing'],
+    logDir: a['log-dir'],
+    command: commandLine(process.argv),
+  });
+}
+
+/** What `desi-qad plan` was asked for, with its stores open. */
+export interface PlanOptions {
+  stores: Stores;
+  selection: Selection;
+  surveys: string[];
+  programs: string[];
+  tiles?: TileSpec[];
+  sample?: number;
+  seed: number;
+  shards: number;
+  allowMissing?: boolean;
+  logDir: string;
+  command?: string;
+}
+
+/**
+ * Makes and writes the plan, logging like a run (`run_…_plan.log`, INFO on stdout, the rest on stderr).
+ * Returns convert's exit statuses: 0 written, 2 usage or identity mismatch, 4 source or output failure.
+ */
+export async function runPlan(o: PlanOptions): Promise<number> {
+  const start = new Date();
+  const { store, out, identity, registry } = o.stores;
+  const echo = (line: string, level: Level) => writeLine(level === 'INFO' ? 'stdout' : 'stderr', line);
+  let log: RunLog;
+  try {
+    log = new RunLog(o.logDir, start, echo, 'plan');
+  } catch (err) {
+    echo(`desi-qad plan: ${explainError(err).message}`, 'ERROR');
+    return EXIT.fatal;
+  }
+  let journal: Journal | undefined;
+  try {
+    const sel = selectionText(o.selection);
+    const version = toolVersion();
+    log.info(`${version}: plan ${registry.run} on ${hostname()} (pid ${process.pid}), Node ${process.version}`);
+    if (o.command) log.info(`Command: ${o.command}`);
+    log.info(
+      `Source: ${store.root} (survey ${o.surveys.join(',')}, program ${o.programs.join(',')}${o.tiles?.length ? `, ${o.tiles.length} --tiles` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
+    );
+    log.info(`Output: ${out.root}`);
+    log.info(`Selection: ${sel}`);
+
+    journal = await Journal.open(o.stores.journal);
+    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, version, run: registry.run, start, log });
+    const tiles = await discoverTiles({ ...o, store, log });
+
+    let old: Plan | undefined;
+    try {
+      old = await readPlan(out);
+    } catch (err) {
+      log.warn(`Replacing a plan that cannot be read: ${redactSecrets((err as Error).message)}`);
+    }
+    const plan = makePlan({
+      tiles,
+      shards: o.shards,
+      created: start,
+      createdBy: registry.run,
+      source: store.root,
+      selection: sel,
+      surveys: o.surveys,
+      programs: o.programs,
+    });
+    await writePlan(out, plan);
+    log.info(
+      old
+        ? `Replaced the plan ${out.location(PLAN_REL)} (${old.shards} shards, ${old.totalTiles} tiles, made ${old.created} by run ${old.createdBy}).`
+        : `Wrote the plan ${out.location(PLAN_REL)}.`,
+    );
+    for (let k = 0; k < plan.shards; k++) log.info(`shard ${k}/${plan.shards}: ${plan.shardTiles[k]} tiles, ${mb(plan.shardBytes[k])} MB`);
+    log.info(`Total: ${plan.totalTiles} tiles, ${mb(plan.totalBytes)} MB in ${plan.shards} shards.`);
+    const idle = plan.shardTiles.filter((n) => n === 0).length;
+    if (idle > 0) log.warn(`${idle} of the ${plan.shards} shards have no tile (more shards than tiles); they finish at once.`);
+    log.info(`Next: run \`desi-qad convert --out ${out.root} --shard K/${plan.shards}\` for K = 0..${plan.shards - 1} (or as an array job).`);
+    return EXIT.ok;
+  } catch (err) {
+    const code = err instanceof UsageError ? EXIT.usage : EXIT.fatal;
+    if (err instanceof UsageError || err instanceof FatalRunError) log.error(err.message);
+    else {
+      const e = explainError(err);
+      log.error(`Plan aborted: ${e.message}`);
+      if (e.hint) log.error(`hint: ${e.hint}`);
+      if (!e.expected) log.error(`This looks like a bug in desi-qad; please report it with the log ${log.path}. ${(err as Error).stack ?? ''}`);
+    }
+    log.error(`Exit status ${code}.`);
+    return code;
+  } finally {
+    await journal?.close().catch(() => undefined);
+    log.close();
+  }
+}
