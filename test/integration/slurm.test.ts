@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startFaultProxy } from '../../src/dev/fault-proxy.js';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
 import { TEMP_MARK } from '../../src/storage/output-local.js';
@@ -191,7 +191,18 @@ test(
     const env = { ...jobEnv(), OUT: out };
     const submitted = await run(
       'sbatch',
-      ['--parsable', `--array=0-${SHARDS - 1}`, ...SBATCH_OPTIONS.split(' '), SBATCH_TEMPLATE, ...s3Args, '--log-dir', logs, '--quiet'],
+      // --chdir: the tasks' output files go to the test's folder, not the checkout.
+      [
+        '--parsable',
+        `--array=0-${SHARDS - 1}`,
+        `--chdir=${dirname(logs)}`,
+        ...SBATCH_OPTIONS.split(' '),
+        SBATCH_TEMPLATE,
+        ...s3Args,
+        '--log-dir',
+        logs,
+        '--quiet',
+      ],
       env,
     );
     assert.equal(submitted.code, 0, `sbatch: ${submitted.stderr}`);
