@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
@@ -223,4 +223,27 @@ test('--out s3://…: the counts of the local run, from a few GETs, and nothing 
     await seen.close();
     await other.stop();
   }
+});
+
+test('a run with a failed tile: status names its error class with an example, exit 1', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const tree = join(work, 'broken-tree');
+  await cp(FIXTURE_TREE, tree, { recursive: true });
+  // A redrock whose first card is not SIMPLE: its tile fails, the others convert.
+  const broken = join(tree, 'main/dark/230/23040/redrock-main-dark-23040.fits');
+  const bytes = await readFile(broken);
+  bytes.write('NOTFITS = T'.padEnd(80, ' '), 0, 'latin1');
+  await writeFile(broken, bytes);
+  const out = join(work, 'broken-out');
+  const logs = join(work, 'logs-broken');
+  await assertExit(await runCli(['convert', '--source', tree, '--out', out, '--log-dir', logs, ...ALL]), 1, logs);
+  const r = await runCli(['status', '--out', out]);
+  await assertExit(r, 1);
+  assert.match(r.stdout, /failed +: 1 tiles/);
+  const { s } = await statusJson(['--out', out]);
+  assert.equal(s.tiles.failed, 1);
+  assert.equal(s.failures.length, 1);
+  assert.equal(s.failures[0].tiles, 1);
+  assert.equal(s.failures[0].example.key, 'main/dark/23040');
+  assert.ok(s.failures[0].example.message, 'the example carries its message');
+  assert.match(r.stdout, new RegExp(`${s.failures[0].errorClass} : 1`));
 });
