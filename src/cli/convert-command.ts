@@ -54,24 +54,38 @@ export const list = (s: string) =>
 
 /** Where tiles are read and the dataset written, and how S3 is reached: options of convert and plan. */
 export function storeOptions<T>(y: Argv<T>) {
+  return s3ConnectionOptions(
+    y
+      .option('source', {
+        type: 'string',
+        // No yargs default: a shard takes the plan's source when --source is not given (convertCommand).
+        defaultDescription: DR1_HEALPIX,
+        describe: "healpix root laid out like DESI's ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix",
+      })
+      .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
+      .option('sign-request', {
+        type: 'boolean',
+        describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)',
+      }),
+  );
+}
+
+/** How S3 is reached (region, endpoint, profile, timeouts, attempts): the options of convert, plan and status alike. */
+export function s3ConnectionOptions<T>(y: Argv<T>) {
   return y
-    .option('source', {
-      type: 'string',
-      // No yargs default: a shard takes the plan's source when --source is not given (convertCommand).
-      defaultDescription: DR1_HEALPIX,
-      describe: "healpix root laid out like DESI's ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix",
-    })
-    .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
     .option('region', { type: 'string', default: 'us-west-2', describe: 'S3 region' })
     .option('endpoint', { type: 'string', alias: 'endpoint-url', describe: 'an S3-compatible server, e.g. http://127.0.0.1:4568 (path-style addressing)' })
-    .option('sign-request', {
-      type: 'boolean',
-      describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)',
-    })
     .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
     .option('cli-read-timeout', { type: 'number', default: 30, describe: 'S3: seconds without a byte before a read is abandoned and retried' })
     .option('cli-connect-timeout', { type: 'number', default: 5, describe: 'S3: seconds to open a connection' })
     .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them) before the tile fails' });
+}
+
+/** The checks of s3ConnectionOptions (a yargs .check: throws the usage error). */
+export function checkS3ConnectionOptions(a: { 'max-attempts': number; 'cli-read-timeout': number; 'cli-connect-timeout': number }): true {
+  if (!Number.isInteger(a['max-attempts']) || a['max-attempts'] < 1) throw new Error('--max-attempts must be an integer >= 1');
+  for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
+  return true;
 }
 
 /**
@@ -122,13 +136,9 @@ export function checkSharedOptions(a: {
   survey?: string;
   program?: string;
 }): true {
-  for (const [k, v, min] of [
-    ['seed', a.seed, 0],
-    ['max-attempts', a['max-attempts'], 1],
-  ] as const)
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
+  if (!Number.isInteger(a.seed) || a.seed < 0) throw new Error('--seed must be an integer >= 0');
+  checkS3ConnectionOptions(a);
   if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
-  for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
   // Only DESI's names (they become folders of the output, so nothing can climb out of --out either).
   surveysPrograms(a);
   return true;

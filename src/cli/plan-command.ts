@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import { parseSelection, selectionText, type Selection } from '../desi/selection.js';
-import type { TileSpec } from '../desi/tile.js';
-import { checkIdentity, discoverTiles, EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
+import { checkIdentity, discoverTiles, EXIT, logStop, type RunOptions } from '../pipeline/run.js';
 import { RunLog, type Level } from '../pipeline/log.js';
 import { Journal } from '../pipeline/journal.js';
 import { makePlan, PLAN_REL, readPlan, writePlan, type Plan } from '../pipeline/plan-file.js';
@@ -70,19 +69,10 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 }
 
 /** What `desi-qad plan` was asked for, with its stores open. */
-export interface PlanOptions {
+export type PlanOptions = Pick<RunOptions, 'selection' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'> & {
   stores: Stores;
-  selection: Selection;
-  surveys: string[];
-  programs: string[];
-  tiles?: TileSpec[];
-  sample?: number;
-  seed: number;
   shards: number;
-  allowMissing?: boolean;
-  logDir: string;
-  command?: string;
-}
+};
 
 /**
  * Makes and writes the plan, logging like a run (`run_…_plan.log`, INFO on stdout, the rest on stderr).
@@ -144,16 +134,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
     log.info(`Next: run \`desi-qad convert --out ${out.root} --shard K/${plan.shards}\` for K = 0..${plan.shards - 1} (or as an array job).`);
     return EXIT.ok;
   } catch (err) {
-    const code = err instanceof UsageError ? EXIT.usage : EXIT.fatal;
-    if (err instanceof UsageError || err instanceof FatalRunError) log.error(err.message);
-    else {
-      const e = explainError(err);
-      log.error(`Plan aborted: ${e.message}`);
-      if (e.hint) log.error(`hint: ${e.hint}`);
-      if (!e.expected) log.error(`This looks like a bug in desi-qad; please report it with the log ${log.path}. ${(err as Error).stack ?? ''}`);
-    }
-    log.error(`Exit status ${code}.`);
-    return code;
+    return logStop(log, err, 'Plan');
   } finally {
     await journal?.close().catch(() => undefined);
     log.close();

@@ -7,6 +7,7 @@ import { BaseRegistry } from '../storage/run-registry.js';
 import { writeLine } from './console.js';
 import { explainError } from './explain.js';
 import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 
 /**
  * `desi-qad status --out O [--json]`: how far the dataset in O is, read while its runs or shards are still
@@ -18,22 +19,15 @@ import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
  * read (not a desi-qad dataset, or an S3 or file error).
  */
 export function statusOptions(y: Argv) {
-  return y
+  return s3ConnectionOptions(y)
     .option('out', { type: 'string', describe: 'the dataset: a folder or s3://bucket/prefix', demandOption: true })
     .option('json', { type: 'boolean', default: false, describe: 'print the status as one JSON object instead of a table' })
-    .option('region', { type: 'string', default: 'us-west-2', describe: 'S3 region' })
-    .option('endpoint', { type: 'string', alias: 'endpoint-url', describe: 'an S3-compatible server, e.g. http://127.0.0.1:4568 (path-style addressing)' })
     .option('sign-request', {
       type: 'boolean',
       describe: 'accepted as convert takes it (it is about --source); --out is read with the AWS credential chain, as convert writes it',
     })
-    .option('profile', { type: 'string', describe: 'AWS profile of the credential chain' })
-    .option('cli-read-timeout', { type: 'number', default: 30, describe: 'S3: seconds without a byte before a read is abandoned and retried' })
-    .option('cli-connect-timeout', { type: 'number', default: 5, describe: 'S3: seconds to open a connection' })
-    .option('max-attempts', { type: 'number', default: 6, describe: 'S3: tries per request (backoff with jitter between them)' })
     .check((a) => {
-      if (!Number.isInteger(a['max-attempts']) || a['max-attempts'] < 1) throw new Error('--max-attempts must be an integer >= 1');
-      for (const k of ['cli-read-timeout', 'cli-connect-timeout'] as const) if (!(a[k] > 0)) throw new Error(`--${k} must be a positive number of seconds`);
+      checkS3ConnectionOptions(a);
       if (typeof a.out !== 'string' || a.out.trim() === '') throw new Error('--out names the dataset: a folder or s3://bucket/prefix');
       return true;
     });

@@ -446,17 +446,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     return { exitCode, outcomes, logPath: log.path, deferred: deferred.length };
   } catch (err) {
     progress.stop();
-    const code = err instanceof UsageError ? EXIT.usage : EXIT.fatal;
-    if (err instanceof UsageError || err instanceof FatalRunError) log.error(err.message);
-    else if (signal.aborted) log.error(`Run interrupted: ${redactSecrets((err as Error).message)}`);
-    else {
-      const e = explainError(err);
-      log.error(`Run aborted: ${e.message}`);
-      if (e.hint) log.error(`hint: ${e.hint}`);
-      if (!e.expected) log.error(`This looks like a bug in desi-qad; please report it with the log ${log.path}. ${(err as Error).stack ?? ''}`);
-    }
-    log.error(`Exit status ${code}.`);
-    return { exitCode: code, outcomes, logPath: log.path };
+    return { exitCode: logStop(log, err, 'Run', signal.aborted), outcomes, logPath: log.path };
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
     await pool?.close();
@@ -579,6 +569,25 @@ export function noPlanMessage(out: string): string {
 export function shardLine(plan: Plan, shard: { index: number; count: number; from: string }): string {
   const k = shard.index;
   return `Shard ${k}/${shard.count} (from ${shard.from}): ${plan.shardTiles[k] ?? 0} tiles, ${mb(plan.shardBytes[k] ?? 0)} MB of the plan's ${plan.totalTiles} tiles (${mb(plan.totalBytes)} MB), plan made ${plan.created} by run ${plan.createdBy}`;
+}
+
+/**
+ * Logs why a command (a run, a plan) stopped before its end and returns its exit status: a usage error (2) or
+ * an expected stop (4) as its message; an error after a signal as an interruption; anything else explained
+ * (explain.ts: message and hint), with the stack when it looks like a bug.
+ */
+export function logStop(log: RunLog, err: unknown, what: 'Run' | 'Plan', interrupted = false): number {
+  const code = err instanceof UsageError ? EXIT.usage : EXIT.fatal;
+  if (err instanceof UsageError || err instanceof FatalRunError) log.error(err.message);
+  else if (interrupted) log.error(`${what} interrupted: ${redactSecrets((err as Error).message)}`);
+  else {
+    const e = explainError(err);
+    log.error(`${what} aborted: ${e.message}`);
+    if (e.hint) log.error(`hint: ${e.hint}`);
+    if (!e.expected) log.error(`This looks like a bug in desi-qad; please report it with the log ${log.path}. ${(err as Error).stack ?? ''}`);
+  }
+  log.error(`Exit status ${code}.`);
+  return code;
 }
 
 /** The log's first lines: what was run, by which version, from where to where, with which selection. */
