@@ -25,6 +25,7 @@ import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../st
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
 import { PLAN_REL, shardTiles, type Plan } from './plan-file.js';
+import { emit, type BatchFigures, type RunCounts, type RunIdentity, type RunObserver } from './events.js';
 
 export interface RunOptions {
   store: TileStore;
@@ -77,6 +78,10 @@ export interface RunOptions {
    */
   shard?: { index: number; count: number; from: string };
   plan?: Plan;
+  /** Told of the run's milestones (notifications); called synchronously, must not block. */
+  observers?: RunObserver[];
+  /** The dataset's name for observers (--out, secrets redacted); default out.root. */
+  datasetName?: string;
 }
 
 /** Exit statuses of `desi-qad convert`, as documented in the README. */
@@ -129,6 +134,10 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   let journal: Journal | undefined;
   let registered = false;
   let stopReason: StopReason | undefined;
+  let stopMessage = '';
+  // What observers are told; set once the run knows its tiles.
+  let id: RunIdentity | undefined;
+  let counts: () => RunCounts = () => emptyCounts(startDate);
   const abort = new AbortController();
   const signal = abort.signal;
   let signals = 0;
@@ -142,7 +151,10 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     log.warn(
       `Received ${sig}: stopping reads in flight, journaling what finished, then exiting. A second signal exits at once. Run the same command to resume.`,
     );
-    stopReason = stopReason ?? 'signal';
+    if (!stopReason) {
+      stopReason = 'signal';
+      stopMessage = `interrupted by ${sig}`;
+    }
     abort.abort(new Error(`interrupted by ${sig}`));
   };
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
@@ -220,6 +232,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const budget = new ByteBudget(o.memoryBytes);
     let doneBytes = 0;
     let doneTiles = 0;
+    counts = () => runCounts(startDate, outcomes, totalTiles, totalBytes, doneTiles, doneBytes);
+    id = { run, shard, dataset: o.datasetName ?? o.out.root, selection: sel, source: o.store.root, logPath: log.path };
+    emit(o.observers, { kind: 'started', id, counts: counts(), batches: batches.length });
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
     const ctx: TileJobContext = {
       store: o.store,
@@ -260,10 +275,13 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log.info(
         `  Overlap         : reads ${ioSec.toFixed(2)} s, conversion ${poolSec.toFixed(2)} s (summed over tiles); pool idle ${pct(idle)} of its thread time in this batch (waiting for data)`,
       );
+      const figures = batchFigures(batch, tracker.count);
       if (batch.outcomes.length > 0 && stats.reduction() < o.minReduction) {
         log.warn(`Batch ${batch.index + 1}/${tracker.count}: data reduction ${pct(stats.reduction())} is under --min-reduction ${pct(o.minReduction)}`);
+        if (id) emit(o.observers, { kind: 'lowReduction', id, counts: counts(), batch: figures, minReduction: o.minReduction });
       }
       log.info(`Progress: ${doneTiles}/${totalTiles} tiles, ${mb(doneBytes)} of ${mb(totalBytes)} MB, elapsed ${duration(Date.now() - startDate.getTime())}`);
+      if (id) emit(o.observers, { kind: 'batch', id, counts: counts(), batch: figures });
     };
 
     /** Journals a finished tile (not an aborted one) and counts it; false when the journal cannot be written. */
@@ -271,20 +289,21 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       try {
         await j.record(toRecord(out, run, tile, shard));
       } catch (err) {
-        log.error(`Cannot write the journal ${j.location}: ${redactSecrets((err as Error).message)}`);
+        stopMessage = `Cannot write the journal ${j.location}: ${redactSecrets((err as Error).message)}`;
+        log.error(stopMessage);
         stopReason = 'fatal';
       }
       if (out.fatal) {
-        log.error(`Tile ${out.tile.healpix}: ${out.error ?? ''} — the output cannot take more data; stopping after the tiles in flight.`);
+        stopMessage = `Tile ${out.tile.healpix}: ${out.error ?? ''} — the output cannot take more data`;
+        log.error(`${stopMessage}; stopping after the tiles in flight.`);
         stopReason = 'fatal';
       }
       outcomes.push(out);
       runStats.add(out);
       if (out.status !== 'missing') window.push(out.status === 'failed');
       if (!stopReason && window.exceeds(o.maxFailureRate)) {
-        log.error(
-          `Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}; stopping after the tiles in flight.`,
-        );
+        stopMessage = `Failure rate ${pct(window.rate())} among the last ${window.count} finished tiles exceeds --max-failure-rate ${pct(o.maxFailureRate)}`;
+        log.error(`${stopMessage}; stopping after the tiles in flight.`);
         stopReason = 'failureRate';
       }
     };
@@ -437,16 +456,31 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     if (stopReason) {
       const why = stopReason === 'failureRate' ? 'failure rate' : stopReason === 'fatal' ? 'output not writable' : 'signal';
       log.warn(`Run stopped early (${why}); exit status ${exitCode}. Run the same command to resume.`);
+      if (id) emit(o.observers, { kind: 'stopped', id, counts: counts(), reason: stopReason, message: stopMessage, exitCode });
     } else if (exitCode === EXIT.someFailed) {
       // Not "✅ Run finished.": the dataset has holes, and the line says so.
       const failed = outcomes.filter((x) => x.status === 'failed').length;
       const missing = outcomes.filter((x) => x.status === 'missing').length;
-      log.warn(`Run finished with ${failed} failed and ${missing} missing-source tiles; exit status ${exitCode}. Run the same command to retry them.`);
-    } else log.info('✅ Run finished.');
+      const line = `Run finished with ${failed} failed and ${missing} missing-source tiles; exit status ${exitCode}.`;
+      log.warn(`${line} Run the same command to retry them.`);
+      if (id) emit(o.observers, { kind: 'finished', id, counts: counts(), exitCode, outcomeTable: outcomeTable(outcomes), line });
+    } else {
+      log.info('✅ Run finished.');
+      if (id) emit(o.observers, { kind: 'finished', id, counts: counts(), exitCode, outcomeTable: outcomeTable(outcomes), line: 'Run finished.' });
+    }
     return { exitCode, outcomes, logPath: log.path, deferred: deferred.length };
   } catch (err) {
     progress.stop();
-    return { exitCode: logStop(log, err, 'Run', signal.aborted), outcomes, logPath: log.path };
+    const exitCode = logStop(log, err, 'Run', signal.aborted);
+    emit(o.observers, {
+      kind: 'stopped',
+      id: id ?? { run: o.run, dataset: o.datasetName ?? o.out.root, selection: selectionText(o.selection), source: o.store.root, logPath: log.path },
+      counts: counts(),
+      reason: signal.aborted ? 'signal' : 'fatal',
+      message: redactSecrets(explainError(err).message),
+      exitCode,
+    });
+    return { exitCode, outcomes, logPath: log.path };
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
     await pool?.close();
@@ -626,4 +660,50 @@ function toRecord(o: TileOutcome, run: string, tile: TileRef, shard: string | un
   if (o.errorClass) r.errorClass = o.errorClass;
   if (o.error) r.error = redactSecrets(o.error);
   return r;
+}
+
+function emptyCounts(start: Date): RunCounts {
+  return runCounts(start, [], 0, 0, 0, 0);
+}
+
+/** The run's counts so far, for observers. */
+function runCounts(start: Date, outcomes: readonly TileOutcome[], totalTiles: number, totalBytes: number, doneTiles: number, doneBytes: number): RunCounts {
+  const elapsedMs = Date.now() - start.getTime();
+  const count = (s: string) => outcomes.filter((x) => x.status === s).length;
+  const fits = outcomes.reduce((s, x) => s + x.fitsBytes, 0);
+  const parquetBytes = outcomes.reduce((s, x) => s + x.parquetBytes, 0);
+  const left = totalBytes - doneBytes;
+  return {
+    totalTiles,
+    doneTiles,
+    totalBytes,
+    doneBytes,
+    ok: count('ok'),
+    empty: count('empty'),
+    failed: count('failed'),
+    missing: count('missing'),
+    rows: outcomes.reduce((s, x) => s + x.rows, 0),
+    fetchedBytes: outcomes.reduce((s, x) => s + x.fetchedBytes, 0),
+    parquetBytes,
+    elapsedMs,
+    etaMs: doneBytes > 0 && elapsedMs > 0 ? (left / doneBytes) * elapsedMs : undefined,
+    mbps: elapsedMs > 0 ? doneBytes / 1e6 / (elapsedMs / 1000) : 0,
+    reduction: fits > 0 ? 1 - parquetBytes / fits : 0,
+  };
+}
+
+function batchFigures(batch: Batch, count: number): BatchFigures {
+  const s = batch.stats!;
+  return {
+    index: batch.index + 1,
+    count,
+    tiles: batch.outcomes.length,
+    rows: s.rows,
+    fitsBytes: s.fitsBytes,
+    fetchedBytes: s.fetchedBytes,
+    parquetBytes: s.parquetBytes,
+    reduction: s.reduction(),
+    ms: s.ms,
+    mbps: s.speed(),
+  };
 }
