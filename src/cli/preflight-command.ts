@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -108,6 +108,23 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
     return fail(EXIT.fatal, `cannot make the scratch folder: ${explainError(err).message}`, 'give --scratch DIR on a writable disk');
   }
   let log: RunLog | undefined;
+  // A signal to preflight (SIGTERM, a closed terminal) ends its children, which only write the scratch folder.
+  const children = new Set<ChildProcess>();
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const c of children) c.kill('SIGKILL');
+    log?.error(`Received ${sig}: the scratch conversion was stopped.`);
+    writeLine('stderr', `desi-qad preflight: interrupted by ${sig}; nothing was cleared${a['keep-scratch'] ? ` (scratch kept: ${scratch})` : ''}`);
+    if (!a['keep-scratch'] && made) rmSync(scratch, { recursive: true, force: true });
+    process.exit(EXIT.fatal);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
+  const spawnCli = (args: string[]) => {
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(c);
+    c.once('close', () => children.delete(c));
+    return c;
+  };
   try {
     let stores;
     try {
@@ -146,7 +163,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       scratch,
       convertArgs,
       tilesArgs,
-      spawnCli: (args) => spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawnCli,
       verifyArgs: existsSync(VERIFY_MODULE) ? verifyArgs(a, source) : undefined,
       deep: a.deep,
       compareTiles: a['compare-tiles'],
@@ -173,6 +190,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
     log?.error(e.message);
     return fail(EXIT.fatal, `the source ${source} cannot be used: ${e.message}`, e.hint ?? (expected ? undefined : 'this looks like a bug; please report it'));
   } finally {
+    for (const sig of signals) process.off(sig, onSignal);
     log?.close();
     if (!a['keep-scratch']) {
       // Only what preflight made: a --scratch folder it found empty is emptied, a fresh one removed.
