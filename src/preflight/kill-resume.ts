@@ -13,17 +13,19 @@ export interface ChildResult {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** Date.now() when the child ended. */
+  endedAt: number;
 }
 
 /** At most this much of a child's stdout and stderr is kept (verify's JSON fits; a run's warnings are cut). */
 const KEEP_CHARS = 1 << 20;
 
 /**
- * Runs a child `desi-qad` to its end. With `shouldKill`, asked every `pollMs` while the child runs, the
- * child is sent SIGKILL the first time it answers true: the crash a resume must survive (no handler runs,
- * nothing is flushed).
+ * Runs a child `desi-qad` to its end. With a `watch`, its `poll` is called every `pollMs` while the child
+ * runs (to follow its log and journal); the child is sent SIGKILL the first time it answers true: the crash a
+ * resume must survive (no handler runs, nothing is flushed).
  */
-export function runChild(start: () => ChildProcess, watch?: { shouldKill: () => Promise<boolean>; pollMs?: number }): Promise<ChildResult> {
+export function runChild(start: () => ChildProcess, watch?: { poll: () => Promise<boolean>; pollMs?: number }): Promise<ChildResult> {
   const t0 = Date.now();
   const child = start();
   let stdout = '';
@@ -37,7 +39,7 @@ export function runChild(start: () => ChildProcess, watch?: { shouldKill: () => 
       while (!ended && !killed) {
         let kill = false;
         try {
-          kill = await watch.shouldKill();
+          kill = await watch.poll();
         } catch {
           // A journal line being written, a log not yet created: asked again at the next poll.
         }
@@ -54,7 +56,8 @@ export function runChild(start: () => ChildProcess, watch?: { shouldKill: () => 
     child.on('error', reject);
     child.on('close', (code, signal) => {
       ended = true;
-      resolve({ code, signal, killed: killed && signal === 'SIGKILL', stdout, stderr, wallMs: Date.now() - t0 });
+      const endedAt = Date.now();
+      resolve({ code, signal, killed: killed && signal === 'SIGKILL', stdout, stderr, wallMs: endedAt - t0, endedAt });
     });
   });
 }

@@ -14,7 +14,7 @@ export interface SampleFigures {
   parquetBytes: number;
   /** FITS bytes of every tile journaled by the runs (failed ones too): what the throughput counts. */
   coveredBytes: number;
-  /** Wall time of the conversion runs (the killed one and its resume), in ms. */
+  /** Conversion time of the runs (the killed one and its resume, each from its "Ready to process" line to its end), in ms. */
   wallMs: number;
 }
 
@@ -43,8 +43,9 @@ export function throughputMBps(f: SampleFigures): number {
 export interface Projection {
   tiles: number;
   fitsBytes: number;
-  /** Seconds at the measured rate; undefined when nothing was measured. */
+  /** Seconds of discovery (measured once, by preflight) plus conversion at the measured rate; undefined when nothing was measured. */
   seconds?: number;
+  discoverySeconds: number;
   fetchBytes?: number;
   outputBytes?: number;
   mbps: number;
@@ -52,17 +53,18 @@ export interface Projection {
 
 /**
  * The projection for every tile the source holds for the survey and program selection: its FITS bytes, the
- * time at the sample's throughput, the bytes to fetch (the sample's fetched/FITS ratio × the total) and the
+ * time (discovery as measured, then conversion at the sample's throughput), the bytes to fetch (the sample's fetched/FITS ratio × the total) and the
  * output (the sample's Parquet/FITS ratio × the total). A sample with nothing done projects nothing.
  */
-export function project(all: TileRef[], f: SampleFigures): Projection {
+export function project(all: TileRef[], f: SampleFigures, discoveryMs: number): Projection {
   const fitsBytes = all.reduce((s, t) => s + tileFitsBytes(t), 0);
   const mbps = throughputMBps(f);
   const ratio = (x: number) => (f.fitsBytes > 0 ? (x / f.fitsBytes) * fitsBytes : undefined);
   return {
     tiles: all.length,
     fitsBytes,
-    seconds: mbps > 0 ? fitsBytes / 1e6 / mbps : undefined,
+    seconds: mbps > 0 ? discoveryMs / 1000 + fitsBytes / 1e6 / mbps : undefined,
+    discoverySeconds: discoveryMs / 1000,
     fetchBytes: ratio(f.fetchedBytes),
     outputBytes: ratio(f.parquetBytes),
     mbps,
@@ -74,5 +76,5 @@ export function projectionText(p: Projection): string {
   const what = `${p.tiles.toLocaleString('en-US')} tiles, ${mb(p.fitsBytes)} MB of FITS`;
   if (p.seconds === undefined || p.fetchBytes === undefined || p.outputBytes === undefined) return `${what}: nothing measured to project from`;
   const share = p.fitsBytes > 0 ? ` (${pct(p.fetchBytes / p.fitsBytes)} of the FITS)` : '';
-  return `${what}: ${duration(p.seconds * 1000)} at ${p.mbps.toFixed(2)} MB/s; fetch ${mb(p.fetchBytes)} MB${share}; output ${mb(p.outputBytes)} MB (reduction ${pct(reduction(p.fitsBytes, p.outputBytes))})`;
+  return `${what}: ${duration(p.seconds * 1000)} (discovery ${p.discoverySeconds.toFixed(2)} s, then ${p.mbps.toFixed(2)} MB/s); fetch ${mb(p.fetchBytes)} MB${share}; output ${mb(p.outputBytes)} MB (reduction ${pct(reduction(p.fitsBytes, p.outputBytes))})`;
 }

@@ -65,6 +65,9 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
     '--scratch',
     scratch,
     '--json',
+    // The clean re-conversion is checked on the local source below: each child's discovery on s3rver takes seconds.
+    '--compare-tiles',
+    '0',
     ...KNOBS,
     ...TARGETS,
   ]);
@@ -81,8 +84,6 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
   assert.equal(report.resume.foundCompleted, report.resume.doneBeforeKill);
   assert.equal(report.resume.resumedJournaled, 8 - report.resume.doneBeforeKill);
   assert.equal(report.resume.runs.length, 2);
-  assert.equal(report.resume.compared.length, 2, 'two tiles compared with a clean conversion');
-  assert.deepEqual(report.resume.differing, []);
   assert.match(item('resume').value, /^killed \(SIGKILL\) after \d+ of 8 tiles/);
   for (const id of ['batches', 'failureRate', 'reduction', 'throughput']) assert.equal(item(id).ok, true, `${id}: ${item(id).value}`);
   assert.equal(report.sample.failed, 0);
@@ -90,6 +91,7 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
   // The projection covers the 10 tiles the source holds, at the sample's ratios.
   assert.equal(report.projection.tiles, 10);
   assert.ok(report.projection.fitsBytes > report.sample.fitsBytes);
+  assert.ok(report.projection.seconds! > report.projection.discoverySeconds);
   assert.ok(Math.abs(report.projection.outputBytes! / report.projection.fitsBytes - report.sample.parquetBytes / report.sample.fitsBytes) < 1e-9);
   if (HAS_VERIFY) {
     assert.equal(report.cleared, true);
@@ -107,7 +109,7 @@ test('broken tiles above the failure-rate target: not cleared, naming the failur
   const r = await runCli(['preflight', '--source', broken, '--sample', '10', '--keep-scratch', ...KNOBS, ...TARGETS]);
   await assertExit(r, 1);
   assert.match(r.stdout, /^❌ Failure rate\s+: 30\.00% \(3 failed of 10 tiles\)\s+\(target: at most 10\.00%\)$/m);
-  assert.match(r.stdout, /^✅ Resume exact\s+: killed \(SIGKILL\) after/m);
+  assert.match(r.stdout, /^✅ Resume exact\s+: killed \(SIGKILL\) after \d+ of 10 tiles; .*; 2 tiles byte-identical to a clean conversion/m);
   assert.match(r.stdout, /^❌ Not cleared: .*failure rate/m);
   const kept = /^Scratch kept: (.+)$/m.exec(r.stdout)?.[1];
   assert.ok(kept && existsSync(join(kept, 'out', '_desi-qad', 'journal')), '--keep-scratch keeps the output and its journal');
