@@ -35,7 +35,10 @@ const KNOBS = {
   fetch: { choices: ['ranges', 'full'] as const, describe: 'passed to convert: ranges (default) or full files' },
   'gap-bytes': { type: 'number', describe: 'passed to convert: rows closer than this are read in one request' },
   memory: { type: 'string', describe: 'passed to convert: budget of tile data in flight, e.g. 4GB' },
-  'max-failure-rate': { type: 'number', describe: "passed to convert: its stop rule (the checklist's bar is --max-failure-rate-target)" },
+  'max-failure-rate': {
+    type: 'number',
+    describe: "passed to convert: its stop rule (default here 1: never stop; the checklist's bar is --max-failure-rate-target)",
+  },
   'min-reduction': { type: 'number', describe: "passed to convert: its WARN bar (the checklist's bar is --min-reduction-target)" },
 } as const;
 
@@ -203,7 +206,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
 /**
  * The convert options preflight passes on, rebuilt from the parsed values (not the raw argv: aliases,
  * `--x=y` forms and preflight's own options then need no filtering). Options with a default are always
- * passed (the same value); the others only when given. --tiles, --out, --log-dir, --quiet, --sample,
+ * passed (the same value); the others only when given, but --max-failure-rate, which is 1 unless given. --tiles, --out, --log-dir, --quiet, --sample,
  * --seed, --batch-size and --shard are preflight's to choose.
  */
 function forwardedArgs(a: PreflightArgs): string[] {
@@ -220,6 +223,9 @@ function forwardedArgs(a: PreflightArgs): string[] {
   put('keep-zwarn', a['keep-zwarn'] || undefined);
   put('allow-missing', a['allow-missing'] || undefined);
   for (const k of Object.keys(KNOBS) as (keyof typeof KNOBS)[]) put(k, a[k]);
+  // A dry run measures the failure rate rather than stopping on it: every sampled tile is converted, and the
+  // checklist judges the rate against --max-failure-rate-target (unless --max-failure-rate was given).
+  if (a['max-failure-rate'] === undefined) put('max-failure-rate', 1);
   return args;
 }
 
