@@ -130,6 +130,7 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightReport
   // done): the seed's speeds are per batch, without discovery, which the projection adds once.
   const readyAt: number[] = [];
   const follow = async (n: number, kill: boolean): Promise<boolean> => {
+    if (!kill && readyAt.length >= n) return false; // nothing more to look for in this run
     const text = await runLogText(logs);
     if (readyAt.length < n && text.split('Ready to process ').length - 1 >= n) readyAt.push(Date.now());
     if (!kill) return false;

@@ -81,6 +81,7 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
   // The kill really happened in the middle: some tiles journaled before it, not all, and the resume skipped them.
   assert.equal(item('resume').ok, true, item('resume').value);
   assert.ok(report.resume.journaledBeforeKill > 0 && report.resume.journaledBeforeKill < 8, `killed after ${report.resume.journaledBeforeKill} tiles`);
+  assert.ok(report.resume.doneBeforeKill > 0 && report.resume.doneBeforeKill < 8, `${report.resume.doneBeforeKill} tiles done before the kill`);
   assert.equal(report.resume.foundCompleted, report.resume.doneBeforeKill);
   assert.equal(report.resume.resumedJournaled, 8 - report.resume.doneBeforeKill);
   assert.equal(report.resume.runs.length, 2);
