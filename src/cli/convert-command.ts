@@ -54,6 +54,13 @@ export const list = (s: string) =>
 
 /** Where tiles are read and the dataset written, and how S3 is reached: options of convert and plan. */
 export function storeOptions<T>(y: Argv<T>) {
+  return sourceOptions(
+    y.option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true }),
+  );
+}
+
+/** Where tiles are read and how S3 is reached, without --out: also the options of preflight, which chooses its own output. */
+export function sourceOptions<T>(y: Argv<T>) {
   return s3ConnectionOptions(
     y
       .option('source', {
@@ -62,7 +69,6 @@ export function storeOptions<T>(y: Argv<T>) {
         defaultDescription: DR1_HEALPIX,
         describe: "healpix root laid out like DESI's ({survey}/{program}/{pixgroup}/{pixnum}/): a folder or s3://bucket/prefix",
       })
-      .option('out', { type: 'string', describe: 'the Parquet dataset: a folder or s3://bucket/prefix (the journal lives there too)', demandOption: true })
       .option('sign-request', {
         type: 'boolean',
         describe: 'sign S3 reads with the AWS credential chain; --no-sign-request reads anonymously (the default for s3://desidata)',
