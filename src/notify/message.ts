@@ -30,7 +30,7 @@ export function eventText(event: RunEvent, notice?: BatchNotice): string {
       return `:octagonal_sign: ${run} stopped (${STOP_WHY[event.reason]}), exit status ${event.exitCode}: ${event.message}\n${countsLine(c)}\nRun the same command to resume. Log: ${id.logPath}`;
     case 'finished': {
       const mark = event.exitCode === 0 ? ':white_check_mark:' : ':warning:';
-      const status = /exit status/.test(event.line) ? '' : ` (exit status ${event.exitCode})`;
+      const status = event.line.includes('exit status') ? '' : ` (exit status ${event.exitCode})`;
       return `${mark} ${run}: ${event.line.replace(/\.$/, '')}${status}, into ${id.dataset}\n${countsLine(c)}\n\`\`\`\n${event.outcomeTable.join('\n')}\n\`\`\``;
     }
   }

@@ -116,7 +116,12 @@ export class Notifier {
   private async pump(t: Target): Promise<void> {
     for (let m = t.queue.shift(); m; m = t.queue.shift()) {
       try {
-        const r = await postWebhook(t.url, m.body, { timeoutMs: this.o.timeoutMs, attempts: this.o.attempts, backoffMs: this.o.backoffMs, signal: this.abort.signal });
+        const r = await postWebhook(t.url, m.body, {
+          timeoutMs: this.o.timeoutMs,
+          attempts: this.o.attempts,
+          backoffMs: this.o.backoffMs,
+          signal: this.abort.signal,
+        });
         if (r.ok) t.sent += 1;
         else if (r.aborted) return;
         else {
@@ -140,9 +145,9 @@ export class Notifier {
    * POST in flight) and logs it; logs a tally when some were not delivered. Never throws.
    */
   async drain(): Promise<void> {
-    const busy = () => this.targets.filter((t) => t.pump);
+    const busy = () => this.targets.filter((t) => t.pump !== undefined);
     if (busy().length > 0) {
-      const all = Promise.all(busy().map((t) => t.pump));
+      const all = Promise.all(this.targets.flatMap((t) => (t.pump ? [t.pump] : [])));
       if (!(await within(all, this.drainBoundMs))) {
         for (const t of busy()) {
           const left = t.queue.length + 1;
@@ -158,7 +163,9 @@ export class Notifier {
     this.abort.abort();
     for (const t of this.targets) {
       if (t.failed > 0 || t.dropped > 0)
-        this.warn(`Notifications to ${t.name}: ${t.sent} delivered, ${t.failed} not delivered${t.dropped > 0 ? `, ${t.dropped} dropped from a full queue` : ''}.`);
+        this.warn(
+          `Notifications to ${t.name}: ${t.sent} delivered, ${t.failed} not delivered${t.dropped > 0 ? `, ${t.dropped} dropped from a full queue` : ''}.`,
+        );
     }
   }
 
@@ -187,10 +194,13 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   const timer = new AbortController();
   const late = sleep(ms, false, { signal: timer.signal }).catch(() => false);
   try {
-    return await Promise.race([p.then(
-      () => true,
-      () => true,
-    ), late]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
   } finally {
     timer.abort();
   }

@@ -24,7 +24,7 @@ export function notifyOptions<T>(y: Argv<T>) {
     })
     .option('notify-format', {
       choices: NOTIFY_FORMATS,
-      default: 'slack' as NotifyFormat,
+      default: 'slack' as const,
       describe: 'body of a notification: slack ({"text": …}, also Mattermost and Discord /slack) or json (event, run, counts, rates, ETA)',
     })
     .option('notify-every', {

@@ -99,12 +99,12 @@ export function webhookLabel(url: string): string {
   }
 }
 
-/** Token-like path segments at least this long are registered on their own too (a Slack or Discord token). */
+/** Path segments at least this long are taken for tokens and registered on their own too (no ordinary word is this long). */
 const TOKEN_SEGMENT_LENGTH = 16;
 
 /**
  * Registers a webhook URL with util/secrets.ts: the URL as written and as normalized, its path with the query,
- * its query, a long last path segment (the token of Slack, Mattermost and Discord URLs) and any userinfo. The
+ * its query, every long path segment (the tokens of Slack, Mattermost and Discord URLs) and any userinfo. The
  * path is where a webhook's secret lives (registerUrlSecrets alone only knows userinfo).
  */
 export function registerWebhookSecret(url: string): void {
@@ -119,6 +119,5 @@ export function registerWebhookSecret(url: string): void {
   registerSecret(u.href, 'notify URL');
   registerSecret(`${u.pathname}${u.search}`, 'notify URL path');
   registerSecret(u.search.slice(1), 'notify URL query');
-  const last = u.pathname.split('/').filter(Boolean).pop();
-  if (last && last.length >= TOKEN_SEGMENT_LENGTH) registerSecret(last, 'notify URL token');
+  for (const segment of u.pathname.split('/')) if (segment.length >= TOKEN_SEGMENT_LENGTH) registerSecret(segment, 'notify URL token');
 }

@@ -91,7 +91,14 @@ async function assertNoSecret(r: CliResult, logDir: string, url: string): Promis
 async function journalCounts(out: string) {
   const tiles = (await readLocalJournal(out)).filter((r): r is TileRecord => r.type === 'tile');
   const n = (s: string) => tiles.filter((t) => t.status === s).length;
-  return { tiles: tiles.length, ok: n('ok'), empty: n('empty'), failed: n('failed'), missing: n('missing'), rows: tiles.reduce((s, t) => s + (t.rows ?? 0), 0) };
+  return {
+    tiles: tiles.length,
+    ok: n('ok'),
+    empty: n('empty'),
+    failed: n('failed'),
+    missing: n('missing'),
+    rows: tiles.reduce((s, t) => s + (t.rows ?? 0), 0),
+  };
 }
 
 interface JsonBody {
@@ -119,6 +126,20 @@ async function datasetFiles(out: string): Promise<Map<string, Buffer>> {
   return new Map(await Promise.all(files.map(async (f) => [f, await readFile(join(out, f))] as const)));
 }
 
+/** One run without --notify (batches of 2), shared by the tests that compare with it: its dataset, exit status and duration. */
+let baseline: Promise<{ out: string; code: number; ms: number }> | undefined;
+function cleanRun(): Promise<{ out: string; code: number; ms: number }> {
+  baseline ??= (async () => {
+    const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-clean-'));
+    const t = Date.now();
+    const r = await runCli(['convert', ...FIXTURE, '--out', join(work, 'out'), '--log-dir', join(work, 'logs'), '--batch-size', '2']);
+    const ms = Date.now() - t;
+    await assertExit(r, 1, join(work, 'logs'));
+    return { out: join(work, 'out'), code: 1, ms };
+  })();
+  return baseline;
+}
+
 test('a receiver that answers 200 gets started, every batch (--notify-every 1) and finished once, with the journal counts (Slack body)', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-'));
   const rx = await startReceiver('ok');
@@ -131,7 +152,10 @@ test('a receiver that answers 200 gets started, every batch (--notify-every 1) a
   const j = await journalCounts(out);
   const batches = Math.ceil(j.tiles / 2);
   assert.equal(texts.length, 1 + batches + 1, texts.join('\n---\n'));
-  assert.match(texts[0], new RegExp(`^desi-qad run \\S+ started: ${j.tiles} tiles \\([\\d.,]+ MB\\) in ${batches} batches, into ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(
+    texts[0],
+    new RegExp(`^desi-qad run \\S+ started: ${j.tiles} tiles \\([\\d.,]+ MB\\) in ${batches} batches, into ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+  );
   for (let b = 1; b <= batches; b++) {
     assert.equal(texts.filter((t) => t.includes(`(batch ${b}/${batches}:`)).length, 1, `batch ${b} notified once`);
   }
@@ -170,8 +194,6 @@ test('--notify-format json: the structured body (event, run, shard, dataset, cou
     '1',
     '--downloads',
     '1',
-    '--threads',
-    '1',
     '--notify',
     rx.url,
     '--notify-format',
@@ -199,16 +221,25 @@ test('--notify-format json: the structured body (event, run, shard, dataset, cou
   assert.equal(last.event, 'finished');
   assert.equal(last.exitCode, 1);
   assert.deepEqual(
-    { ok: last.counts.ok, empty: last.counts.empty, failed: last.counts.failed, missing: last.counts.missing, rows: last.counts.rows, done: last.counts.doneTiles },
+    {
+      ok: last.counts.ok,
+      empty: last.counts.empty,
+      failed: last.counts.failed,
+      missing: last.counts.missing,
+      rows: last.counts.rows,
+      done: last.counts.doneTiles,
+    },
     { ok: j.ok, empty: j.empty, failed: j.failed, missing: j.missing, rows: j.rows, done: j.tiles },
   );
   assert.equal(last.outcomes?.[0], '--- Outcomes ---');
   assert.equal(bodies.filter((b) => b.event === 'finished').length, 1);
-  // With the default --notify-every 100, progress comes from the 25/50/75% milestones only, each once.
+  // With the default --notify-every 100, progress comes from the 25/50/75% milestones only, each once, at the
+  // first batch past it (one tile per batch, one at a time: batch i ends with i tiles done).
   const progress = bodies.filter((b) => b.event === 'batch');
-  assert.ok(progress.length >= 1 && progress.length <= 3, JSON.stringify(progress));
-  for (const p of progress) assert.ok([25, 50, 75].includes(p.milestone ?? -1), `milestone ${String(p.milestone)}`);
-  assert.equal(new Set(progress.map((p) => p.milestone)).size, progress.length);
+  assert.deepEqual(
+    progress.map((p) => [p.milestone, p.batch?.index, p.counts.doneTiles]),
+    [25, 50, 75].map((m) => [m, Math.ceil((m / 100) * j.tiles), Math.ceil((m / 100) * j.tiles)]),
+  );
   // Every batch is under 99.99% reduction: one lowReduction event per batch.
   const low = bodies.filter((b) => b.event === 'lowReduction');
   const lowInLog = (await latestLog(logs)).match(/\[WARN\] - Batch \d+\/\d+: data reduction/g) ?? [];
@@ -223,16 +254,29 @@ test('--notify-format json: the structured body (event, run, shard, dataset, cou
 
 test('receivers that answer 500 or close the connection: retried, logged once per event kind, the run and its dataset unchanged', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-bad-'));
-  const logsClean = join(work, 'logs-clean');
-  const clean = await runCli(['convert', ...FIXTURE, '--out', join(work, 'clean'), '--log-dir', logsClean, '--batch-size', '2']);
-  await assertExit(clean, 1, logsClean);
+  const clean = await cleanRun();
   const broken = await startReceiver('fail500');
   const closing = await startReceiver('close');
   const out = join(work, 'out');
   const logs = join(work, 'logs');
-  const r = await runCli(['convert', ...FIXTURE, '--out', out, '--log-dir', logs, '--batch-size', '2', '--notify', broken.url, '--notify', closing.url, '--notify-timeout', '2']);
-  await assertExit(r, clean.code!, logs);
-  assert.deepEqual(await datasetFiles(out), await datasetFiles(join(work, 'clean')));
+  const r = await runCli([
+    'convert',
+    ...FIXTURE,
+    '--out',
+    out,
+    '--log-dir',
+    logs,
+    '--batch-size',
+    '2',
+    '--notify',
+    broken.url,
+    '--notify',
+    closing.url,
+    '--notify-timeout',
+    '2',
+  ]);
+  await assertExit(r, clean.code, logs);
+  assert.deepEqual(await datasetFiles(out), await datasetFiles(clean.out));
   const log = await allLogs(logs);
   for (const [i, rx, why] of [
     [1, broken, /HTTP 500 Internal Server Error: receiver broke/],
@@ -243,10 +287,12 @@ test('receivers that answer 500 or close the connection: retried, logged once pe
     for (const b of rx.bodies) counts.set(b, (counts.get(b) ?? 0) + 1);
     assert.ok(counts.size >= 2, `started and finished at least (${counts.size})`);
     for (const n of counts.values()) assert.equal(n, 3);
-    const kinds = [...counts.keys()].map((b) => (/desi-qad run \S+ started/.test(b) ? 'started' : /Run finished/.test(b) ? 'finished' : 'batch'));
+    const kinds = [...counts.keys()].map((b) => (/desi-qad run \S+ started/.test(b) ? 'started' : b.includes('Run finished') ? 'finished' : 'batch'));
     const port = new URL(rx.url).port;
     for (const kind of new Set(kinds)) {
-      const lines = log.split('\n').filter((l) => l.includes(`[WARN] - Notification "${kind}" to webhook ${i} (http://127.0.0.1:${port}/…) not delivered after 3 attempt(s)`));
+      const lines = log
+        .split('\n')
+        .filter((l) => l.includes(`[WARN] - Notification "${kind}" to webhook ${i} (http://127.0.0.1:${port}/…) not delivered after 3 attempt(s)`));
       assert.equal(lines.length, 1, `one WARN line for "${kind}" to webhook ${i}:\n${log}`);
       assert.match(lines[0], why);
     }
@@ -258,18 +304,16 @@ test('receivers that answer 500 or close the connection: retried, logged once pe
 test('a receiver that never answers: same exit status and dataset, and the run ends within the bounded drain (timeout × attempts)', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-dead-'));
   const args = (out: string, logs: string) => ['convert', ...FIXTURE, '--out', join(work, out), '--log-dir', join(work, logs), '--batch-size', '2'];
-  let t = Date.now();
-  const clean = await runCli(args('clean', 'logs-clean'));
-  const cleanMs = Date.now() - t;
-  await assertExit(clean, 1, join(work, 'logs-clean'));
+  const clean = await cleanRun();
+  const cleanMs = clean.ms;
   const dead = await startReceiver('hang');
   const timeoutSec = 0.5;
   const boundMs = timeoutSec * 3 * 1000;
-  t = Date.now();
+  const t = Date.now();
   const r = await runCli([...args('out', 'logs'), '--notify', dead.url, '--notify-every', '1', '--notify-timeout', String(timeoutSec)]);
   const ms = Date.now() - t;
-  await assertExit(r, clean.code!, join(work, 'logs'));
-  assert.deepEqual(await datasetFiles(join(work, 'out')), await datasetFiles(join(work, 'clean')));
+  await assertExit(r, clean.code, join(work, 'logs'));
+  assert.deepEqual(await datasetFiles(join(work, 'out')), await datasetFiles(clean.out));
   // Six notifications to a dead receiver would take 6 × 3 × 0.5 s and more if they were waited for; the end
   // of the run waits 1.5 s at most. The slack covers a noisy machine, not another notification's timeout.
   assert.ok(ms < cleanMs + boundMs + 4000, `the run took ${ms} ms, a run without --notify ${cleanMs} ms, the drain bound is ${boundMs} ms`);
@@ -321,16 +365,24 @@ test('the failure-rate stop (exit 3) and a fatal stop (exit 4) are notified', as
 test('usage errors (exit 2) for a --notify that is not an http(s) URL and a bad --notify-every, without echoing the URL', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-usage-'));
   const base = ['convert', '--source', FIXTURE_TREE, '--out', join(work, 'out'), '--log-dir', join(work, 'logs')];
+  const runs: Promise<void>[] = [];
   for (const [extra, message] of [
     [['--notify', `ftp://127.0.0.1${HOOK_PATH}`], /--notify must be an http:\/\/ or https:\/\/ URL, not ftp:\/\/…/],
     [['--notify', `127.0.0.1${HOOK_PATH}`], /--notify is not a URL/],
-    [['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify', `mailto:${TOKEN}`], /--notify \(the 2nd\) must be an http:\/\/ or https:\/\/ URL, not mailto:\/\/…/],
+    [
+      ['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify', `mailto:${TOKEN}`],
+      /--notify \(the 2nd\) must be an http:\/\/ or https:\/\/ URL, not mailto:\/\/…/,
+    ],
     [['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify-every', '0'], /--notify-every must be an integer >= 1/],
     [['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify-timeout', '0'], /--notify-timeout must be a number of seconds above 0/],
   ] as const) {
-    const r = await runCli([...base, ...extra]);
-    await assertExit(r, 2);
-    assert.match(r.stderr, message);
-    for (const text of [r.stdout, r.stderr]) assert.ok(!text.includes(TOKEN), text);
+    runs.push(
+      runCli([...base, ...extra]).then(async (r) => {
+        await assertExit(r, 2);
+        assert.match(r.stderr, message);
+        for (const text of [r.stdout, r.stderr]) assert.ok(!text.includes(TOKEN), text);
+      }),
+    );
   }
+  await Promise.all(runs);
 });
