@@ -80,7 +80,7 @@ export function jsonPayload(event: RunEvent, notice?: BatchNotice, now = new Dat
     },
     rates: { mbps: c.mbps, reduction: c.reduction },
     elapsedMs: c.elapsedMs,
-    etaMs: c.etaMs ?? null,
+    etaMs: c.etaMs !== undefined ? Math.round(c.etaMs) : null,
     text: eventText(event, notice),
   };
   switch (event.kind) {

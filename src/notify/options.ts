@@ -42,6 +42,7 @@ export function notifyOptions<T>(y: Argv<T>) {
 
 /** The checks of notifyOptions (a yargs .check: throws the usage error). */
 export function checkNotifyOptions(a: { notify?: string[]; 'notify-every': number; 'notify-timeout': number }): true {
+  if (a.notify?.length === 0) throw new Error("--notify needs a webhook's http:// or https:// URL");
   for (const [i, url] of (a.notify ?? []).entries()) {
     const which = (a.notify ?? []).length > 1 ? `--notify (the ${ordinal(i + 1)})` : '--notify';
     let u: URL;

@@ -3,7 +3,7 @@
  * with the counts the journal holds, in Slack's body and in the structured one; a receiver that answers 500,
  * one that closes the connection and one that never answers change neither the run's exit status nor its
  * dataset, cost at most the bounded drain at the end, and are logged once per event kind; the failure-rate
- * stop and a fatal stop notify; the webhook's URL (its token) is in no log, stdout or stderr.
+ * stop, a signal stop and a fatal stop notify; the webhook's URL (its token) is in no log, stdout or stderr.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertExit, FIXTURE_TREE, latestLog, listFiles, readLocalJournal, runCli, type CliResult } from '../helpers/cli.js';
+import { assertExit, collect, FIXTURE_TREE, latestLog, listFiles, readLocalJournal, runCli, startCli, type CliResult } from '../helpers/cli.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import type { TileRecord } from '../../src/storage/journal-store.js';
 
@@ -324,7 +324,7 @@ test('a receiver that never answers: same exit status and dataset, and the run e
   await assertNoSecret(r, join(work, 'logs'), dead.url);
 });
 
-test('the failure-rate stop (exit 3) and a fatal stop (exit 4) are notified', async () => {
+test('the failure-rate stop (exit 3), a signal stop and a fatal stop (exit 4) are notified', async () => {
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-stop-'));
   const rx = await startReceiver('ok');
   const tree = join(work, 'tree');
@@ -347,6 +347,25 @@ test('the failure-rate stop (exit 3) and a fatal stop (exit 4) are notified', as
   assert.ok(!bodies.some((b) => b.event === 'finished'));
   await assertNoSecret(r, logs, rx.url);
 
+  // SIGTERM once the run has started (30 tiles one at a time, failures allowed): a signal stop, exit 4.
+  rx.bodies.length = 0;
+  const child = startCli(['convert', '--source', tree, '--out', join(work, 'out-signal'), '--batch-size', '2', '--max-failure-rate', '1', ...common]);
+  const done = collect(child);
+  const until = Date.now() + 30_000;
+  while (rx.bodies.length === 0 && Date.now() < until) await new Promise((w) => setTimeout(w, 20));
+  child.kill('SIGTERM');
+  const sig = await done;
+  await assertExit(sig, 4, logs);
+  const signalled = rx.bodies.map((b) => JSON.parse(b) as JsonBody);
+  assert.equal(signalled[0].event, 'started');
+  const stop = signalled.filter((b) => b.event === 'stopped');
+  assert.deepEqual(
+    stop.map((b) => [b.reason, b.exitCode, b.message]),
+    [['signal', 4, 'interrupted by SIGTERM']],
+  );
+  assert.ok(stop[0].counts.doneTiles < 30, 'stopped before the end');
+  await assertNoSecret(sig, logs, rx.url);
+
   // A source with no tile at all: a fatal stop before the run starts.
   rx.bodies.length = 0;
   const empty = join(work, 'empty');
@@ -366,15 +385,14 @@ test('usage errors (exit 2) for a --notify that is not an http(s) URL and a bad 
   const work = await mkdtemp(join(tmpdir(), 'desi-qad-notify-usage-'));
   const base = ['convert', '--source', FIXTURE_TREE, '--out', join(work, 'out'), '--log-dir', join(work, 'logs')];
   const runs: Promise<void>[] = [];
+  // (The other checks are in test/unit/notify-message.test.ts: each process here costs a CLI start.)
   for (const [extra, message] of [
-    [['--notify', `ftp://127.0.0.1${HOOK_PATH}`], /--notify must be an http:\/\/ or https:\/\/ URL, not ftp:\/\/…/],
     [['--notify', `127.0.0.1${HOOK_PATH}`], /--notify is not a URL/],
     [
       ['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify', `mailto:${TOKEN}`],
       /--notify \(the 2nd\) must be an http:\/\/ or https:\/\/ URL, not mailto:\/\/…/,
     ],
     [['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify-every', '0'], /--notify-every must be an integer >= 1/],
-    [['--notify', `https://127.0.0.1${HOOK_PATH}`, '--notify-timeout', '0'], /--notify-timeout must be a number of seconds above 0/],
   ] as const) {
     runs.push(
       runCli([...base, ...extra]).then(async (r) => {

@@ -142,6 +142,7 @@ test('the option checks: http(s) URLs only, named by position, never echoed; --n
   assert.equal(checkNotifyOptions(ok), true);
   assert.throws(() => checkNotifyOptions({ ...ok, notify: ['ftp://h/SECRET'] }), { message: '--notify must be an http:// or https:// URL, not ftp://…' });
   assert.throws(() => checkNotifyOptions({ ...ok, notify: ['https://a.example/x', 'h/SECRET'] }), /^Error: --notify \(the 2nd\) is not a URL/);
+  assert.throws(() => checkNotifyOptions({ ...ok, notify: [] }), /--notify needs a webhook's http:\/\/ or https:\/\/ URL/);
   assert.throws(() => checkNotifyOptions({ ...ok, 'notify-every': 0 }), /--notify-every must be an integer >= 1/);
   assert.throws(() => checkNotifyOptions({ ...ok, 'notify-every': 1.5 }), /--notify-every must be an integer >= 1/);
   assert.throws(() => checkNotifyOptions({ ...ok, 'notify-timeout': 0 }), /--notify-timeout/);
