@@ -24,7 +24,9 @@ export function eventText(event: RunEvent, notice?: BatchNotice): string {
     }
     case 'lowReduction': {
       const b = event.batch;
-      return `:warning: ${run}: batch ${b.index}/${b.count} data reduction ${pct(b.reduction)} is under --min-reduction ${pct(event.minReduction)} (${mb(b.parquetBytes)} MB of Parquet from ${mb(b.fitsBytes)} MB of FITS)\n${countsLine(c)}`;
+      const n = notice?.lowBatches ?? 1;
+      const low = n > 1 ? `; ${n} batches under it so far` : '';
+      return `:warning: ${run}: batch ${b.index}/${b.count} data reduction ${pct(b.reduction)} is under --min-reduction ${pct(event.minReduction)} (${mb(b.parquetBytes)} MB of Parquet from ${mb(b.fitsBytes)} MB of FITS)${low}\n${countsLine(c)}`;
     }
     case 'stopped':
       return `:octagonal_sign: ${run} stopped (${STOP_WHY[event.reason]}), exit status ${event.exitCode}: ${event.message}\n${countsLine(c)}\nRun the same command to resume. Log: ${id.logPath}`;
@@ -89,7 +91,7 @@ export function jsonPayload(event: RunEvent, notice?: BatchNotice, now = new Dat
     case 'batch':
       return { ...base, batch: event.batch, milestone: notice?.percent ?? null, every: notice?.every ?? false };
     case 'lowReduction':
-      return { ...base, batch: event.batch, minReduction: event.minReduction };
+      return { ...base, batch: event.batch, minReduction: event.minReduction, lowBatches: notice?.lowBatches ?? 1 };
     case 'stopped':
       return { ...base, reason: event.reason, message: event.message, exitCode: event.exitCode };
     case 'finished':

@@ -94,6 +94,10 @@ export class Notifier {
     if (event.kind === 'batch') {
       notice = this.milestones.decide(event.batch.index, event.counts.doneTiles, event.counts.totalTiles);
       if (!notice) return;
+    } else if (event.kind === 'lowReduction') {
+      const lowBatches = this.milestones.decideLow(event.batch.index);
+      if (lowBatches === undefined) return;
+      notice = { every: false, lowBatches };
     }
     const body = notificationBody(this.o.format, event, notice);
     for (const t of this.targets) this.enqueue(t, { kind: event.kind, body });

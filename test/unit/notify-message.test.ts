@@ -43,6 +43,12 @@ test('milestones: every N-th batch, and each quarter once at the first batch pas
   assert.deepEqual(m.decide(4, 10, 12), { every: false, percent: 75 });
   assert.equal(m.decide(5, 12, 12), undefined);
   assert.deepEqual(m.decide(6, 12, 12), { every: true });
+  // Batches under --min-reduction: the first, then at most one per --notify-every batches, with the count so far.
+  const low = new Milestones(3);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 9].map((i) => low.decideLow(i)),
+    [1, undefined, undefined, 4, undefined, 6],
+  );
   // A run with nothing to do has no milestones.
   assert.equal(new Milestones(100).decide(1, 0, 0), undefined);
 });
@@ -68,6 +74,10 @@ test('the text of each event says the run, the shard, what happened and the coun
   assert.match(
     eventText({ kind: 'lowReduction', id, counts, batch, minReduction: 0.9 }),
     /^:warning: desi-qad run R1 \(shard 1\/4\): batch 3\/10 data reduction 77\.50% is under --min-reduction 90\.00%/,
+  );
+  assert.match(
+    eventText({ kind: 'lowReduction', id, counts, batch, minReduction: 0.9 }, { every: false, lowBatches: 4 }),
+    /FITS\); 4 batches under it so far\n/,
   );
   assert.match(
     eventText({ kind: 'stopped', id, counts, reason: 'failureRate', message: 'Failure rate 20%', exitCode: 3 }),
