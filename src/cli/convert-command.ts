@@ -14,6 +14,8 @@ import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
 import { PlanError, readPlan, type Plan } from '../pipeline/plan-file.js';
 import { redactSecrets } from '../util/secrets.js';
+import { notifierOptions, notifyOptions } from '../notify/options.js';
+import { createNotifier } from '../notify/notifier.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -151,7 +153,7 @@ export function checkSharedOptions(a: {
 }
 
 export function convertOptions(y: Argv) {
-  return selectionOptions(storeOptions(y))
+  return notifyOptions(selectionOptions(storeOptions(y)))
     .option('shard', {
       type: 'string',
       describe:
@@ -314,6 +316,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
   const gapBytes = a['gap-bytes'] ?? (isS3Url(sourceUrl) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
+  // --notify: registers the webhook URLs as secrets before the run logs its command line.
+  const notifier = createNotifier(notifierOptions(a));
   const opts: RunOptions = {
     store: source,
     out,
@@ -352,7 +356,9 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     deferPollMs: Math.min(5000, Math.max(200, leaseMsFromEnv() / 4)),
     shard: sharding,
     plan,
+    observers: [notifier.observer],
   };
   const r = await runConvert(opts);
+  await notifier.drain();
   return r.exitCode;
 }

@@ -39,6 +39,11 @@ export interface RunIdentity {
   selection: string;
   source: string;
   logPath: string;
+  /**
+   * Writes a WARN line into the run's log, for an observer's own trouble (a notification not delivered), and
+   * returns true; false once the log is closed (the observer then appends to logPath itself).
+   */
+  warn?: (message: string) => boolean;
 }
 
 export interface BatchFigures {

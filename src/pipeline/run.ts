@@ -138,6 +138,12 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
   // What observers are told; set once the run knows its tiles.
   let id: RunIdentity | undefined;
   let counts: () => RunCounts = () => emptyCounts(startDate);
+  // Observers write their own WARN lines here (RunIdentity.warn) until the log closes.
+  let logOpen = true;
+  const warn = (m: string): boolean => {
+    if (logOpen) log.warn(m);
+    return logOpen;
+  };
   const abort = new AbortController();
   const signal = abort.signal;
   let signals = 0;
@@ -233,7 +239,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     let doneBytes = 0;
     let doneTiles = 0;
     counts = () => runCounts(startDate, outcomes, totalTiles, totalBytes, doneTiles, doneBytes);
-    id = { run, shard, dataset: o.datasetName ?? o.out.root, selection: sel, source: o.store.root, logPath: log.path };
+    id = { run, shard, dataset: o.datasetName ?? o.out.root, selection: sel, source: o.store.root, logPath: log.path, warn };
     emit(o.observers, { kind: 'started', id, counts: counts(), batches: batches.length });
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
     const ctx: TileJobContext = {
@@ -474,7 +480,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     const exitCode = logStop(log, err, 'Run', signal.aborted);
     emit(o.observers, {
       kind: 'stopped',
-      id: id ?? { run: o.run, dataset: o.datasetName ?? o.out.root, selection: selectionText(o.selection), source: o.store.root, logPath: log.path },
+      id: id ?? { run: o.run, dataset: o.datasetName ?? o.out.root, selection: selectionText(o.selection), source: o.store.root, logPath: log.path, warn },
       counts: counts(),
       reason: signal.aborted ? 'signal' : 'fatal',
       message: redactSecrets(explainError(err).message),
@@ -486,6 +492,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     await pool?.close();
     if (registered) await o.registry.stop().catch(() => undefined);
     await journal?.close();
+    logOpen = false;
     log.close();
   }
 }
