@@ -2,12 +2,13 @@ import type { Argv } from 'yargs';
 import { EXIT } from '../pipeline/run.js';
 import type { JournalRecord } from '../storage/journal-store.js';
 import { makeS3Client, registerClientSecrets } from '../storage/s3-client.js';
-import { isS3Url } from '../storage/s3-url.js';
+import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import { checkDataset } from '../verify/checks.js';
 import { DatasetUnreadableError, LocalDatasetFiles, S3DatasetFiles, type DatasetFiles } from '../verify/dataset-files.js';
 import { checkDeep } from '../verify/deep.js';
 import { emptyChecked, finding, sortFindings, type Finding, type VerifyReport } from '../verify/findings.js';
 import { reportJson, reportLines } from '../verify/format.js';
+import { LocalSourceLookup, S3SourceLookup, type SourceLookup } from '../verify/source-lookup.js';
 import { checkSources } from '../verify/sources.js';
 import { writeLine } from './console.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
@@ -71,26 +72,30 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
   };
   let stores: ReturnType<typeof openStores>;
   let files: DatasetFiles;
+  let sources: SourceLookup | undefined;
   try {
     stores = openStores({ source: a.source ?? DR1_HEALPIX, out: a.out, ...connection });
+    const retry = { maxAttempts: a['max-attempts'] };
+    const timeouts = { connectionTimeoutMs: a['cli-connect-timeout'] * 1000, socketTimeoutMs: a['cli-read-timeout'] * 1000 };
+    if (a.source !== undefined && isS3Url(a.source)) {
+      // Anonymous for DESI's public bucket unless --sign-request, signed otherwise: as convert reads it.
+      const anonymous = a['sign-request'] === undefined ? parseS3Url(a.source).bucket === 'desidata' : !a['sign-request'];
+      const client = makeS3Client({ region: a.region, endpoint: a.endpoint, profile: a.profile, noSignRequest: anonymous, ...timeouts });
+      await registerClientSecrets(client);
+      sources = new S3SourceLookup(client, a.source, retry);
+    } else if (a.source !== undefined) sources = new LocalSourceLookup(a.source);
     if (isS3Url(a.out)) {
       // The dataset's files are read the way convert writes them: signed, with the credential chain.
-      const client = makeS3Client({
-        region: a.region,
-        endpoint: a.endpoint,
-        profile: a.profile,
-        connectionTimeoutMs: a['cli-connect-timeout'] * 1000,
-        socketTimeoutMs: a['cli-read-timeout'] * 1000,
-      });
+      const client = makeS3Client({ region: a.region, endpoint: a.endpoint, profile: a.profile, ...timeouts });
       await registerClientSecrets(client);
-      files = new S3DatasetFiles(client, a.out, { maxAttempts: a['max-attempts'] });
+      files = new S3DatasetFiles(client, a.out, retry);
     } else files = new LocalDatasetFiles(a.out);
   } catch (err) {
     say((err as Error).message);
     return EXIT.usage;
   }
   await registerStoreSecrets();
-  const { journal, identity, registry, store } = stores;
+  const { journal, identity, registry } = stores;
   const report: VerifyReport = { ok: false, dataset: files.root, tiles: 0, files: 0, checked: emptyChecked(), findings: [] };
   const print = () => {
     if (a.json) writeLine('stdout', reportJson(report));
@@ -115,10 +120,10 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
     report.checked = base.checked;
     report.tiles = base.latest.size;
     report.files = base.parquetFiles;
-    if (a.source !== undefined) {
+    if (a.source !== undefined && sources) {
       phase = 'source';
       const infos = new Map([...base.okTiles].filter(([, t]) => t.info !== undefined).map(([k, t]) => [k, t.info!]));
-      const s = await checkSources(store, base.latest, infos);
+      const s = await checkSources(sources, base.latest, infos);
       findings.push(...s.findings);
       report.checked.sources = s.compared;
       report.checked.sourcesUnknown = s.unknown;
@@ -131,7 +136,7 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
           seed: a.seed,
           version: toolVersion(),
           datasetSource: id?.source,
-          sourceRoot: store.root,
+          sourceRoot: sources.root,
         });
         findings.push(...d.findings);
         report.checked.deep = d.compared;

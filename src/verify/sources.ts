@@ -1,17 +1,17 @@
 /**
  * Check 6 of `desi-qad verify --source SRC`: the coadd and redrock each done tile was converted from are
- * still there and unchanged. One fresh discovery of the tiles' surveys and programs (the listing convert
- * makes: size and mtime locally, size and ETag on S3) gives each tile's fingerprint now, which is compared
- * with the one its journal record kept (desi/fingerprint.ts). A tile whose file is gone is `source-missing`;
+ * still there and unchanged. A fresh look at the tiles' files (what discovery sees: size and mtime
+ * locally, size and ETag on S3; source-lookup.ts) gives each tile's fingerprint now, which is compared with
+ * the one its journal record kept (desi/fingerprint.ts). A tile whose file is gone is `source-missing`;
  * one whose fingerprint differs is `source-changed`, said in the footer's words (which file, what size and
  * mtime or ETag it had) when the footer was read.
  */
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import type { FooterInfo } from '../desi/schema.js';
-import { tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
+import type { ObjectRef, TileId, TileRef } from '../desi/tile.js';
 import type { TileRecord } from '../storage/journal-store.js';
-import type { TileStore } from '../storage/tile-store.js';
 import { tileOfKey } from './checks.js';
+import type { SourceLookup } from './source-lookup.js';
 import { finding, type Finding } from './findings.js';
 
 export interface SourceCheck {
@@ -23,31 +23,21 @@ export interface SourceCheck {
 }
 
 /**
- * Compares the done (ok and empty) tiles of `latest` with a fresh discovery of `store`. `infos` holds the
- * footers read (by tile key), for the detail of a change. Throws what discovery throws (the source cannot be
- * listed: fatal).
+ * Compares the done (ok and empty) tiles of `latest` with what `store` holds now. `infos` holds the footers
+ * read (by tile key), for the detail of a change. Throws when the source cannot be read (fatal).
  */
 export async function checkSources(
-  store: TileStore,
+  store: SourceLookup,
   latest: ReadonlyMap<string, TileRecord>,
   infos: ReadonlyMap<string, Partial<FooterInfo>>,
 ): Promise<SourceCheck> {
   const done = [...latest.values()].filter((r) => r.status === 'ok' || r.status === 'empty');
   const result: SourceCheck = { findings: [], compared: 0, unknown: 0 };
   if (done.length === 0) return result;
-  const surveys = new Set<string>();
-  const programs = new Set<string>();
-  for (const r of done) {
-    const t = tileOfKey(r.tile);
-    if (t) {
-      surveys.add(t.survey);
-      programs.add(t.program);
-    }
-  }
-  const discovery = await store.discover({ surveys: [...surveys], programs: [...programs] });
-  for (const u of discovery.unreadable) result.findings.push(finding('source-unreadable', `${u}: the tiles there cannot be compared`));
-  const found = new Map<string, TileRef>();
-  for (const t of discovery.tiles) found.set(tileKey(t), t);
+  const ids = done.map((r) => tileOfKey(r.tile)).filter((t): t is TileId => t !== undefined);
+  const unreadable: string[] = [];
+  const found = await store.lookup(ids, unreadable);
+  for (const u of unreadable) result.findings.push(finding('source-unreadable', u));
   for (const rec of done.sort((a, b) => (a.tile < b.tile ? -1 : 1))) {
     if (rec.sources === undefined) {
       result.unknown += 1;
