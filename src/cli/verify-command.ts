@@ -115,6 +115,11 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
       return EXIT.usage;
     }
     const selection = id?.selection ?? lastRunSelection(records);
+    // Files renamed into place a moment before their record is written would look stray: say so.
+    const now = Date.now();
+    const live = (await registry.listRuns()).filter((r) => now <= Date.parse(r.heartbeat) + r.leaseMs);
+    if (live.length > 0)
+      say(`${live.length} run(s) are writing this dataset now (${live.map((r) => r.run).join(', ')}): findings may be work in progress; verify once they end`);
     const base = await checkDataset({ files, records, damaged, selection, isGone: (run) => registry.isGone(run) });
     const findings: Finding[] = [...base.findings];
     report.checked = base.checked;
@@ -127,10 +132,10 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
       findings.push(...s.findings);
       report.checked.sources = s.compared;
       report.checked.sourcesUnknown = s.unknown;
-      if (a.deep !== undefined && a.deep > 0 && selection !== undefined) {
+      if (a.deep !== undefined && a.deep > 0) {
         const d = await checkDeep(files, base.okTiles, {
           source: a.source,
-          selection,
+          selection: selection ?? '(unknown: no manifest and no run record)',
           passOn: passOnOptions(a),
           count: a.deep,
           seed: a.seed,
