@@ -9,8 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newRunId } from '../../src/storage/run-id.js';
 import type { VerifyReport } from '../../src/verify/findings.js';
 import { assertExit, FIXTURE_TREE, listFiles, runCli } from '../helpers/cli.js';
 
@@ -133,7 +134,7 @@ test('a file of another selection, swapped in under the same name, is found', as
   );
 });
 
-test('a row count the journal does not say, a stray temporary and a stray .parquet file are found; _desi-qad/ is not stray', async () => {
+test('a row count the journal does not say, a stray temporary and a stray .parquet file are found; _desi-qad/ and the temporary of a live run are not stray', async () => {
   const out = await copyOfClean();
   const dir = join(out, '_desi-qad', 'journal');
   const [name] = await readdir(dir);
@@ -149,9 +150,18 @@ test('a row count the journal does not say, a stray temporary and a stray .parqu
   const stray = 'main/dark/103/main-dark-10305.parquet';
   await cp(join(out, 'main/dark/103/main-dark-10304.parquet'), join(out, stray));
   await writeFile(join(out, '_desi-qad', 'notes.txt'), 'the tool folder is its own');
+  // A live run (this process, with a fresh heartbeat) and its temporary: work in progress, not stray.
+  const run = newRunId();
+  const now = new Date().toISOString();
+  await mkdir(join(out, '_desi-qad', 'runs'), { recursive: true });
+  const heartbeat = { run, host: hostname(), pid: process.pid, started: now, heartbeat: now, leaseMs: 600_000 };
+  await writeFile(join(out, '_desi-qad', 'runs', `${run}.json`), JSON.stringify(heartbeat));
+  await writeFile(join(out, `main/dark/230/.desi-qad-tmp-${run}.abcdef`), 'being written');
 
-  const { code, report } = await verifyJson(['--out', out]);
+  const { code, report, stderr } = await verifyJson(['--out', out]);
   assert.equal(code, 1);
+  assert.equal(report.checked.liveTemporaries, 1);
+  assert.match(stderr, new RegExp(`1 run\\(s\\) are writing this dataset now \\(${run}\\)`));
   assert.deepEqual(named(report).sort(), [`row-count-mismatch ${TILE} ${PATH}`, `stray-file main/dark/10305 ${stray}`, `stray-temporary - ${tmp}`]);
   const detail = (kind: string) => report.findings.find((f) => f.kind === kind)!.detail;
   assert.match(detail('row-count-mismatch'), /its footer says \d+ rows, the journal says \d+/);
