@@ -142,6 +142,7 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
           version: toolVersion(),
           datasetSource: id?.source,
           sourceRoot: sources.root,
+          refs: s.found,
         });
         findings.push(...d.findings);
         report.checked.deep = d.compared;

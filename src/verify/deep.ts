@@ -1,10 +1,14 @@
 /**
  * Check 7, `desi-qad verify --deep N`: N tiles drawn at random among the journaled ok ones (deterministic
  * for --seed) are converted again from --source into a scratch folder, by the same desi-qad binary in a
- * child process (`convert --shard none --quiet`), and each new file is compared byte for byte with the
+ * child process, and each new file is compared byte for byte with the
  * dataset's. A conversion gives the same bytes for the same input on every run (README, The output), so a
  * difference means that the dataset's file is not what its sources make; a tile that does not convert
  * again is a finding too. The scratch folder is removed afterwards.
+ *
+ * When the tiles' files were just looked up (check 6), the scratch dataset gets a one-shard plan of them
+ * and the child runs `convert --shard 0/1`, which needs no discovery (on S3 a discovery lists every
+ * pixgroup of a survey and program: 492 LISTs each); otherwise `convert --tiles … --shard none` discovers.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,8 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSelection, selectionText } from '../desi/selection.js';
+import { tileKey, type TileRef } from '../desi/tile.js';
+import { makePlan, writePlan } from '../pipeline/plan-file.js';
 import { sample } from '../pipeline/sample.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
+import { LocalOutputStore } from '../storage/output-local.js';
+import { newRunId } from '../storage/run-id.js';
 import { redactSecrets } from '../util/secrets.js';
 import { latestRecords, tileOfKey, type OkTile } from './checks.js';
 import type { DatasetFiles } from './dataset-files.js';
@@ -71,6 +79,8 @@ export interface DeepOptions {
   datasetSource?: string;
   /** The source root as convert names it (an absolute folder, or s3://bucket/prefix). */
   sourceRoot?: string;
+  /** The tiles' coadd and redrock as just found in --source, by key: the child converts them without a discovery. */
+  refs?: ReadonlyMap<string, TileRef>;
 }
 
 export interface DeepCheck {
@@ -101,27 +111,25 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
   try {
     const ids = chosen.map((t) => tileOfKey(t.rec.tile)!);
     const out = join(scratch, 'out');
-    const args = [
-      BIN,
-      'convert',
-      '--source',
-      o.source,
-      '--out',
-      out,
-      '--tiles',
-      chosen.map((t) => t.rec.tile).join(','),
-      '--survey',
-      [...new Set(ids.map((t) => t.survey))].join(','),
-      '--program',
-      [...new Set(ids.map((t) => t.program))].join(','),
-      '--shard',
-      'none',
-      '--quiet',
-      '--log-dir',
-      join(scratch, 'logs'),
-      ...selectionArgs,
-      ...o.passOn,
-    ];
+    const surveys = [...new Set(ids.map((t) => t.survey))];
+    const programs = [...new Set(ids.map((t) => t.program))];
+    let which: string[];
+    if (o.refs) {
+      const tiles = ids.map((t) => o.refs!.get(tileKey(t)) ?? { ...t });
+      const plan = makePlan({
+        tiles,
+        shards: 1,
+        created: new Date(),
+        createdBy: newRunId(),
+        source: o.sourceRoot ?? o.source,
+        selection: o.selection,
+        surveys,
+        programs,
+      });
+      await writePlan(new LocalOutputStore(out), plan);
+      which = ['--shard', '0/1'];
+    } else which = ['--tiles', chosen.map((t) => t.rec.tile).join(','), '--survey', surveys.join(','), '--program', programs.join(','), '--shard', 'none'];
+    const args = [BIN, 'convert', '--source', o.source, '--out', out, ...which, '--quiet', '--log-dir', join(scratch, 'logs'), ...selectionArgs, ...o.passOn];
     const run = await runChild(args);
     const records = latestRecords((await new LocalJournalStore(join(out, '_desi-qad', 'journal'), 'verify-reader').load()).records);
     for (const t of chosen) {

@@ -20,6 +20,8 @@ export interface SourceCheck {
   compared: number;
   /** Done tiles whose record has no fingerprint (older versions). */
   unknown: number;
+  /** The done tiles' files as found now, by key (what --deep converts again, without a discovery). */
+  found: ReadonlyMap<string, TileRef>;
 }
 
 /**
@@ -32,11 +34,11 @@ export async function checkSources(
   infos: ReadonlyMap<string, Partial<FooterInfo>>,
 ): Promise<SourceCheck> {
   const done = [...latest.values()].filter((r) => r.status === 'ok' || r.status === 'empty');
-  const result: SourceCheck = { findings: [], compared: 0, unknown: 0 };
-  if (done.length === 0) return result;
+  if (done.length === 0) return { findings: [], compared: 0, unknown: 0, found: new Map() };
   const ids = done.map((r) => tileOfKey(r.tile)).filter((t): t is TileId => t !== undefined);
   const unreadable: string[] = [];
   const found = await store.lookup(ids, unreadable);
+  const result: SourceCheck = { findings: [], compared: 0, unknown: 0, found };
   for (const u of unreadable) result.findings.push(finding('source-unreadable', u));
   for (const rec of done.sort((a, b) => (a.tile < b.tile ? -1 : 1))) {
     if (rec.sources === undefined) {
