@@ -5,6 +5,7 @@ import { synthCommand, synthOptions } from './synth.js';
 import { statusCommand, statusOptions } from './status-command.js';
 import { planCommand, planOptions } from './plan-command.js';
 import { preflightCommand, preflightOptions } from './preflight-command.js';
+import { verifyCommand, verifyOptions } from './verify-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -39,6 +40,9 @@ export async function main(argv: string[]): Promise<void> {
     .command('status', 'how far the dataset in --out is (also while its runs are writing it); exit 0 when every planned tile is done', statusOptions, (a) =>
       guarded(() => statusCommand(a)),
     )
+    .command('verify', 'check a dataset against its journal (and --source): files, footers, schema, rows, strays; exit 0 when all holds', verifyOptions, (a) =>
+      guarded(() => verifyCommand(a)),
+    )
     .command(
       'preflight',
       "the seed's dry-run checklist: a sample converted, killed mid-batch and resumed, verified, judged against targets",
@@ -46,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
       (a) => guarded(() => preflightCommand(a)),
     )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
-    .demandCommand(1, 'name a command: convert, plan, status, preflight or synth')
+    .demandCommand(1, 'name a command: convert, plan, status, verify, preflight or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
     // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs
