@@ -14,6 +14,7 @@ import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
 import { PlanError, readPlan, type Plan } from '../pipeline/plan-file.js';
 import { redactSecrets } from '../util/secrets.js';
+import { writeRunReport } from './report-command.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -348,5 +349,6 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     plan,
   };
   const r = await runConvert(opts);
+  if (r.logPath) await writeRunReport(a, r.logPath); // never changes the exit status: a failure is a WARN
   return r.exitCode;
 }

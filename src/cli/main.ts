@@ -4,6 +4,7 @@ import { convertCommand, convertOptions, repeatedOptionError } from './convert-c
 import { synthCommand, synthOptions } from './synth.js';
 import { statusCommand, statusOptions } from './status-command.js';
 import { planCommand, planOptions } from './plan-command.js';
+import { reportCommand, reportOptions } from './report-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -38,8 +39,11 @@ export async function main(argv: string[]): Promise<void> {
     .command('status', 'how far the dataset in --out is (also while its runs are writing it); exit 0 when every planned tile is done', statusOptions, (a) =>
       guarded(() => statusCommand(a)),
     )
+    .command('report', 'one self-contained HTML page of the dataset in --out and its runs (plots, outcomes, provenance)', reportOptions, (a) =>
+      guarded(() => reportCommand(a)),
+    )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
-    .demandCommand(1, 'name a command: convert, plan, status or synth')
+    .demandCommand(1, 'name a command: convert, plan, status, report or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
     // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs
