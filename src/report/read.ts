@@ -4,6 +4,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
 import type { ByteSource } from '../fits/source.js';
 import { FOOTER_KEY, type FooterInfo } from '../desi/schema.js';
+import { outputPath } from '../desi/layout.js';
 import type { TileRecord } from '../storage/journal-store.js';
 import { mapLimit } from '../util/concurrency.js';
 import { redactSecrets } from '../util/secrets.js';
@@ -79,11 +80,11 @@ export async function readZAndProvenance(src: ByteSource): Promise<{ z: Float64A
 export async function readParquetFacts(records: readonly TileRecord[], openFile: ParquetOpener): Promise<ParquetFacts> {
   const latest = new Map<string, TileRecord>();
   for (const r of records) latest.set(r.tile, r);
-  const files = [...latest.values()].filter((r) => r.status === 'ok' && r.path !== undefined && (r.rows ?? 0) > 0);
+  const files = [...latest.values()].filter((r) => r.status === 'ok' && pathOf(r) !== undefined && (r.rows ?? 0) > 0);
   const unreadable: ParquetFacts['unreadable'] = [];
   const groups = new Map<string, { values: Record<string, string>; files: number; example: string }>();
   const parts = await mapLimit(files, PARQUET_READS, async (r) => {
-    const path = r.path!;
+    const path = pathOf(r)!;
     let src: (ByteSource & { close?(): Promise<void> }) | undefined;
     try {
       src = await openFile(path, r.parquetBytes ?? 0);
@@ -115,6 +116,17 @@ export async function readParquetFacts(records: readonly TileRecord[], openFile:
     unreadable: unreadable.sort((a, b) => (a.path < b.path ? -1 : 1)),
     provenance: [...groups.values()].sort((a, b) => b.files - a.files),
   };
+}
+
+/**
+ * The tile's file relative to --out: the record's path, or (records rebuilt from S3 object names carry
+ * sizes and counts, not the path) the layout's path of its key.
+ */
+function pathOf(r: TileRecord): string | undefined {
+  if (r.path !== undefined) return r.path;
+  const [survey, program, hp, ...rest] = r.tile.split('/');
+  const healpix = Number(hp);
+  return rest.length === 0 && survey && program && Number.isInteger(healpix) && healpix >= 0 ? outputPath({ survey, program, healpix }) : undefined;
 }
 
 /** How much of a log's start is read for its first lines. */
