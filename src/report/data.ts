@@ -301,12 +301,9 @@ export function throughputSeries(
   for (const [name, b] of [...bins].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))) {
     const [lo, hi] = active.get(name)!;
     const points: ThroughputSeries['points'] = [];
-    for (let i = lo; i <= hi; i++) {
-      // The last bin may be cut short by the end of the records: its rate is over the time it covers.
-      const binStart = start + i * binMs;
-      const width = Math.min(binMs, Math.max(end - binStart, binMs / 10));
-      points.push({ t: binStart + width / 2, mbps: b[i] / MB / (width / 1000) });
-    }
+    // Every bin's rate is over its whole width (the last one, cut short by the end of the records, reads
+    // low rather than spiking on a few tiles written in its first milliseconds).
+    for (let i = lo; i <= hi; i++) points.push({ t: start + (i + 0.5) * binMs, mbps: b[i] / MB / (binMs / 1000) });
     const own = batches.filter((x) => x.series === name);
     series.push({
       name,
