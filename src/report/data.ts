@@ -44,6 +44,8 @@ export interface ParquetFacts {
   z: Float64Array;
   /** Files read, and those that could not be (path and why). */
   filesRead: number;
+  /** The ok files with rows the journal lists; more than were read when only a sample was (a limit). */
+  filesTotal: number;
   unreadable: { path: string; message: string }[];
   /** The distinct provenance documents of the footers (SPECPROD, RRVER, DEP:… versions, tool version), with how many files carry each. */
   provenance: { values: Record<string, string>; files: number; example: string }[];

@@ -316,12 +316,13 @@ export function redshiftPlot(d: ReportData): string {
     body = axes(f, x, y, 'redshift Z', `rows per ${num(z.width)} in Z`) + marks.join('');
   }
   const unreadable = d.parquet.unreadable.length;
+  const sampled = d.parquet.filesRead + unreadable < d.parquet.filesTotal;
   return figure(
     'redshift',
     'Redshift histogram',
     `${svgOpen(f, 'redshift histogram')}${body}</svg>`,
     z
-      ? `Z of the ${z.total} rows in ${d.parquet.filesRead} Parquet files (only their Z column is read), in bins of ${esc(num(z.width))}: from ${esc(num(z.min))} to ${esc(num(z.max))}, median ${esc(num(z.median))}.${unreadable > 0 ? ` ${unreadable} file(s) could not be read (listed under Settings and provenance).` : ''}`
+      ? `Z of the ${z.total} rows in ${d.parquet.filesRead} Parquet files${sampled ? ` (an even sample of the ${d.parquet.filesTotal} files; <code>desi-qad report</code> reads them all)` : ''} (only their Z column is read), in bins of ${esc(num(z.width))}: from ${esc(num(z.min))} to ${esc(num(z.max))}, median ${esc(num(z.median))}.${unreadable > 0 ? ` ${unreadable} file(s) could not be read (listed under Settings and provenance).` : ''}`
       : `No Z value was read${unreadable > 0 ? ` (${unreadable} file(s) could not be read)` : ''}.`,
   );
 }

@@ -74,13 +74,17 @@ export async function readZAndProvenance(src: ByteSource): Promise<{ z: Float64A
 }
 
 /**
- * The Z values and footers of the ok tiles' files (the latest record of each tile), PARQUET_READS at a time.
+ * The Z values and footers of the ok tiles' files (the latest record of each tile), PARQUET_READS at a time;
+ * of at most `limit` files (an even sample) when there are more.
  * A file that cannot be read is listed with why, never fatal: the report still shows the rest.
  */
-export async function readParquetFacts(records: readonly TileRecord[], openFile: ParquetOpener): Promise<ParquetFacts> {
+export async function readParquetFacts(records: readonly TileRecord[], openFile: ParquetOpener, limit = Infinity): Promise<ParquetFacts> {
   const latest = new Map<string, TileRecord>();
   for (const r of records) latest.set(r.tile, r);
-  const files = [...latest.values()].filter((r) => r.status === 'ok' && pathOf(r) !== undefined && (r.rows ?? 0) > 0);
+  const all = [...latest.values()].filter((r) => r.status === 'ok' && pathOf(r) !== undefined && (r.rows ?? 0) > 0);
+  all.sort((a, b) => (a.tile < b.tile ? -1 : a.tile > b.tile ? 1 : 0));
+  // Past the limit, an even sample across the tiles (every k-th by key): the same files on every report.
+  const files = all.length > limit ? Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]) : all;
   const unreadable: ParquetFacts['unreadable'] = [];
   const groups = new Map<string, { values: Record<string, string>; files: number; example: string }>();
   const parts = await mapLimit(files, PARQUET_READS, async (r) => {
@@ -113,6 +117,7 @@ export async function readParquetFacts(records: readonly TileRecord[], openFile:
   return {
     z,
     filesRead: files.length - unreadable.length,
+    filesTotal: all.length,
     unreadable: unreadable.sort((a, b) => (a.path < b.path ? -1 : 1)),
     provenance: [...groups.values()].sort((a, b) => b.files - a.files),
   };

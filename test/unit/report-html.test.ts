@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reportData, zHistogram, type ParquetFacts, type RunLogInfo } from '../../src/report/data.js';
 import { reportHtml } from '../../src/report/html.js';
-import { parseLogHead } from '../../src/report/read.js';
+import { parseLogHead, readParquetFacts } from '../../src/report/read.js';
 import { esc } from '../../src/report/svg.js';
 import type { JournalRecord, TileRecord, TileStatus } from '../../src/storage/journal-store.js';
 
@@ -31,6 +31,7 @@ const RECORDS: JournalRecord[] = [
 const PARQUET: ParquetFacts = {
   z: new Float64Array([0.5, 1.2, 1.25, 2.4, 3.9, 2.1, 2.2, 2.3]),
   filesRead: 2,
+  filesTotal: 3,
   unreadable: [{ path: 'main/dark/9/x.parquet', message: HOSTILE }],
   provenance: [{ values: { 'desi-qad': 'desi-qad 0.1.0', 'coadd SPECPROD': HOSTILE }, files: 2, example: 'main/dark/0/main-dark-0.parquet' }],
 };
@@ -118,4 +119,28 @@ test('a log head gives the run, its command line and batch size', () => {
   assert.equal(got.info.batchSize, 3);
   assert.equal(got.info.host, 'vm');
   assert.equal(parseLogHead('x.log', 'nothing'), undefined);
+});
+
+test('past the limit, the Z column is read from an even sample of the files, the same on every report', async () => {
+  const records = Array.from({ length: 10 }, (_, i) => tile(`main/dark/${i}`, 'ok', i, { rows: 1 }));
+  const opened: string[] = [];
+  const facts = await readParquetFacts(
+    records,
+    (rel) => {
+      opened.push(rel);
+      return Promise.reject(new Error(`cannot open ${HOSTILE}`));
+    },
+    4,
+  );
+  assert.equal(facts.filesTotal, 10);
+  assert.equal(opened.length, 4);
+  assert.deepEqual(opened.sort(), [
+    'main/dark/0/main-dark-0.parquet',
+    'main/dark/0/main-dark-2.parquet',
+    'main/dark/0/main-dark-5.parquet',
+    'main/dark/0/main-dark-7.parquet',
+  ]);
+  assert.equal(facts.filesRead, 0);
+  assert.equal(facts.unreadable.length, 4, 'a file that cannot be read is listed, not fatal');
+  assert.equal(facts.z.length, 0);
 });
