@@ -16,6 +16,7 @@ import { PlanError, readPlan, type Plan } from '../pipeline/plan-file.js';
 import { redactSecrets } from '../util/secrets.js';
 import { notifierOptions, notifyOptions } from '../notify/options.js';
 import { createNotifier } from '../notify/notifier.js';
+import { writeRunReport } from './report-command.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -359,6 +360,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     observers: [notifier.observer],
   };
   const r = await runConvert(opts);
+  if (r.logPath) await writeRunReport(a, r.logPath); // never changes the exit status: a failure is a WARN
   await notifier.drain();
   return r.exitCode;
 }

@@ -6,6 +6,7 @@ import { statusCommand, statusOptions } from './status-command.js';
 import { planCommand, planOptions } from './plan-command.js';
 import { preflightCommand, preflightOptions } from './preflight-command.js';
 import { verifyCommand, verifyOptions } from './verify-command.js';
+import { reportCommand, reportOptions } from './report-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -43,6 +44,9 @@ export async function main(argv: string[]): Promise<void> {
     .command('verify', 'check a dataset against its journal (and --source): files, footers, schema, rows, strays; exit 0 when all holds', verifyOptions, (a) =>
       guarded(() => verifyCommand(a)),
     )
+    .command('report', 'one self-contained HTML page of the dataset in --out and its runs (plots, outcomes, provenance)', reportOptions, (a) =>
+      guarded(() => reportCommand(a)),
+    )
     .command(
       'preflight',
       "the seed's dry-run checklist: a sample converted, killed mid-batch and resumed, verified, judged against targets",
@@ -50,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
       (a) => guarded(() => preflightCommand(a)),
     )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
-    .demandCommand(1, 'name a command: convert, plan, status, verify, preflight or synth')
+    .demandCommand(1, 'name a command: convert, plan, status, verify, report, preflight or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
     // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs
