@@ -5,7 +5,7 @@ import { DONE_STATUSES } from '../pipeline/journal.js';
 import { MB } from '../pipeline/format.js';
 import type { Plan } from '../pipeline/plan-file.js';
 import { computeStatus, type Status } from '../pipeline/status.js';
-import { DESI_NSIDE, nestedPixelCenter } from './healpix.js';
+import { DESI_NSIDE, nestedPixelCenter } from '../util/healpix.js';
 
 /**
  * What the run report shows, computed from what was read (the journal, the manifest, the plan, the runs'

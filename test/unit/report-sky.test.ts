@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DESI_NSIDE, nestedPixelCenter } from '../../src/report/healpix.js';
+import { DESI_NSIDE, nestedPixelCenter } from '../../src/util/healpix.js';
 import { MOLLWEIDE_X, MOLLWEIDE_Y, mollweide, mollweideTheta, skyToMollweide } from '../../src/report/mollweide.js';
-import { pixelCenter } from '../../src/synth/healpix.js';
 
 const DEG = Math.PI / 180;
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -83,18 +82,13 @@ function ang2pixNest(nside: number, theta: number, phi: number): number {
   return face * nside * nside + spread(ix) + 2 * spread(iy);
 }
 
-test('every nside-64 pixel centre lies in its own pixel (independent ang2pix), and agrees with the synth generator', () => {
+test('every nside-64 pixel centre lies in its own pixel (independent ang2pix)', () => {
   for (const nside of [1, 2, 4, DESI_NSIDE]) {
     for (let p = 0; p < 12 * nside * nside; p++) {
       const c = nestedPixelCenter(nside, p);
       assert.ok(c.ra >= 0 && c.ra < 360 && c.dec >= -90 && c.dec <= 90, `nside ${nside} pixel ${p}: ${c.ra}, ${c.dec}`);
       const back = ang2pixNest(nside, (90 - c.dec) * DEG, c.ra * DEG);
       if (back !== p) assert.fail(`nside ${nside}: the centre of pixel ${p} (${c.ra}, ${c.dec}) falls in pixel ${back}`);
-      if (nside === DESI_NSIDE) {
-        const s = pixelCenter(nside, p);
-        if (Math.abs(s.dec - c.dec) > 1e-9 || Math.abs(((s.ra - c.ra + 540) % 360) - 180) > 1e-9)
-          assert.fail(`pixel ${p}: ${JSON.stringify(c)} vs synth ${JSON.stringify(s)}`);
-      }
     }
   }
 });

@@ -4,7 +4,7 @@
  * there is no well-kept JavaScript HEALPix library to depend on, and the recipe is short: split the nested
  * index into its base face and the (x, y) position inside the face by de-interleaving bits, then turn the
  * face's ring and position into z = cos(theta) and phi (Górski et al. 2005, ApJ 622, 759; HEALPix's
- * nest2xyf and xyf2loc). Cross-checked by test/unit/report-healpix.test.ts against known centres and
+ * nest2xyf and xyf2loc). Cross-checked by test/unit/report-sky.test.ts against known centres and
  * an independent ang2pix round trip over every nside-64 pixel.
  */
 
