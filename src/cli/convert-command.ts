@@ -8,7 +8,7 @@ import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fet
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
@@ -262,15 +262,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   const storeArgs = (source: string, run?: string) => ({
     source,
     out: a.out,
-    region: a.region,
-    endpoint: a.endpoint,
-    signRequest: a['sign-request'],
-    profile: a.profile,
-    downloads: a.downloads,
+    ...connectionOf(a, a.downloads),
     readsInFlight: a['reads-in-flight'],
-    readTimeoutSec: a['cli-read-timeout'],
-    connectTimeoutSec: a['cli-connect-timeout'],
-    maxAttempts: a['max-attempts'],
     run,
   });
   let stores: ReturnType<typeof openStores>;

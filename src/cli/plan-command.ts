@@ -10,7 +10,7 @@ import { mb } from '../pipeline/format.js';
 import { explainError } from './explain.js';
 import { writeLine } from './console.js';
 import { toolVersion } from './version.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
 import { checkSharedOptions, commandLine, selectionOptions, storeOptions, surveysPrograms } from './convert-command.js';
 import { redactSecrets } from '../util/secrets.js';
 
@@ -39,14 +39,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     stores = openStores({
       source: a.source ?? DR1_HEALPIX,
       out: a.out,
-      region: a.region,
-      endpoint: a.endpoint,
-      signRequest: a['sign-request'],
-      profile: a.profile,
-      downloads: 8,
-      readTimeoutSec: a['cli-read-timeout'],
-      connectTimeoutSec: a['cli-connect-timeout'],
-      maxAttempts: a['max-attempts'],
+      ...connectionOf(a, 8),
     });
   } catch (err) {
     process.stderr.write(`desi-qad plan: ${(err as Error).message}\n`);

@@ -12,7 +12,7 @@ import { RunLog } from '../pipeline/log.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import { SourceError } from '../storage/tile-store.js';
 import { checkSharedOptions, convertOptions, selectionOptions, sourceOptions, surveysPrograms } from './convert-command.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { writeLine } from './console.js';
 import { explainError } from './explain.js';
 import { checklistLines } from '../preflight/checklist.js';
@@ -134,14 +134,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       stores = openStores({
         source,
         out: join(scratch, 'out'),
-        region: a.region,
-        endpoint: a.endpoint,
-        signRequest: a['sign-request'],
-        profile: a.profile,
-        downloads: a.downloads ?? 8,
-        readTimeoutSec: a['cli-read-timeout'],
-        connectTimeoutSec: a['cli-connect-timeout'],
-        maxAttempts: a['max-attempts'],
+        ...connectionOf(a, a.downloads ?? 8),
       });
     } catch (err) {
       return fail(EXIT.usage, (err as Error).message);

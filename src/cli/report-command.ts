@@ -16,7 +16,7 @@ import { redactSecrets } from '../util/secrets.js';
 import { writeLine } from './console.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 import { explainError } from './explain.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
 
 /**
  * `desi-qad report --out O [--html FILE]`: one self-contained HTML page about the dataset in O and the runs
@@ -120,14 +120,7 @@ export async function writeReport(a: ReportConnection, html: string, logDir: str
     stores = openStores({
       source: DR1_HEALPIX, // not read: the report looks at --out only
       out: a.out,
-      region: a.region,
-      endpoint: a.endpoint,
-      signRequest: a['sign-request'],
-      profile: a.profile,
-      downloads: 1,
-      readTimeoutSec: a['cli-read-timeout'],
-      connectTimeoutSec: a['cli-connect-timeout'],
-      maxAttempts: a['max-attempts'],
+      ...connectionOf(a),
     });
   } catch (err) {
     throw new ReportError(EXIT.usage, (err as Error).message);

@@ -6,7 +6,7 @@ import { computeStatus, RECENT_WINDOW_MS, type Status } from '../pipeline/status
 import { BaseRegistry } from '../storage/run-registry.js';
 import { writeLine } from './console.js';
 import { explainError } from './explain.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 
 /**
@@ -47,14 +47,7 @@ export async function statusCommand(a: StatusArgs): Promise<number> {
     stores = openStores({
       source: DR1_HEALPIX, // not read: status looks at --out only
       out: a.out,
-      region: a.region,
-      endpoint: a.endpoint,
-      signRequest: a['sign-request'],
-      profile: a.profile,
-      downloads: 1,
-      readTimeoutSec: a['cli-read-timeout'],
-      connectTimeoutSec: a['cli-connect-timeout'],
-      maxAttempts: a['max-attempts'],
+      ...connectionOf(a),
     });
   } catch (err) {
     writeLine('stderr', `desi-qad status: ${(err as Error).message}`);

@@ -71,6 +71,31 @@ export interface Stores {
   retries: RetryCounters;
 }
 
+/** The S3 connection options as yargs parses them (s3ConnectionOptions and --sign-request, convert-command.ts). */
+export interface ConnectionArgv {
+  region: string;
+  endpoint?: string;
+  'sign-request'?: boolean;
+  profile?: string;
+  'cli-read-timeout': number;
+  'cli-connect-timeout': number;
+  'max-attempts': number;
+}
+
+/** StoreArgs' connection fields from the parsed options: one mapping for every command that opens stores. */
+export function connectionOf(a: ConnectionArgv, downloads = 1): Omit<StoreArgs, 'source' | 'out'> {
+  return {
+    region: a.region,
+    endpoint: a.endpoint,
+    signRequest: a['sign-request'],
+    profile: a.profile,
+    downloads,
+    readTimeoutSec: a['cli-read-timeout'],
+    connectTimeoutSec: a['cli-connect-timeout'],
+    maxAttempts: a['max-attempts'],
+  };
+}
+
 /**
  * Where the run reads and writes, from the command line: a local folder or an s3:// URL for each. Reading
  * DESI's public bucket is anonymous unless asked otherwise; writing to S3 always uses the credential chain.

@@ -13,7 +13,7 @@ import { checkSources } from '../verify/sources.js';
 import { writeLine } from './console.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 import { explainError } from './explain.js';
-import { DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { toolVersion } from './version.js';
 
 /**
@@ -60,16 +60,7 @@ type VerifyArgs = Awaited<ReturnType<typeof verifyOptions>['argv']>;
 
 export async function verifyCommand(a: VerifyArgs): Promise<number> {
   const say = (message: string) => writeLine('stderr', `desi-qad verify: ${message}`);
-  const connection = {
-    region: a.region,
-    endpoint: a.endpoint,
-    signRequest: a['sign-request'],
-    profile: a.profile,
-    downloads: 1,
-    readTimeoutSec: a['cli-read-timeout'],
-    connectTimeoutSec: a['cli-connect-timeout'],
-    maxAttempts: a['max-attempts'],
-  };
+  const connection = connectionOf(a);
   let stores: ReturnType<typeof openStores>;
   let files: DatasetFiles;
   let sources: SourceLookup | undefined;
