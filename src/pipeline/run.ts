@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { matchesTileSpec, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
+import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import { selectionText, type Selection } from '../desi/selection.js';
 import type { TileStore } from '../storage/tile-store.js';
@@ -254,6 +254,10 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       limits,
       keepFits: o.keepFits,
       signal,
+      earlierFile: (tile) => {
+        const rec = journal?.latestRecord(tileKey(tile));
+        return rec?.status === 'ok' ? (rec.path ?? outputPath(tile)) : undefined;
+      },
     };
     const j = journal;
     const tracker = new BatchTracker(batches, () => p.busyMs());

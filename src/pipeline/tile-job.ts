@@ -22,6 +22,11 @@ export interface TileJobContext extends FetchContext {
   selection: Selection;
   fetch: FetchMode;
   version: string;
+  /**
+   * The dataset file the journal says this tile has (its latest record is ok), if any: a tile that now selects
+   * no row (its sources changed) has that file removed, so the dataset never keeps rows its sources no longer give.
+   */
+  earlierFile?: (tile: TileRef) => string | undefined;
 }
 
 /** What happened to one tile: the journal record's content plus timings for the batch summary. */
@@ -110,6 +115,16 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }, ctx.signal)),
     );
     if (sel.targetids.length === 0) {
+      const earlier = ctx.earlierFile?.(tile);
+      if (earlier !== undefined) {
+        writing = true; // like a write: not stopped by the signal, and its failure is the output's
+        try {
+          await io(ctx.out.remove(earlier));
+        } catch (err) {
+          outcome.fatal = isFatalOutput(err);
+          throw err;
+        }
+      }
       outcome.status = 'empty';
       return outcome;
     }

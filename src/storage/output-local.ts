@@ -101,6 +101,17 @@ export class LocalOutputStore implements OutputStore {
     return removed;
   }
 
+  async remove(relPath: string): Promise<void> {
+    const path = this.resolveInside(relPath);
+    try {
+      await rm(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // not there: nothing to make durable
+      throw err;
+    }
+    await fsyncDir(dirname(path));
+  }
+
   /** Every `.parquet` file under the root but `_desi-qad/` and temporaries: relative path → size. */
   async listFiles(): Promise<Map<string, number>> {
     const files = new Map<string, number>();

@@ -20,6 +20,12 @@ export interface OutputStore {
    * still be writing; returns how many.
    */
   sweepTemporaries(owners: TemporaryOwners): Promise<number>;
+  /**
+   * Removes the dataset file at `relPath` durably (local: unlink, then fsync of the folder; S3: DeleteObject),
+   * for a tile whose earlier file no longer holds (its sources changed and it now selects no row). A file
+   * that is not there is no error.
+   */
+  remove(relPath: string): Promise<void>;
   /** Every dataset `.parquet` file (relative path with '/' → size in bytes), not `_desi-qad/`, not temporaries. */
   listFiles(): Promise<Map<string, number>>;
   /** A small file of the dataset's own (`_desi-qad/plan.json`), whole; undefined when it does not exist. */

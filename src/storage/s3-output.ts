@@ -7,6 +7,7 @@
  */
 import {
   AbortMultipartUploadCommand,
+  DeleteObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   GetObjectCommand,
@@ -132,6 +133,21 @@ export class S3OutputStore implements OutputStore {
       );
     }
     return { size: bytes.byteLength, etag };
+  }
+
+  async remove(relPath: string): Promise<void> {
+    const key = this.keyOf(relPath);
+    try {
+      // DeleteObject of a key that is not there answers 204 as well.
+      await withRetry(
+        `delete ${formatS3Url(this.bucket, key)}`,
+        () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
+        this.opts.retry,
+      );
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return;
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'DeleteObject' });
+    }
   }
 
   /** Every dataset `.parquet` object under the prefix but `_desi-qad/` and temporaries: relative path → size. */

@@ -706,6 +706,9 @@ class CheckingOutput implements OutputStore {
   sweepTemporaries(): Promise<number> {
     return Promise.resolve(0);
   }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
   readFile(): Promise<Uint8Array | undefined> {
     return Promise.resolve(undefined);
   }

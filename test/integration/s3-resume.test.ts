@@ -4,14 +4,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import { mulberry32 } from '../../src/util/prng.js';
-import { collect, runCli, startCli } from '../helpers/cli.js';
+import { collect, FIXTURE_TREE, runCli, startCli } from '../helpers/cli.js';
 import { getObjectBytes, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 
 let s3: LocalS3;
@@ -88,4 +88,22 @@ test('kill -9 at random moments with --out s3://…, resume each time: the same 
   const [a, b] = [await objects('clean'), await objects('killed')];
   assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
   for (const [k, v] of a) assert.ok(b.get(k)!.equals(v), `${k}: same bytes`);
+});
+
+test('--out s3://…: a tile whose changed sources now select no row has its earlier object deleted', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const own = join(work, 'fixture');
+  await cp(FIXTURE_TREE, own, { recursive: true, preserveTimestamps: true });
+  const args = ['convert', '--source', own, '--out', 's3://out/now-empty', '--endpoint', s3.endpoint, '--survey', 'main', '--program', 'dark', '--quiet'];
+  const first = await runCli([...args, '--log-dir', join(work, 'logs-e1')], undefined, env);
+  assert.equal(first.code, 1, first.stderr); // the fixture's tile without a redrock
+  assert.ok((await objects('now-empty')).has('main/dark/230/main-dark-23040.parquet'));
+  // The redrock of main/dark/23041 (no good quasar) stands in for a re-released 23040 that selects none.
+  await cp(join(own, 'main/dark/230/23041/redrock-main-dark-23041.fits'), join(own, 'main/dark/230/23040/redrock-main-dark-23040.fits'));
+  const again = await runCli([...args, '--log-dir', join(work, 'logs-e2')], undefined, env);
+  assert.equal(again.code, 1, again.stderr);
+  const left = await objects('now-empty');
+  assert.ok(!left.has('main/dark/230/main-dark-23040.parquet'), [...left.keys()].join(', '));
+  assert.ok(left.size > 0, 'the other tiles keep their objects');
+  const v = await runCli(['verify', '--out', 's3://out/now-empty', '--endpoint', s3.endpoint, '--json'], undefined, env);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
 });
