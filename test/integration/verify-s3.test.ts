@@ -1,7 +1,8 @@
 /**
  * `desi-qad verify` on S3, against a real S3 server (s3rver): the fixture tree uploaded to one bucket and
  * converted by `desi-qad convert` to another. A clean dataset passes with --source and --deep (exit 0); a
- * deleted file and a stray temporary object are found in a copy of it; a second upload of the tree passes
+ * deleted file, a truncated one, one of another selection, a row count the journal does not say and a stray
+ * temporary object are found in copies of it; a second upload of the tree passes
  * as the same sources (fingerprints are sizes and ETags, not names), then a rewritten and a deleted source
  * object are found; a bucket that does not exist and an endpoint where nothing answers exit 4.
  */
@@ -13,6 +14,8 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
 import type { VerifyReport } from '../../src/verify/findings.js';
+import { S3JournalStore, journalUrlFor } from '../../src/storage/s3-journal.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 import { assertExit, FIXTURE_TREE, runCli } from '../helpers/cli.js';
 import { closedPort, getObjectBytes, putObject, S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 
@@ -133,3 +136,47 @@ test('S3: no such bucket, and no server at the endpoint: exit 4 with a message, 
     assert.doesNotMatch(r.stderr + JSON.stringify(r.report), /S3RVER/, 'no credential is printed');
   }
 });
+
+test(
+  'S3: a truncated file, a file of another selection and a row count the journal does not say are found and named',
+  { timeout: S3_TEST_TIMEOUT * 2 },
+  async () => {
+    // Truncated: the object rewritten without its last 100 bytes.
+    const truncated = await copyOfClean('truncated');
+    const key = `truncated/${PATH}`;
+    const bytes = await getObjectBytes(client, 'verify-out', key);
+    await putObject(client, 'verify-out', key, bytes.subarray(0, bytes.byteLength - 100));
+    let r = await verifyJson(['--out', truncated, ...endpoint]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(
+      r.report.findings.some((f) => f.kind === 'size-mismatch' && f.tile === TILE && f.path === PATH),
+      named(r.report).join('\n'),
+    );
+
+    // Another selection: the same tile converted with every row kept, put under the same name.
+    const logs = join(work, 'logs-any');
+    const any = ['convert', '--source', SOURCE, '--out', 's3://verify-out/any', ...endpoint, '--log-dir', logs, '--tiles', TILE, '--quiet'];
+    await assertExit(await runCli([...any, '--spectype', 'any', '--keep-zwarn'], undefined, ENV), 0, logs);
+    const swapped = await copyOfClean('swapped');
+    await putObject(client, 'verify-out', `swapped/${PATH}`, await getObjectBytes(client, 'verify-out', `any/${PATH}`));
+    r = await verifyJson(['--out', swapped, ...endpoint]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(
+      r.report.findings.some((f) => f.kind === 'other-selection' && f.tile === TILE && f.path === PATH),
+      named(r.report).join('\n'),
+    );
+
+    // A row count the journal does not say: a later record of the tile, as a run would append it, with one row more.
+    const rows = await copyOfClean('rows');
+    const journal = new S3JournalStore(client, journalUrlFor(rows));
+    const { records } = await journal.load();
+    const last = records.filter((x): x is TileRecord => x.type === 'tile' && x.tile === TILE).pop();
+    assert.ok(last?.rows !== undefined, 'the clean journal has the tile with its rows');
+    await journal.append({ ...last, rows: last.rows + 1, time: new Date().toISOString() });
+    r = await verifyJson(['--out', rows, ...endpoint]);
+    assert.equal(r.code, 1, r.stderr);
+    const f = r.report.findings.find((x) => x.kind === 'row-count-mismatch');
+    assert.ok(f?.tile === TILE && f.path === PATH, named(r.report).join('\n'));
+    assert.equal(r.report.findings.length, 1, named(r.report).join('\n'));
+  },
+);
