@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,8 +20,6 @@ import { ChildFailure, runPreflight, type PreflightReport } from '../preflight/r
 
 /** This install's CLI, from dist/src/cli/: what the children run (process.execPath + bin/desi-qad.js). */
 const BIN = fileURLToPath(new URL('../../../bin/desi-qad.js', import.meta.url));
-/** Present when this build has `desi-qad verify`. */
-const VERIFY_MODULE = fileURLToPath(new URL('./verify-command.js', import.meta.url));
 
 /**
  * Options of convert that preflight passes to its children as given (undefined: convert's default). Their
@@ -160,7 +158,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       convertArgs,
       tilesArgs,
       spawnCli,
-      verifyArgs: existsSync(VERIFY_MODULE) ? verifyArgs(a, source) : undefined,
+      verifyArgs: verifyArgs(a, source),
       deep: a.deep,
       compareTiles: a['compare-tiles'],
       targets: { maxFailureRate: a['max-failure-rate-target'], minReduction: a['min-reduction-target'], minThroughput: a['min-throughput-target'] },

@@ -53,8 +53,8 @@ export interface PreflightOptions {
   tilesArgs: string[];
   /** Starts `desi-qad ARGS` as a child of this install. */
   spawnCli: (args: string[]) => ChildProcess;
-  /** The arguments of `desi-qad verify` besides --out (source, S3 options, --deep, --json); undefined when this build has no verify. */
-  verifyArgs?: string[];
+  /** The arguments of `desi-qad verify` besides --out (source, S3 options, --deep, --json). */
+  verifyArgs: string[];
   /** Tiles verify re-reads from the source (its --deep). */
   deep: number;
   /** Tiles converted again, uninterrupted, and compared byte for byte with the resumed output. */
@@ -180,8 +180,8 @@ export async function runPreflight(o: PreflightOptions): Promise<PreflightReport
     verdict.ok = verdict.problems.length === 0;
   }
 
-  // 4. verify, when this desi-qad has it.
-  const verify = o.verifyArgs ? await runVerify(o, out) : { ran: false, ok: false, findings: [], note: 'not run: this desi-qad has no verify command' };
+  // 4. verify --deep.
+  const verify = await runVerify(o, out);
 
   // 5. The figures, the targets, the projection.
   const covered = tileRecords(records).reduce((s, r) => s + (r.fitsBytes ?? 0), 0);
@@ -313,7 +313,7 @@ async function readCheck(store: TileStore, tiles: TileRef[]): Promise<string> {
 
 /** `desi-qad verify --out OUT …`: its JSON when it answers per its contract (exit 0 or 1), a note otherwise. */
 async function runVerify(o: PreflightOptions, out: string): Promise<VerifyOutcome> {
-  const r = await runChild(() => o.spawnCli(['verify', '--out', out, ...o.verifyArgs!]));
+  const r = await runChild(() => o.spawnCli(['verify', '--out', out, ...o.verifyArgs]));
   o.log.info(`verify: ${exitText(r)}`);
   if (r.code === 0 || r.code === 1) {
     try {

@@ -1,8 +1,7 @@
 /**
  * `desi-qad preflight`: the seed's dry run as one command, run as users run it. Against a real S3 server read
  * anonymously, it converts a sample, kills its own conversion with SIGKILL mid-batch, resumes it, checks the
- * resume and prints the checklist (cleared when verify exists in this build; otherwise only the verify line
- * fails). A source with broken tiles above the failure-rate target is not cleared, naming that line. Usage
+ * resume and prints the checklist (verify --deep included: cleared). A source with broken tiles above the failure-rate target is not cleared, naming that line. Usage
  * errors are exit 2; a missing source or bucket is exit 4 with a message.
  *
  * Targets set here for loopback on 2 cores: --min-throughput-target 0 (the rate of a few small tiles is
@@ -17,12 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import { uploadTree, type LocalS3 } from '../../src/dev/local-s3.js';
-import { REPO, assertExit, runCli } from '../helpers/cli.js';
+import { assertExit, runCli } from '../helpers/cli.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 import { truncateInside } from '../helpers/corrupt.js';
 import type { PreflightReport } from '../../src/preflight/runner.js';
 
-const HAS_VERIFY = existsSync(join(REPO, 'dist', 'src', 'cli', 'verify-command.js'));
 const TARGETS = ['--min-throughput-target', '0', '--min-reduction-target', '0.9'];
 /** Slow enough that the kill lands between the first batch and the end on a fast machine too. */
 const KNOBS = ['--threads', '1', '--downloads', '2', '--batch-size', '2'];
@@ -49,7 +47,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactly; cleared when verify exists', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {
+test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactly; verified and cleared', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {
   const scratch = join(work, 'scratch-s3');
   const r = await runCli([
     'preflight',
@@ -71,7 +69,7 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
     ...KNOBS,
     ...TARGETS,
   ]);
-  await assertExit(r, HAS_VERIFY ? 0 : 1);
+  await assertExit(r, 0);
   const report = JSON.parse(r.stdout) as PreflightReport & { scratch: string | null };
   const item = (id: string) => report.items.find((i) => i.id === id)!;
   assert.equal(item('source').ok, true);
@@ -94,14 +92,8 @@ test('an anonymous S3 source: sample converted, killed mid-batch, resumed exactl
   assert.ok(report.projection.fitsBytes > report.sample.fitsBytes);
   assert.ok(report.projection.seconds! > report.projection.discoverySeconds);
   assert.ok(Math.abs(report.projection.outputBytes! / report.projection.fitsBytes - report.sample.parquetBytes / report.sample.fitsBytes) < 1e-9);
-  if (HAS_VERIFY) {
-    assert.equal(report.cleared, true);
-    assert.equal(item('verify').ok, true, item('verify').value);
-  } else {
-    assert.equal(report.cleared, false);
-    assert.deepEqual(report.failed, ['Verify'], 'only verify fails in a build without it');
-    assert.equal(item('verify').value, 'not run: this desi-qad has no verify command');
-  }
+  assert.equal(report.cleared, true);
+  assert.equal(item('verify').ok, true, item('verify').value);
   assert.equal(report.scratch, null);
   assert.equal(existsSync(scratch), false, 'the scratch folder preflight made is removed');
 });
