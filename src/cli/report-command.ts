@@ -9,7 +9,6 @@ import { readParquetFacts, readRunLogs, type ParquetOpener } from '../report/rea
 import { LocalFileSource } from '../storage/local.js';
 import type { TileRecord } from '../storage/journal-store.js';
 import { BaseRegistry } from '../storage/run-registry.js';
-import { makeS3Client } from '../storage/s3-client.js';
 import { S3OutputStore } from '../storage/s3-output.js';
 import { S3ObjectSource } from '../storage/s3-source.js';
 import { redactSecrets } from '../util/secrets.js';
@@ -174,15 +173,8 @@ export async function writeReport(a: ReportConnection, html: string, logDir: str
 /** Ranged reads of the dataset's files: a local file, or an S3 object through a client signed as --out is written. */
 function parquetOpener(a: ReportConnection, stores: Stores): ParquetOpener {
   const out = stores.out;
-  if (out instanceof S3OutputStore) {
-    const client = makeS3Client({
-      region: a.region,
-      endpoint: a.endpoint,
-      profile: a.profile,
-      maxSockets: 16,
-      connectionTimeoutMs: a['cli-connect-timeout'] * 1000,
-      socketTimeoutMs: a['cli-read-timeout'] * 1000,
-    });
+  const client = stores.clients.out;
+  if (client && out instanceof S3OutputStore) {
     const retry = { maxAttempts: a['max-attempts'] };
     return (rel, size) =>
       Promise.resolve(new S3ObjectSource(client, out.bucket, out.keyOf(rel), size, undefined, { retry, stallMs: a['cli-read-timeout'] * 1000 }));

@@ -69,6 +69,11 @@ export interface Stores {
    * the objects it opened, which are already counted here.
    */
   retries: RetryCounters;
+  /**
+   * The S3 clients behind the stores, for commands that read more than the stores offer (verify's source
+   * lookups, ranged reads of the dataset's files): `source` anonymous or signed by the rule above, `out` signed.
+   */
+  clients: { source?: S3Client; out?: S3Client };
 }
 
 /** The S3 connection options as yargs parses them (s3ConnectionOptions and --sign-request, convert-command.ts). */
@@ -120,10 +125,12 @@ export function openStores(a: StoreArgs): Stores {
   const leaseMs = leaseMsFromEnv();
   let store: TileStore;
   let relativeOf: (ref: ObjectRef) => string;
+  let sourceClient: S3Client | undefined;
   if (isS3Url(a.source)) {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
-    store = new S3TileStore(signing(makeS3Client(s3opts(anonymous)), !anonymous), url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
+    sourceClient = signing(makeS3Client(s3opts(anonymous)), !anonymous);
+    store = new S3TileStore(sourceClient, url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
     const local = new LocalTileStore(a.source);
@@ -141,6 +148,7 @@ export function openStores(a: StoreArgs): Stores {
       registry: new S3Registry(client, url, run, { retry, leaseMs }),
       relativeOf,
       retries,
+      clients: { source: sourceClient, out: client },
     };
   }
   const out = new LocalOutputStore(a.out, { run });
@@ -152,6 +160,7 @@ export function openStores(a: StoreArgs): Stores {
     registry: new LocalRegistry(out.root, run, { leaseMs }),
     relativeOf,
     retries,
+    clients: { source: sourceClient },
   };
 }
 

@@ -1,8 +1,6 @@
 import type { Argv } from 'yargs';
 import { EXIT } from '../pipeline/run.js';
 import type { JournalRecord } from '../storage/journal-store.js';
-import { makeS3Client, registerClientSecrets } from '../storage/s3-client.js';
-import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import { checkDataset } from '../verify/checks.js';
 import { DatasetUnreadableError, LocalDatasetFiles, S3DatasetFiles, type DatasetFiles } from '../verify/dataset-files.js';
 import { checkDeep } from '../verify/deep.js';
@@ -67,20 +65,11 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
   try {
     stores = openStores({ source: a.source ?? DR1_HEALPIX, out: a.out, ...connection });
     const retry = { maxAttempts: a['max-attempts'] };
-    const timeouts = { connectionTimeoutMs: a['cli-connect-timeout'] * 1000, socketTimeoutMs: a['cli-read-timeout'] * 1000 };
-    if (a.source !== undefined && isS3Url(a.source)) {
-      // Anonymous for DESI's public bucket unless --sign-request, signed otherwise: as convert reads it.
-      const anonymous = a['sign-request'] === undefined ? parseS3Url(a.source).bucket === 'desidata' : !a['sign-request'];
-      const client = makeS3Client({ region: a.region, endpoint: a.endpoint, profile: a.profile, noSignRequest: anonymous, ...timeouts });
-      await registerClientSecrets(client);
-      sources = new S3SourceLookup(client, a.source, retry);
-    } else if (a.source !== undefined) sources = new LocalSourceLookup(a.source);
-    if (isS3Url(a.out)) {
-      // The dataset's files are read the way convert writes them: signed, with the credential chain.
-      const client = makeS3Client({ region: a.region, endpoint: a.endpoint, profile: a.profile, ...timeouts });
-      await registerClientSecrets(client);
-      files = new S3DatasetFiles(client, a.out, retry);
-    } else files = new LocalDatasetFiles(a.out);
+    // The clients convert would use: the source anonymous for DESI's public bucket unless --sign-request, the
+    // dataset signed with the credential chain.
+    const { clients } = stores;
+    if (a.source !== undefined) sources = clients.source ? new S3SourceLookup(clients.source, a.source, retry) : new LocalSourceLookup(a.source);
+    files = clients.out ? new S3DatasetFiles(clients.out, a.out, retry) : new LocalDatasetFiles(a.out);
   } catch (err) {
     say((err as Error).message);
     return EXIT.usage;
