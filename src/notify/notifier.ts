@@ -3,7 +3,8 @@
  * observer only formats the body and queues it (synchronously, at once); each webhook has its own queue,
  * sent in order, one POST at a time, by postWebhook (bounded retries, a timeout per attempt). A slow or dead
  * receiver therefore never slows or fails the run. At the end, `drain` waits for what is still queued at most
- * timeout × attempts, then gives up and says so. A failure is logged once per event kind and webhook, as a
+ * as long as one notification can take (every attempt timing out, with its backoffs), so the one in flight
+ * always ends its attempts, then gives up on the rest and says so. A failure is logged once per event kind and webhook, as a
  * WARN line of the run's log (and stderr), naming the webhook by scheme and host only.
  */
 import { appendFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { redactSecrets } from '../util/secrets.js';
 import { notificationBody } from './message.js';
 import { Milestones, type BatchNotice } from './milestones.js';
 import type { NotifyFormat } from './options.js';
-import { postWebhook, registerWebhookSecret, webhookLabel } from './webhook.js';
+import { longestPostMs, postWebhook, registerWebhookSecret, webhookLabel } from './webhook.js';
 
 export interface NotifierOptions {
   urls: string[];
@@ -81,9 +82,9 @@ export class Notifier {
     this.milestones = new Milestones(o.every);
   }
 
-  /** The longest `drain` waits: every attempt of one notification timing out. */
+  /** The longest `drain` waits: one notification's every attempt timing out, and the backoffs between them. */
   get drainBoundMs(): number {
-    return this.o.timeoutMs * this.o.attempts;
+    return longestPostMs(this.o);
   }
 
   private onEvent(event: RunEvent): void {
@@ -156,7 +157,7 @@ export class Notifier {
         for (const t of busy()) {
           const left = t.queue.length + 1;
           t.queue.length = 0;
-          this.warn(`Gave up on ${left} notification(s) to ${t.name} still unsent ${this.drainBoundMs / 1000} s after the run ended.`);
+          this.warn(`Gave up on ${left} notification(s) to ${t.name} still unsent ${(this.drainBoundMs / 1000).toFixed(1)} s after the run ended.`);
           t.failed += left;
         }
         this.abort.abort();

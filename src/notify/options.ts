@@ -35,7 +35,7 @@ export function notifyOptions<T>(y: Argv<T>) {
     .option('notify-timeout', {
       type: 'number',
       default: DEFAULT_NOTIFY_TIMEOUT_SEC,
-      describe: `seconds per attempt (${NOTIFY_ATTEMPTS} attempts); the end of a run waits at most ${NOTIFY_ATTEMPTS} × this for notifications still queued`,
+      describe: `seconds per attempt (${NOTIFY_ATTEMPTS} attempts); the end of a run waits at most ${NOTIFY_ATTEMPTS} × this, plus the backoffs, for notifications still queued`,
     })
     .check((a) => checkNotifyOptions(a));
 }

@@ -22,6 +22,19 @@ export type PostResult = { ok: true; attempts: number; status: number } | { ok: 
 /** A backoff between attempts is at most this long (also a Retry-After's): a notification is not worth a long wait. */
 export const MAX_BACKOFF_MS = 2000;
 
+/** The default first backoff (ms); each next one doubles. */
+export const BACKOFF_MS = 250;
+
+/**
+ * The longest one postWebhook call takes when the receiver never answers: every attempt timing out, and between
+ * them the longest backoff the jitter can draw (a Retry-After only comes with an answer, so not from a dead receiver).
+ */
+export function longestPostMs(o: Pick<PostOptions, 'timeoutMs' | 'attempts' | 'backoffMs'>): number {
+  let ms = o.timeoutMs * o.attempts;
+  for (let attempt = 1; attempt < o.attempts; attempt++) ms += Math.min(MAX_BACKOFF_MS, (o.backoffMs ?? BACKOFF_MS) * 2 ** (attempt - 1) * 1.5);
+  return ms;
+}
+
 /** POSTs `body` (JSON) to `url`, at most `attempts` times. */
 export async function postWebhook(url: string, body: string, o: PostOptions): Promise<PostResult> {
   let error = '';
@@ -43,7 +56,7 @@ export async function postWebhook(url: string, body: string, o: PostOptions): Pr
       error = describeFetchError(err, o.timeoutMs);
     }
     if (attempt < o.attempts) {
-      const base = (o.backoffMs ?? 250) * 2 ** (attempt - 1) * (0.5 + Math.random());
+      const base = (o.backoffMs ?? BACKOFF_MS) * 2 ** (attempt - 1) * (0.5 + Math.random());
       try {
         await sleep(Math.min(MAX_BACKOFF_MS, retryAfterMs ?? base), undefined, { signal: o.signal });
       } catch {
