@@ -4,13 +4,16 @@
  * never asserted in tests.
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
- *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3]
+ *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3] [--skip-costs] [--cost-tiles 1000,4000,12207,40000]
+ *                    [--keep-costs] [--only costs]
  *
  * Sections: the worker's conversion rate on one thread (next to a memcpy); `desi-qad convert` on the local
  * disk with --threads 1 and 2; the dataset served by s3rver behind a link shaper (default 35 MB/s, 20 ms: the
  * seed's link) and unshaped, with --fetch full and --fetch ranges (at several --gap-bytes), side by side with
  * their ratio; peak memory with a 2 GB coadd in the set; and scale-out (bench/scale-out.ts): 1, 2, 4 shards
- * each through its own shaped link, and `plan --shards 32` on a DR1-sized listing.
+ * each through its own shaped link, and `plan --shards 32` on a DR1-sized listing; and costs at scale
+ * (bench/costs.ts): discovery, journal, resume and status at 1,000 to 40,000 tiny tiles, local and on s3rver.
+ * `--only costs` runs that section alone (no dataset is built).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -22,6 +25,7 @@ import { runCliMeasured, type CliRun } from './run-cli.js';
 import { measureLinks, type LinkRuns } from './s3-link.js';
 import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
+import { costsMarkdown, DEFAULT_COST_TILES, measureCosts, type Costs } from './costs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -35,6 +39,13 @@ const skipS3 = args.includes('--skip-s3');
 const skipMemory = args.includes('--skip-memory');
 const skipScale = args.includes('--skip-scale');
 const dr1S3 = args.includes('--dr1-s3');
+const skipCosts = args.includes('--skip-costs');
+const keepCosts = args.includes('--keep-costs');
+const only = opt('only', '');
+if (only !== '' && only !== 'costs') throw new Error(`bench: --only knows the section "costs", got ${only}`);
+const costTiles = opt('cost-tiles', DEFAULT_COST_TILES.join(',')).split(',').map(Number);
+if (costTiles.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error(`bench: --cost-tiles wants a comma list of positive integers, got ${opt('cost-tiles', '')}`);
 const shardCounts = opt('shards', '1,2,4').split(',').map(Number);
 if (shardCounts.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`bench: --shards wants a comma list of positive integers, got ${opt('shards', '')}`);
@@ -47,9 +58,10 @@ const MB = 1e6;
 
 async function main(): Promise<void> {
   const cache = join(REPO, 'bench', '.cache');
+  if (only === 'costs') return costsOnly(cache);
   const { root, report } = await benchDataset(cache, scale);
   const tree = join(root, 'tree');
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const machine = machineText();
   const date = new Date().toISOString().slice(0, 10);
 
   process.stderr.write('bench: worker conversion rate (one thread, bytes in memory)...\n');
@@ -80,6 +92,8 @@ async function main(): Promise<void> {
   if (!skipMemory) memory = await measureMemory(cache, 2);
   let scaleOut: ScaleOut | undefined;
   if (!skipScale) scaleOut = await measureScaleOut(cache, tree, { bandwidth, rttMs, shardCounts, threads: 2, dr1S3 });
+  let costs: Costs | undefined;
+  if (!skipCosts) costs = await measureCosts(cache, costTiles, keepCosts);
 
   const result = {
     date,
@@ -96,6 +110,7 @@ async function main(): Promise<void> {
     links,
     memory,
     scaleOut,
+    costs,
   };
   const row = (r: CliRun) =>
     `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
@@ -143,12 +158,29 @@ async function main(): Promise<void> {
     ...linkLines,
     ...memLines,
     ...(scaleOut ? scaleOutMarkdown(scaleOut) : []),
+    ...(costs ? costsMarkdown(costs) : []),
   ].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   await writeFile(join(outDir, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
+}
+
+/** `--only costs`: the costs-at-scale section alone, written to bench/results/costs.{json,md}. */
+async function costsOnly(cache: string): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const costs = await measureCosts(cache, costTiles, keepCosts);
+  const md = [`Measured ${date} on ${machineText()}.`, '', ...costsMarkdown(costs)].join('\n');
+  const outDir = join(REPO, 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'costs.json'), JSON.stringify({ date, machine: machineText(), costs }, null, 2) + '\n');
+  await writeFile(join(outDir, 'costs.md'), md + '\n');
+  process.stdout.write(md + '\n');
+}
+
+function machineText(): string {
+  return `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,75 @@
+/**
+ * One measurement of the costs-at-scale section, in a process of its own so that its peak RSS is its own:
+ *
+ *   node cost-probe.js '{"backend":"local"|"s3", "tree":…, "out":…, "endpoint"?:…, "s3pid"?:N}'
+ *
+ * does what a resumed run does before its first tile: discovery of the tree, opening the journal, and the
+ * resume check (which tiles are left), each timed, and prints one JSON line: the seconds of each step, the
+ * tiles found and left, the requests made, s3rver's CPU seconds during each step (S3), and this process's
+ * peak RSS (VmHWM).
+ */
+import { readFileSync } from 'node:fs';
+import { tileKey } from '../src/desi/layout.js';
+import { Journal } from '../src/pipeline/journal.js';
+import { checkResume } from '../src/pipeline/resume-check.js';
+import { LOCAL_S3_CREDENTIALS } from '../src/dev/local-s3.js';
+import { LocalJournalStore } from '../src/storage/journal-local.js';
+import { LocalTileStore } from '../src/storage/local-tree.js';
+import { LocalOutputStore } from '../src/storage/output-local.js';
+import { journalUrlFor, S3JournalStore } from '../src/storage/s3-journal.js';
+import { makeS3Client } from '../src/storage/s3-client.js';
+import { S3OutputStore } from '../src/storage/s3-output.js';
+import { S3TileStore } from '../src/storage/s3-tree.js';
+import { join } from 'node:path';
+import { COST_PROGRAMS, COST_SELECTION, COST_SURVEYS, cpuSeconds, type ProbeResult } from './cost-fixture.js';
+
+interface ProbeArgs {
+  backend: 'local' | 's3';
+  tree: string;
+  out: string;
+  endpoint?: string;
+  s3pid?: number;
+}
+
+async function main(): Promise<void> {
+  const a = JSON.parse(process.argv[2]) as ProbeArgs;
+  const filter = { surveys: COST_SURVEYS, programs: COST_PROGRAMS };
+  const client = a.backend === 's3' ? makeS3Client({ endpoint: a.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 300_000 }) : undefined;
+  const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; sec: number; cpu: number }> => {
+    const c0 = cpuSeconds(a.s3pid);
+    const t0 = performance.now();
+    const value = await fn();
+    return { value, sec: (performance.now() - t0) / 1000, cpu: cpuSeconds(a.s3pid) - c0 };
+  };
+  const source = client ? new S3TileStore(client, a.tree) : new LocalTileStore(a.tree);
+  const d = await timed(() => source.discover(filter));
+  const journalStore = client ? new S3JournalStore(client, journalUrlFor(a.out)) : new LocalJournalStore(join(a.out, '_desi-qad', 'journal'));
+  const j = await timed(() => Journal.open(journalStore));
+  const out = client ? new S3OutputStore(client, a.out) : new LocalOutputStore(a.out);
+  const r = await timed(() => checkResume({ tiles: d.value.tiles, done: j.value.doneRecords(), out, selection: COST_SELECTION }));
+  const left = d.value.tiles.filter((t) => !r.value.done.has(tileKey(t))).length;
+  let records = 0;
+  for (const t of d.value.tiles) if (j.value.latestRecord(tileKey(t))) records += 1;
+  await j.value.close();
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  const result: ProbeResult = {
+    tiles: d.value.tiles.length,
+    records,
+    left,
+    discoverSec: d.sec,
+    journalSec: j.sec,
+    resumeSec: r.sec,
+    listRequests:
+      (source instanceof S3TileStore ? source.stats.listRequests : 0) + (journalStore instanceof S3JournalStore ? journalStore.stats.listRequests : 0),
+    s3rverCpuSec: { discover: d.cpu, journal: j.cpu, resume: r.cpu },
+    peakRssMB: Number(hwm?.[1] ?? 0) / 1024,
+  };
+  if (r.value.damaged.length > 0) process.stderr.write(`cost-probe: ${r.value.damaged.length} damaged, e.g. ${r.value.damaged[0].why}\n`);
+  client?.destroy();
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cost-probe failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

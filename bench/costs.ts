@@ -1,0 +1,156 @@
+/**
+ * The bench's costs-at-scale section: for 1,000 / 4,000 / 12,207 (DR1) / 40,000 tiles of tiny files, locally
+ * and on s3rver over loopback, what a resumed run pays before its first tile (discovery, opening a journal
+ * of that many records, the resume check that decides what is left) and what `desi-qad status` pays, with
+ * the peak RSS of each, so that the table shows the time per tile as the count grows. Each measurement runs
+ * in a process of its own (bench/cost-probe.ts, or the CLI for status).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/dev/local-s3.js';
+import { COST_BUCKET, costFixture, cpuSeconds, type CostFixture, type ProbeResult } from './cost-fixture.js';
+
+const BIN = fileURLToPath(new URL('../../bin/desi-qad.js', import.meta.url));
+const PROBE = fileURLToPath(new URL('./cost-probe.js', import.meta.url));
+
+export const DEFAULT_COST_TILES = [1000, 4000, 12_207, 40_000];
+
+export interface CostRow {
+  backend: 'local' | 's3';
+  tiles: number;
+  probe: ProbeResult;
+  status: { wallSec: number; peakRssMB: number; exitCode: number | null; s3rverCpuSec: number };
+}
+
+export interface Costs {
+  rows: CostRow[];
+  fixtures: CostFixture[];
+  /** Wall seconds of `desi-qad --version`: the process start every status row includes. */
+  startupSec: number;
+  notes: string[];
+}
+
+interface Spawned {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  wallSec: number;
+  peakRssMB: number;
+}
+
+/** Runs node with ARGS, sampling its VmHWM every 20 ms. */
+async function runNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Spawned> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let peakKB = 0;
+  const sample = async () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKB = Math.max(peakKB, Number(m[1]));
+    } catch {
+      /* ended */
+    }
+  };
+  const timer = setInterval(() => void sample(), 20);
+  const exitCode: number | null = await new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  clearInterval(timer);
+  return { stdout, stderr, exitCode, wallSec: (performance.now() - t0) / 1000, peakRssMB: peakKB / 1024 };
+}
+
+async function probe(args: object): Promise<ProbeResult> {
+  const r = await runNode([PROBE, JSON.stringify(args)]);
+  if (r.exitCode !== 0) throw new Error(`cost probe ${JSON.stringify(args)} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  for (const line of r.stderr.split('\n')) if (line.startsWith('cost-probe:')) process.stderr.write(line + '\n');
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as ProbeResult;
+}
+
+/**
+ * Runs the section for each tile count; `keep` leaves the fixtures in `cacheRoot/costs` (they are removed
+ * after by default: 40,000 tiles are about 300,000 small files).
+ */
+export async function measureCosts(cacheRoot: string, counts: number[], keep = false): Promise<Costs> {
+  const root = join(cacheRoot, 'costs');
+  const s3dir = join(root, 's3');
+  await mkdir(s3dir, { recursive: true });
+  const fixtures: CostFixture[] = [];
+  for (const n of counts) fixtures.push(await costFixture(root, s3dir, n));
+  const rows: CostRow[] = [];
+  const startup = await runNode([BIN, '--version']);
+  const s3 = await startLocalS3({ dir: s3dir, buckets: [COST_BUCKET] });
+  try {
+    for (const fx of fixtures) {
+      process.stderr.write(`bench: costs, ${fx.tiles} tiles, local...\n`);
+      const local = await probe({ backend: 'local', tree: fx.tree, out: fx.out });
+      const ls = await runNode([BIN, 'status', '--out', fx.out, '--json']);
+      rows.push({ backend: 'local', tiles: fx.tiles, probe: local, status: { ...pick(ls), s3rverCpuSec: 0 } });
+      process.stderr.write(`bench: costs, ${fx.tiles} tiles, s3rver...\n`);
+      const tree = `s3://${COST_BUCKET}/${fx.s3Tree}`;
+      const out = `s3://${COST_BUCKET}/${fx.s3Out}`;
+      const remote = await probe({ backend: 's3', tree, out, endpoint: s3.endpoint, s3pid: s3.pid });
+      const c0 = cpuSeconds(s3.pid);
+      const ss = await runNode([BIN, 'status', '--out', out, '--endpoint', s3.endpoint, '--json'], {
+        AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+      });
+      rows.push({ backend: 's3', tiles: fx.tiles, probe: remote, status: { ...pick(ss), s3rverCpuSec: cpuSeconds(s3.pid) - c0 } });
+      for (const r of rows.slice(-2))
+        if (r.probe.left !== fx.expectedLeft || r.probe.tiles !== fx.tiles)
+          throw new Error(
+            `bench: costs, ${r.backend} ${fx.tiles}: found ${r.probe.tiles} tiles with ${r.probe.left} left, the fixture has ${fx.tiles} with ${fx.expectedLeft}`,
+          );
+    }
+  } finally {
+    await s3.stop();
+    if (!keep) await rm(root, { recursive: true, force: true });
+  }
+  const notes = [
+    `Every status row includes a Node process start (\`desi-qad --version\` takes ${startup.wallSec.toFixed(2)} s here); the other columns are timed inside one process per row.`,
+    "s3rver's objects were written into its folder directly (its own file layout), not PUT: only reading is measured, all of it through HTTP.",
+  ];
+  return { rows, fixtures, startupSec: startup.wallSec, notes };
+}
+
+function pick(r: Spawned): { wallSec: number; peakRssMB: number; exitCode: number | null } {
+  // status exits 0 when complete, 1 (some left) otherwise: both are answers; anything else is a failure.
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`desi-qad status exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  return { wallSec: r.wallSec, peakRssMB: r.peakRssMB, exitCode: r.exitCode };
+}
+
+const us = (sec: number, n: number) => ((sec * 1e6) / n).toFixed(0);
+
+/** The section as markdown: one row per backend and count, time per tile (µs) beside each time. */
+export function costsMarkdown(c: Costs): string[] {
+  const lines = [
+    'Costs at scale (tiny files; a resumed run before its first tile, and `desi-qad status`; µs per tile in brackets):',
+    '',
+    '| where | tiles | discovery | open journal | resume check | left | peak RSS | status | status RSS | s3rver CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of c.rows) {
+    const p = r.probe;
+    const n = r.tiles;
+    const cpu = p.s3rverCpuSec.discover + p.s3rverCpuSec.journal + p.s3rverCpuSec.resume + r.status.s3rverCpuSec;
+    lines.push(
+      `| ${r.backend === 'local' ? 'local' : 's3rver'} | ${n.toLocaleString('en-US')} | ${p.discoverSec.toFixed(2)} s (${us(p.discoverSec, n)}) | ${p.journalSec.toFixed(2)} s (${us(p.journalSec, n)}) | ${p.resumeSec.toFixed(2)} s (${us(p.resumeSec, n)}) | ${p.left} | ${p.peakRssMB.toFixed(0)} MB | ${r.status.wallSec.toFixed(2)} s (${us(r.status.wallSec, n)}) | ${r.status.peakRssMB.toFixed(0)} MB | ${r.backend === 's3' ? `${cpu.toFixed(1)} s` : '–'} |`,
+    );
+  }
+  lines.push('');
+  for (const backend of ['local', 's3'] as const) {
+    const mine = c.rows.filter((r) => r.backend === backend).sort((a, b) => a.tiles - b.tiles);
+    if (mine.length < 2) continue;
+    const [lo, hi] = [mine[0], mine[mine.length - 1]];
+    const per = (r: CostRow) => (r.probe.discoverSec + r.probe.journalSec + r.probe.resumeSec) / r.tiles;
+    const ratio = per(hi) / per(lo);
+    lines.push(
+      `- ${backend === 'local' ? 'local' : 's3rver'}: discovery + journal + resume per tile ${(per(lo) * 1e6).toFixed(0)} µs at ${lo.tiles.toLocaleString('en-US')} tiles, ${(per(hi) * 1e6).toFixed(0)} µs at ${hi.tiles.toLocaleString('en-US')}: **${ratio.toFixed(2)}×** (${ratio <= 1.5 ? 'within' : 'NOT within'} 1.5×); resume of the largest journal (open + check) ${(hi.probe.journalSec + hi.probe.resumeSec).toFixed(2)} s.`,
+    );
+  }
+  lines.push(...c.notes.map((n) => `- ${n}`), '');
+  return lines;
+}
