@@ -27,6 +27,14 @@ export interface ResumeCheck {
 /** Footers are read this many at a time (local files only). */
 const FOOTER_READS = 16;
 
+/**
+ * The first read of a file's end: its trailer and, for most files, its whole footer, so that checking a
+ * tile costs one read, not two (a resume of 40,000 tiles opens each file once). A longer footer is read
+ * with a second read, and the first reads of the files after it grow to its length (up to MAX_TAIL_GUESS).
+ */
+export const FIRST_TAIL_BYTES = 64 * 1024;
+const MAX_TAIL_GUESS = 1024 * 1024;
+
 export async function checkResume(opts: {
   tiles: TileRef[];
   done: ReadonlyMap<string, TileRecord>;
@@ -49,12 +57,13 @@ export async function checkResume(opts: {
 
   const sizes = await opts.out.listFiles();
   const readTail = opts.out.readTail?.bind(opts.out);
+  const guess = { bytes: FIRST_TAIL_BYTES };
   await mapLimit(
     withFiles,
     FOOTER_READS,
     async ({ tile, rec }) => {
       // S3 journal records are read from their names, which hold no path: the tile's path is fixed by its key.
-      const why = await fileProblem({ ...rec, path: rec.path ?? outputPath(tile) }, sizes, opts.selection, readTail);
+      const why = await fileProblem({ ...rec, path: rec.path ?? outputPath(tile) }, sizes, opts.selection, readTail, guess);
       if (why) result.damaged.push({ tile: rec.tile, why });
       else result.done.add(rec.tile);
     },
@@ -67,14 +76,20 @@ export async function checkResume(opts: {
 type TailReader = (rel: string, n: number) => Promise<Uint8Array | undefined>;
 
 /** Why a journaled file cannot be trusted, or undefined when it holds. */
-async function fileProblem(rec: TileRecord, sizes: ReadonlyMap<string, number>, selection: string, readTail?: TailReader): Promise<string | undefined> {
+async function fileProblem(
+  rec: TileRecord,
+  sizes: ReadonlyMap<string, number>,
+  selection: string,
+  readTail?: TailReader,
+  guess = { bytes: FIRST_TAIL_BYTES },
+): Promise<string | undefined> {
   if (!rec.path) return 'the journal names no file';
   const size = sizes.get(rec.path);
   if (size === undefined) return `${rec.path} is missing`;
   if (rec.parquetBytes !== undefined && size !== rec.parquetBytes) return `${rec.path} has ${size} bytes, the journal says ${rec.parquetBytes}`;
   if (!readTail) return undefined;
   try {
-    const footer = await readFooterOf(rec.path, size, readTail);
+    const footer = await readFooterOf(rec.path, size, readTail, guess);
     const info = JSON.parse(footer.keyValue.get(FOOTER_KEY) ?? 'null') as Partial<FooterInfo> | null;
     if (!info) return `${rec.path}: its footer has no ${FOOTER_KEY} metadata`;
     if (info.tile !== rec.tile) return `${rec.path}: its footer names tile ${String(info.tile)}`;
@@ -86,15 +101,25 @@ async function fileProblem(rec: TileRecord, sizes: ReadonlyMap<string, number>, 
   }
 }
 
-/** The footer of a file from its last bytes: the 8-byte trailer (length, "PAR1"), then the footer itself. */
-async function readFooterOf(rel: string, size: number, readTail: TailReader): Promise<ReturnType<typeof readParquetFooter>> {
+/**
+ * The footer of a file from its last bytes: the 8-byte trailer (length, "PAR1"), then the footer itself.
+ * One read of the last `guess.bytes` (or of the whole file when shorter) holds both for most files; a
+ * footer that does not fit is read again at its length, and raises the guess for the files after it.
+ */
+async function readFooterOf(rel: string, size: number, readTail: TailReader, guess: { bytes: number }): Promise<ReturnType<typeof readParquetFooter>> {
   if (size < 12) throw new Error(`only ${size} bytes, not a Parquet file`);
-  const trailer = await readTail(rel, 8);
-  if (trailer?.byteLength !== 8) throw new Error('cannot read its last bytes');
-  const len = new DataView(trailer.buffer, trailer.byteOffset, 8).getUint32(0, true);
+  const want = Math.min(size, guess.bytes);
+  const first = await readTail(rel, want);
+  // Fewer bytes than asked: the file shrank since it was listed, and its last bytes are not where they were.
+  if (first?.byteLength !== want) throw new Error('cannot read its last bytes');
+  const len = new DataView(first.buffer, first.byteOffset + want - 8, 8).getUint32(0, true);
   if (len > size - 12) throw new Error(`its footer length ${len} does not fit in ${size} bytes (not a complete Parquet file)`);
-  const tail = await readTail(rel, len + 8);
-  if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
+  let tail: Uint8Array | undefined = first.subarray(want - (len + 8));
+  if (len + 8 > want) {
+    guess.bytes = Math.min(MAX_TAIL_GUESS, Math.max(guess.bytes, len + 8));
+    tail = await readTail(rel, len + 8);
+    if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
+  }
   // readParquetFooter wants a whole file (leading magic included); the footer is all it reads.
   const file = new Uint8Array(4 + tail.byteLength);
   file.set([0x50, 0x41, 0x52, 0x31], 0);
