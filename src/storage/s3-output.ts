@@ -169,9 +169,27 @@ export class S3OutputStore implements OutputStore {
     }
   }
 
+  /**
+   * Every dataset `.parquet` file under the prefix (relative path → size), from LIST pages. The keys of the
+   * tool's own folder are not listed: one listing runs up to `_desi-qad/`, a second starts after it (keys
+   * sort by their bytes, and every key under `_desi-qad/` sorts before `_desi-qad0`). A journal holds a
+   * record per tile and run, so listing it too would make resume's LIST at least twice as long as the
+   * dataset, and longer with every run.
+   */
   async listFiles(): Promise<Map<string, number>> {
     const folder = folderPrefix(this.prefix);
+    const toolStart = folder + TOOL_DIR;
     const files = new Map<string, number>();
+    const reachedTool = await this.listDataset(folder, undefined, toolStart, files);
+    if (reachedTool) await this.listDataset(folder, folder + TOOL_DIR.slice(0, -1) + '0', undefined, files);
+    return files;
+  }
+
+  /**
+   * Lists `folder` from after `startAfter`, adding dataset files to `files`, until the listing ends or (with
+   * `stopAt`) a page reaches a key at or past `stopAt`; says whether it stopped there with keys left to list.
+   */
+  private async listDataset(folder: string, startAfter: string | undefined, stopAt: string | undefined, files: Map<string, number>): Promise<boolean> {
     let token: string | undefined;
     do {
       let page;
@@ -180,7 +198,13 @@ export class S3OutputStore implements OutputStore {
           `list ${formatS3Url(this.bucket, folder)}`,
           async () => {
             const p = await this.client.send(
-              new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }),
+              new ListObjectsV2Command({
+                Bucket: this.bucket,
+                Prefix: folder,
+                MaxKeys: this.opts.maxKeys,
+                ContinuationToken: token,
+                StartAfter: token === undefined ? startAfter : undefined,
+              }),
             );
             checkListing(p, `ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
             return p;
@@ -190,15 +214,19 @@ export class S3OutputStore implements OutputStore {
       } catch (err) {
         throw s3Error(err, { client: this.client, bucket: this.bucket, key: folder, operation: 'ListObjectsV2' });
       }
+      let reached = false;
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(folder)) continue;
+        if (stopAt !== undefined && o.Key >= stopAt) reached = true;
         const rel = o.Key.slice(folder.length);
         if (rel.startsWith(TOOL_DIR) || !rel.endsWith('.parquet') || (rel.split('/').pop() ?? '').startsWith(TEMP_MARK)) continue;
         files.set(rel, o.Size ?? 0);
       }
+      // A page that ends the listing held every key after the tool's folder too.
+      if (reached) return page.IsTruncated === true;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return files;
+    return false;
   }
 
   /**

@@ -165,18 +165,23 @@ test('listFiles: the dataset files written, with sizes; nothing under _desi-qad/
   await out.writeAtomic('main/dark/230/main-dark-23040.parquet', new Uint8Array(12));
   await out.writeAtomic('sv3/bright/0/sv3-bright-5.parquet', new Uint8Array(7));
   await out.writeAtomic('_desi-qad/journal/x.parquet', new Uint8Array(1));
+  await out.writeAtomic('_desi-qad/journal/y.json', new Uint8Array(1));
+  await out.writeAtomic('_desi-qad/runs/z.json', new Uint8Array(1));
   await out.writeAtomic('main/dark/230/readme.txt', new Uint8Array(1));
+  await out.writeAtomic('A/before-the-tool-folder.parquet', new Uint8Array(2)); // 'A' sorts before '_'
   await putObject(client, BUCKET, 'listing-other/main/dark/230/main-dark-23041.parquet', 'not under the prefix');
   assert.deepEqual([...(await out.listFiles())].sort(), [
+    ['A/before-the-tool-folder.parquet', 2],
     ['main/dark/230/main-dark-23040.parquet', 12],
     ['sv3/bright/0/sv3-bright-5.parquet', 7],
   ]);
-  // Paginated: one page per key, each page checked.
+  // Paginated: one page per key, each page checked; the tool's folder is not listed (its first key ends the
+  // first listing, the second starts after the folder).
   const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
   try {
     const paged = new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/listing`, { maxKeys: 1, retry: FAST_RETRY });
-    assert.equal((await paged.listFiles()).size, 2);
-    assert.equal(proxy.requests.filter((r) => r.method === 'GET').length, 4, 'four keys, four pages');
+    assert.equal((await paged.listFiles()).size, 3);
+    assert.equal(proxy.requests.filter((r) => r.method === 'GET').length, 5, 'A, the first key of _desi-qad/, then the three keys after it');
   } finally {
     await proxy.close();
   }
