@@ -129,15 +129,16 @@ export function costsMarkdown(c: Costs): string[] {
   const lines = [
     'Costs at scale (tiny files; a resumed run before its first tile, and `desi-qad status`; µs per tile in brackets):',
     '',
-    '| where | tiles | discovery | open journal | resume check | left | peak RSS | status | status RSS | s3rver CPU |',
+    '| where | tiles | discovery | open journal | resume check | left | peak RSS | status | status RSS | s3rver CPU (discovery / journal / resume / status) |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of c.rows) {
     const p = r.probe;
     const n = r.tiles;
-    const cpu = p.s3rverCpuSec.discover + p.s3rverCpuSec.journal + p.s3rverCpuSec.resume + r.status.s3rverCpuSec;
+    const c = p.s3rverCpuSec;
+    const cpu = [c.discover, c.journal, c.resume, r.status.s3rverCpuSec].map((s) => s.toFixed(1)).join(' / ');
     lines.push(
-      `| ${r.backend === 'local' ? 'local' : 's3rver'} | ${n.toLocaleString('en-US')} | ${p.discoverSec.toFixed(2)} s (${us(p.discoverSec, n)}) | ${p.journalSec.toFixed(2)} s (${us(p.journalSec, n)}) | ${p.resumeSec.toFixed(2)} s (${us(p.resumeSec, n)}) | ${p.left} | ${p.peakRssMB.toFixed(0)} MB | ${r.status.wallSec.toFixed(2)} s (${us(r.status.wallSec, n)}) | ${r.status.peakRssMB.toFixed(0)} MB | ${r.backend === 's3' ? `${cpu.toFixed(1)} s` : '–'} |`,
+      `| ${r.backend === 'local' ? 'local' : 's3rver'} | ${n.toLocaleString('en-US')} | ${p.discoverSec.toFixed(2)} s (${us(p.discoverSec, n)}) | ${p.journalSec.toFixed(2)} s (${us(p.journalSec, n)}) | ${p.resumeSec.toFixed(2)} s (${us(p.resumeSec, n)}) | ${p.left} | ${p.peakRssMB.toFixed(0)} MB | ${r.status.wallSec.toFixed(2)} s (${us(r.status.wallSec, n)}) | ${r.status.peakRssMB.toFixed(0)} MB | ${r.backend === 's3' ? `${cpu} s` : '–'} |`,
     );
   }
   lines.push('');
