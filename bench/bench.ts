@@ -5,9 +5,10 @@
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
  *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3] [--skip-costs] [--cost-tiles 1000,4000,12207,40000]
- *                    [--keep-costs] [--only costs]
+ *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs]
  *
- * Sections: the worker's conversion rate on one thread (next to a memcpy); `desi-qad convert` on the local
+ * Sections: the worker's conversion rate on one thread, for the default cut and for `--spectype any --keep-zwarn`,
+ * with where the encode's time goes (next to a memcpy); `desi-qad convert` on the local
  * disk with --threads 1 and 2; the dataset served by s3rver behind a link shaper (default 35 MB/s, 20 ms: the
  * seed's link) and unshaped, with --fetch full and --fetch ranges (at several --gap-bytes), side by side with
  * their ratio; peak memory with a 2 GB coadd in the set; and scale-out (bench/scale-out.ts): 1, 2, 4 shards
@@ -20,7 +21,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset } from './dataset.js';
-import { measureMemcpy, measureWorkerRate } from './worker-rate.js';
+import { measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate } from './worker-rate.js';
+import { DEFAULT_SELECTION, parseSelection } from '../src/desi/selection.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 import { measureLinks, type LinkRuns } from './s3-link.js';
 import { measureMemory, type MemoryRun } from './memory.js';
@@ -34,15 +36,18 @@ const opt = (name: string, def: string) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const scale = Number(opt('scale', '1'));
-const skipLocal = args.includes('--skip-local');
-const skipS3 = args.includes('--skip-s3');
-const skipMemory = args.includes('--skip-memory');
-const skipScale = args.includes('--skip-scale');
+// --only: the sections to run (comma list); the --skip-* flags take sections out of them.
+const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs'];
+const only = args.includes('--only') ? opt('only', '').split(',') : SECTIONS;
+if (only.some((s) => !SECTIONS.includes(s))) throw new Error(`bench: --only wants a comma list of ${SECTIONS.join(', ')}, got ${opt('only', '')}`);
+const skipWorker = !only.includes('worker');
+const skipLocal = args.includes('--skip-local') || !only.includes('local');
+const skipS3 = args.includes('--skip-s3') || !only.includes('s3');
+const skipMemory = args.includes('--skip-memory') || !only.includes('memory');
+const skipScale = args.includes('--skip-scale') || !only.includes('scale');
 const dr1S3 = args.includes('--dr1-s3');
-const skipCosts = args.includes('--skip-costs');
+const skipCosts = args.includes('--skip-costs') || !only.includes('costs');
 const keepCosts = args.includes('--keep-costs');
-const only = opt('only', '');
-if (only !== '' && only !== 'costs') throw new Error(`bench: --only knows the section "costs", got ${only}`);
 const costTiles = opt('cost-tiles', DEFAULT_COST_TILES.join(',')).split(',').map(Number);
 if (costTiles.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`bench: --cost-tiles wants a comma list of positive integers, got ${opt('cost-tiles', '')}`);
@@ -58,14 +63,22 @@ const MB = 1e6;
 
 async function main(): Promise<void> {
   const cache = join(REPO, 'bench', '.cache');
-  if (only === 'costs') return costsOnly(cache);
+  if (only.length === 1 && only[0] === 'costs') return costsOnly(cache);
   const { root, report } = await benchDataset(cache, scale);
   const tree = join(root, 'tree');
   const machine = machineText();
   const date = new Date().toISOString().slice(0, 10);
 
-  process.stderr.write('bench: worker conversion rate (one thread, bytes in memory)...\n');
-  const w = await measureWorkerRate(report);
+  const workers: { label: string; rate: WorkerRate }[] = [];
+  if (!skipWorker) {
+    for (const [label, selection] of [
+      ['default cut (QSO, ZWARN == 0)', DEFAULT_SELECTION],
+      ['--spectype any --keep-zwarn', parseSelection({ spectype: 'any', keepZwarn: true })],
+    ] as const) {
+      process.stderr.write(`bench: worker conversion rate, ${label} (one thread, bytes in memory)...\n`);
+      workers.push({ label, rate: await measureWorkerRate(report, selection) });
+    }
+  }
   const memcpy = measureMemcpy(256 * 2 ** 20);
 
   const runs: CliRun[] = [];
@@ -99,13 +112,15 @@ async function main(): Promise<void> {
     date,
     machine,
     dataset: { scale, tiles: report.tiles.length, fitsBytes: report.totalBytes, goodQso: report.tiles.reduce((s, t) => s + t.goodQso, 0) },
-    worker: {
+    workers: workers.map(({ label, rate: w }) => ({
+      label,
       ...w,
       fitsCoveredMBps: w.fitsBytes / MB / w.computeSec,
       decodedMBps: w.decodedBytes / MB / w.computeSec,
       parquetEncodeMBps: w.parquetRawBytes / MB / w.encodeSec,
-      memcpyGBps: memcpy,
-    },
+      parquetEncodeCpuMBps: w.parquetRawBytes / MB / w.encodeCpuSec,
+    })),
+    memcpyGBps: memcpy,
     runs,
     links,
     memory,
@@ -147,13 +162,7 @@ async function main(): Promise<void> {
   const md = [
     `Measured ${date} on ${machine}; dataset: the seed dry run's shape at scale ${scale} (${report.tiles.length} tiles, ${(report.totalBytes / 1e9).toFixed(2)} GB of FITS, ${result.dataset.goodQso} good quasars).`,
     '',
-    '| worker, one thread | value |',
-    '|---|---|',
-    `| FITS covered per second of compute (file sizes / select+match+encode time) | ${result.worker.fitsCoveredMBps.toFixed(0)} MB/s |`,
-    `| FITS bytes decoded per second (REDSHIFTS, FIBERMAP, selected rows) | ${result.worker.decodedMBps.toFixed(1)} MB/s |`,
-    `| Parquet encoded per second (raw values in) | ${result.worker.parquetEncodeMBps.toFixed(1)} MB/s |`,
-    `| memcpy of the same machine (Uint8Array#set, 256 MiB) | ${(memcpy * 1000).toFixed(0)} MB/s |`,
-    '',
+    ...workerMarkdown(result.workers, memcpy),
     ...(runs.length ? [...header, ...runs.map(row), ''] : []),
     ...linkLines,
     ...memLines,
@@ -181,6 +190,43 @@ async function costsOnly(cache: string): Promise<void> {
 
 function machineText(): string {
   return `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}
+
+/** The worker section: one column per selection, the memcpy beside them. */
+function workerMarkdown(
+  ws: {
+    label: string;
+    parquetRawBytes: number;
+    parquetBytes: number;
+    encodeSec: number;
+    stages: EncodeStages;
+    fitsCoveredMBps: number;
+    decodedMBps: number;
+    parquetEncodeMBps: number;
+    parquetEncodeCpuMBps: number;
+  }[],
+  memcpyGBps: number,
+): string[] {
+  const memcpyCell = `${(memcpyGBps * 1000).toFixed(0)} MB/s`;
+  if (ws.length === 0) return [`memcpy of this machine (Uint8Array#set, 256 MiB): ${memcpyCell}`, ''];
+  const cells = (f: (w: (typeof ws)[number]) => string) => `| ${ws.map(f).join(' | ')} |`;
+  const share = (w: (typeof ws)[number], k: keyof EncodeStages) => `${((100 * w.stages[k]) / w.encodeSec).toFixed(0)} %`;
+  return [
+    `| worker, one thread | ${ws.map((w) => w.label).join(' | ')} |`,
+    `|---|${ws.map(() => '---|').join('')}`,
+    `| raw values encoded, Parquet written ${cells((w) => `${(w.parquetRawBytes / MB).toFixed(1)} MB, ${(w.parquetBytes / MB).toFixed(1)} MB`)}`,
+    `| **Parquet encoded per second (raw values in, wall)** ${cells((w) => `**${w.parquetEncodeMBps.toFixed(1)} MB/s**`)}`,
+    `| Parquet encoded per CPU second (process user + system) ${cells((w) => `${w.parquetEncodeCpuMBps.toFixed(1)} MB/s`)}`,
+    `| encode time: rows decoded and Arrow table built (JS) ${cells((w) => share(w, 'table'))}`,
+    `| encode time: encoding plan, distinct values of integer leaves (JS) ${cells((w) => share(w, 'plan'))}`,
+    `| encode time: Arrow IPC stream written (JS) ${cells((w) => share(w, 'ipc'))}`,
+    `| encode time: IPC copied into WASM and parsed ${cells((w) => share(w, 'wasmIn'))}`,
+    `| encode time: parquet-wasm's writer (levels, encodings, ZSTD) and footer check ${cells((w) => share(w, 'write'))}`,
+    `| FITS covered per second of compute (file sizes / select+match+encode time) ${cells((w) => `${w.fitsCoveredMBps.toFixed(0)} MB/s`)}`,
+    `| FITS bytes decoded per second (REDSHIFTS, FIBERMAP, selected rows) ${cells((w) => `${w.decodedMBps.toFixed(1)} MB/s`)}`,
+    `| memcpy of the same machine (Uint8Array#set, 256 MiB) ${cells(() => memcpyCell)}`,
+    '',
+  ];
 }
 
 main().catch((err: unknown) => {

@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
+import { tableToIPC } from 'apache-arrow';
+import { Table as WasmTable } from 'parquet-wasm';
 import { Piscina } from 'piscina';
 import { findHdu, scanHdus, readHduData } from '../src/fits/index.js';
-import { parseSelection } from '../src/desi/selection.js';
+import { DEFAULT_SELECTION, type Selection } from '../src/desi/selection.js';
 import { fillPlan, planSpectraReads } from '../src/desi/read-plan.js';
 import { MemorySource } from '../src/storage/source.js';
-import { toEncodeTask, toWire, type EncodeResult } from '../src/pipeline/tasks.js';
+import { toEncodeTask, toTableInput, toWire, type EncodeResult, type EncodeTask } from '../src/pipeline/tasks.js';
+import { buildTileTable, footerMetadata } from '../src/desi/tile-table.js';
+import { planEncodings } from '../src/parquet/index.js';
 import * as worker from '../workers/tile-worker.js';
 import type { SynthReport } from '../src/synth/index.js';
 
@@ -16,15 +20,26 @@ export interface WorkerRate {
   parquetBytes: number;
   computeSec: number; // select + match + encode, one thread
   encodeSec: number; // the encode task alone
+  encodeCpuSec: number; // process CPU time (user + system) of the encode task: less moved by other load than wall time
+  /** Where the encode task's time goes, measured in a second pass over copies of the same inputs (seconds). */
+  stages: EncodeStages;
+}
+
+export interface EncodeStages {
+  table: number; // decode the fetched rows (byte swap, gather) and build the Arrow table + footer metadata, in JS
+  plan: number; // planEncodings: the leaf strategy, with the distinct-value count over every integer leaf, in JS
+  ipc: number; // tableToIPC: the Arrow table serialised to IPC stream bytes, in JS
+  wasmIn: number; // WasmTable.fromIPCStream: the IPC bytes copied into the WASM heap and parsed there
+  write: number; // the rest of encodeParquetStream: parquet-wasm's writer (levels, encodings, ZSTD) and the footer check
 }
 
 /**
  * The worker's conversion rate on one thread: runs the worker's three tasks in this thread (no pool, no
  * I/O in the timings) over every tile of the dataset with its bytes already in memory, and times them.
  */
-export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate> {
-  const r: WorkerRate = { tiles: 0, fitsBytes: 0, decodedBytes: 0, parquetRawBytes: 0, parquetBytes: 0, computeSec: 0, encodeSec: 0 };
-  const selection = parseSelection({});
+export async function measureWorkerRate(report: SynthReport, selection: Selection = DEFAULT_SELECTION): Promise<WorkerRate> {
+  const stages: EncodeStages = { table: 0, plan: 0, ipc: 0, wasmIn: 0, write: 0 };
+  const r: WorkerRate = { tiles: 0, fitsBytes: 0, decodedBytes: 0, parquetRawBytes: 0, parquetBytes: 0, computeSec: 0, encodeSec: 0, encodeCpuSec: 0, stages };
   for (const t of report.tiles) {
     const rr = new MemorySource(t.redrockPath, new Uint8Array(await readFile(t.redrockPath)));
     const co = new MemorySource(t.coaddPath, new Uint8Array(await readFile(t.coaddPath)));
@@ -49,7 +64,6 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
     const moved = [...spectra.flatMap((s) => s.chunks.map((c) => c.bytes)), ...wavelengths.map((w) => w.bytes)];
     const bytes = moved.reduce((s, b) => s + b.byteLength, 0);
     r.decodedBytes += bytes;
-    t0 = performance.now();
     const task = toEncodeTask({
       coaddFile: co.name,
       tile: { survey: t.survey, program: t.program, healpix: t.healpix },
@@ -59,10 +73,16 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
       wavelengths,
       metadata: { version: 'bench', selection: 'bench', tile: 'bench', sources: [], provenance: { coadd: {}, redrock: {} } },
     });
+    const copy = copyTask(task); // the encode decodes (byte-swaps) the fetched rows in place
+    t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const wrapped = await worker.encode(task);
+    const cpu = process.cpuUsage(cpu0);
     const dt = (performance.now() - t0) / 1000;
     r.computeSec += dt;
     r.encodeSec += dt;
+    r.encodeCpuSec += (cpu.user + cpu.system) / 1e6;
+    addStages(stages, copy, dt);
     const enc = (wrapped as Record<symbol, unknown>)[Piscina.valueSymbol] as EncodeResult;
     r.parquetRawBytes += enc.rawBytes;
     r.parquetBytes += enc.parquet.byteLength;
@@ -70,9 +90,46 @@ export async function measureWorkerRate(report: SynthReport): Promise<WorkerRate
   return r;
 }
 
+/** Returns `task` with its own copies of the fetched bytes (the rest is shared: nothing else is written to). */
+function copyTask(task: EncodeTask): EncodeTask {
+  return {
+    ...task,
+    spectra: task.spectra.map((s) => ({ ...s, chunks: s.chunks.map((c) => ({ ...c, bytes: c.bytes.slice() })) })),
+    wavelengths: task.wavelengths.map((w) => ({ ...w, bytes: w.bytes.slice() })),
+  };
+}
+
+/**
+ * Adds the encode task's stages on `task` (a copy of the timed one) to `stages`: the JS steps are run and
+ * timed one by one, and the writer gets what is left of `encodeSec`, the timed task's whole time.
+ */
+function addStages(stages: EncodeStages, task: EncodeTask, encodeSec: number): void {
+  const sec = (t0: number) => (performance.now() - t0) / 1000;
+  let t0 = performance.now();
+  const input = toTableInput(task);
+  const { table } = buildTileTable(input);
+  footerMetadata(input);
+  const table_ = sec(t0);
+  t0 = performance.now();
+  planEncodings(table);
+  const plan = sec(t0);
+  t0 = performance.now();
+  const ipc = tableToIPC(table, 'stream');
+  const ipc_ = sec(t0);
+  t0 = performance.now();
+  WasmTable.fromIPCStream(ipc).free();
+  const wasmIn = sec(t0);
+  stages.table += table_;
+  stages.plan += plan;
+  stages.ipc += ipc_;
+  stages.wasmIn += wasmIn;
+  stages.write += Math.max(0, encodeSec - table_ - plan - ipc_ - wasmIn);
+}
+
 /** memcpy (Uint8Array#set) of a buffer of `bytes` bytes, GB/s: the ceiling any decoder works under. */
 export function measureMemcpy(bytes: number, rounds = 5): number {
-  const src = new Uint8Array(bytes).map((_, i) => i);
+  const src = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 4096) src[i] = i; // touch every page (a .map callback per byte takes seconds)
   const dst = new Uint8Array(bytes);
   let best = Infinity;
   for (let i = 0; i < rounds; i++) {

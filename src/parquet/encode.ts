@@ -161,21 +161,44 @@ function countDistinctLeafValues(table: Table, index: number, cap: number): numb
     const list = batch.children[index];
     const child = list.children[0];
     const offsets = list.valueOffsets as Int32Array;
-    const start = offsets[list.offset];
-    const end = offsets[list.offset + list.length];
-    const values = (child.values as ArrayLike<number | bigint> & { subarray(a: number, b: number): ArrayLike<number | bigint> }).subarray(
-      child.offset + start,
-      child.offset + end,
-    );
-    let previous: number | bigint | undefined;
-    // eslint-disable-next-line @typescript-eslint/prefer-for-of -- `values` is typed ArrayLike (not iterable); indexed hot loop
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === previous) continue; // masks are long runs of 0
-      previous = v;
-      seen.add(v);
-      if (seen.size > cap) return cap + 1;
-    }
+    const start = child.offset + offsets[list.offset];
+    const end = child.offset + offsets[list.offset + list.length];
+    const values = child.values as ArrayBufferView & ArrayLike<number | bigint>;
+    // 32-bit leaves are counted through one Int32Array view (a bijection, so the same count): a loop over a
+    // single typed-array class stays monomorphic, where one over the leaf's own class (Uint32Array,
+    // Int32Array, ...) took about 5 % of the encode on masks.
+    const n =
+      values instanceof Int32Array || values instanceof Uint32Array ? countInt32(values, start, end, seen, cap) : countAny(values, start, end, seen, cap);
+    if (n > cap) return cap + 1;
+  }
+  return seen.size;
+}
+
+/** Adds the values [start, end) of a 32-bit integer array to `seen`; returns its size, or cap+1 once above cap. */
+function countInt32(values: ArrayBufferView, start: number, end: number, seen: Set<number | bigint>, cap: number): number {
+  const v = new Int32Array(values.buffer, values.byteOffset + 4 * start, end - start);
+  if (v.length === 0) return seen.size;
+  let previous = v[0];
+  seen.add(previous);
+  if (seen.size > cap) return cap + 1;
+  for (const x of v) {
+    if (x === previous) continue; // masks are long runs of 0
+    previous = x;
+    seen.add(x);
+    if (seen.size > cap) return cap + 1;
+  }
+  return seen.size;
+}
+
+/** countInt32 for any other integer leaf (64-bit: bigint values). */
+function countAny(values: ArrayLike<number | bigint>, start: number, end: number, seen: Set<number | bigint>, cap: number): number {
+  let previous: number | bigint | undefined;
+  for (let i = start; i < end; i++) {
+    const x = values[i];
+    if (x === previous) continue;
+    previous = x;
+    seen.add(x);
+    if (seen.size > cap) return cap + 1;
   }
   return seen.size;
 }

@@ -288,6 +288,56 @@ describe('list columns (spectra)', () => {
     assert.deepEqual(chunks.find((c) => c.path === 'Z')?.encodings.includes('RLE_DICTIONARY'), false, 'top-level columns stay dictionary-free');
   });
 
+  test('the dictionary page limit follows the exact distinct count of each integer leaf class, also on a slice', () => {
+    // 2 x value size x distinct values, rounded up to a power of two (8 KiB at least).
+    const limit = (type: 'uint32' | 'int32' | 'int64', values: Uint32Array | Int32Array | BigInt64Array, w: number, slice?: [number, number]) => {
+      let table = buildTable(values.length / w, [{ name: 'M', kind: 'list', type, values, width: w }]);
+      if (slice) table = table.slice(...slice);
+      return planEncodings(table).dictionaryPageSizeLimit;
+    };
+    // 3,000 distinct uint32 values, half of them at or above 2^31 (negative through an Int32Array view): 24,000 -> 32 KiB.
+    const u = Uint32Array.from({ length: 6000 }, (_, i) => (i % 3000) + (i % 2 ? 2 ** 31 : 0));
+    assert.equal(limit('uint32', u, 100), 32 * 1024);
+    // 1,024 distinct values -> 8,192 bytes -> 8 KiB; 1,025 -> 16 KiB (a run of equal values counts once).
+    assert.equal(
+      limit(
+        'int32',
+        Int32Array.from({ length: 4096 }, (_, i) => -(i >> 2)),
+        64,
+      ),
+      8 * 1024,
+    );
+    assert.equal(
+      limit(
+        'int32',
+        Int32Array.from({ length: 4100 }, (_, i) => -(i >> 2)),
+        100,
+      ),
+      16 * 1024,
+    );
+    // A run of zeros starting the leaf still counts 0 once.
+    assert.equal(limit('uint32', new Uint32Array(4096), 64), 8 * 1024);
+    // int64: 1,500 distinct -> 24,000 bytes -> 32 KiB.
+    assert.equal(
+      limit(
+        'int64',
+        BigInt64Array.from({ length: 3000 }, (_, i) => BigInt(i % 1500) - 2n ** 62n),
+        30,
+      ),
+      32 * 1024,
+    );
+    // Only the slice's rows count: rows 10..20 of 100-wide rows hold values 1,000..1,999 (1,000 distinct -> 8 KiB).
+    assert.equal(
+      limit(
+        'uint32',
+        Uint32Array.from({ length: 100_000 }, (_, i) => i),
+        100,
+        [10, 20],
+      ),
+      8 * 1024,
+    );
+  });
+
   test('an integer list with too many distinct values for a dictionary page: everything PLAIN but top-level floats', async () => {
     const many = Uint32Array.from({ length: rows * 40_000 }, (_, i) => (i * 2654435761) >>> 0);
     const columns: Extract<ColumnSpec, { kind: 'list' }>[] = [
