@@ -16,6 +16,7 @@ const nodeGlobals = {
   Buffer: 'readonly',
   setTimeout: 'readonly',
   clearTimeout: 'readonly',
+  BigInt: 'readonly',
 };
 
 export default defineConfig(
@@ -64,7 +65,7 @@ export default defineConfig(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     languageOptions: { sourceType: 'module', globals: nodeGlobals },
   },
   prettier,

@@ -65,10 +65,10 @@ async function main(): Promise<void> {
   const rel = relative(process.cwd(), out) || '.';
   say(`The dataset is in ${out} (the log in ${join(root, 'logs')}).`);
   say(
-    `Read it with DuckDB, for example:\n\n  SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z\n  FROM read_parquet('${rel}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC;\n`,
+    `Read it with DuckDB, for example:\n\n  SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z\n  FROM read_parquet('${rel}/*/*/*/*.parquet') GROUP BY ALL ORDER BY quasars DESC;\n`,
   );
   await showQuery(
-    `SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z FROM read_parquet('${out}/**/*.parquet') GROUP BY ALL ORDER BY quasars DESC`,
+    `SELECT SURVEY, PROGRAM, count(*) AS quasars, round(avg(Z), 3) AS mean_z FROM read_parquet('${out}/*/*/*/*.parquet') GROUP BY ALL ORDER BY quasars DESC`,
   );
 }
 

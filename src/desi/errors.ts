@@ -3,7 +3,7 @@
  * type that cannot be carried losslessly into the output schema, images whose shape does not match the
  * FIBERMAP. Same shape as FitsError (file, HDU, key, reason) so the journal and log treat them alike.
  */
-export type DesiErrorCode = 'TARGET_MISMATCH' | 'BAD_TYPE' | 'SHAPE_MISMATCH' | 'TILE_MISMATCH';
+export type DesiErrorCode = 'TARGET_MISMATCH' | 'BAD_TYPE' | 'SHAPE_MISMATCH' | 'TILE_MISMATCH' | 'BAD_UNIT' | 'WAVELENGTH_MISMATCH';
 
 export class DesiError extends Error {
   constructor(

@@ -70,6 +70,12 @@ export interface FooterInfo {
   tile: string; // "main/dark/23040"
   sources: { role: 'coadd' | 'redrock'; name: string; size: number; mtime?: string; etag?: string }[];
   provenance: { coadd: Record<string, string>; redrock: Record<string, string> };
-  /** Each arm's wavelength grid in Å (float64 values; JSON numbers round-trip doubles exactly). */
-  wavelength?: Record<string, number[]>;
+  /**
+   * The hash of the tile's wavelength grids (desi/wavelength.ts gridSha256): the grids themselves are the rows
+   * of the dataset's `_wavelength/wavelength.parquet`, whose footer names the same hash. (Files written before
+   * it held each arm's grid here instead, as `wavelength`.)
+   */
+  wavelengthSha256?: string;
+  /** Each spectra column's unit (the coadd image's BUNIT), by column name; also in the column's Arrow field metadata as `unit`. */
+  units?: Record<string, string>;
 }

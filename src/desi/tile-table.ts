@@ -1,12 +1,11 @@
 import type { Table } from 'apache-arrow';
 import type { Hdu, ImageInfo } from '../fits/index.js';
-import { decodeImage, imageInfo } from '../fits/index.js';
 import { buildTable, type ColumnSpec } from '../parquet/index.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
-import { DesiError } from './errors.js';
 import { CATALOG_COLUMNS, FOOTER_KEY, SPECTRA_KINDS, type FooterInfo } from './schema.js';
 import { gatherRows, type RowChunk } from './spectra.js';
 import type { MatchResult } from './tile-rows.js';
+import { gridSha256, type ArmGrid } from './wavelength.js';
 
 /** The fetched rows of one spectra image (B_FLUX ...), in read order. */
 export interface SpectraChunks {
@@ -80,25 +79,29 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
     const kind = SPECTRA_KINDS.find((k) => k.suffix === s.kind)!;
     const values = gatherRows(task.coaddFile, s.hdu, s.info, kind, s.chunks, match.coaddRows);
     rawBytes += values.byteLength;
-    specs.push({ name: s.name, kind: 'list', type: kind.type, values, width: s.info.rowLength });
+    const unit = imageUnit(s.hdu);
+    specs.push({ name: s.name, kind: 'list', type: kind.type, values, width: s.info.rowLength, ...(unit !== undefined && { metadata: { unit } }) });
   }
   return { table: buildTable(n, specs), rows: n, rawBytes };
 }
 
+/** The unit of a spectra image (its BUNIT, blanks trimmed), or undefined when it has none (masks). */
+export function imageUnit(hdu: Hdu): string | undefined {
+  const v = hdu.header.get('BUNIT');
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+}
+
 /**
- * The footer's key-value metadata: the task's FooterInfo plus each arm's wavelength grid, as one JSON
- * document under FOOTER_KEY. JSON numbers round-trip doubles exactly, so the grid is as lossless as the spectra.
+ * The footer's key-value metadata: the task's FooterInfo plus the hash of the tile's wavelength grid (the grid
+ * itself is in the dataset's wavelength table) and each spectra column's unit, as one JSON document under
+ * FOOTER_KEY. `grids` are the tile's decoded grids (wavelength.ts decodeGrids).
  */
-export function footerMetadata(task: TileTableInput): Record<string, string> {
-  const wavelength: Record<string, number[]> = {};
-  for (const w of task.wavelengths) {
-    const hdu = w.hdu;
-    const values = decodeImage(task.coaddFile, hdu, imageInfo(task.coaddFile, hdu), w.bytes);
-    if (!(values instanceof Float64Array || values instanceof Float32Array)) {
-      throw new DesiError('BAD_TYPE', task.coaddFile, `expected floating-point wavelengths, found ${values.constructor.name}`, hdu.name, 'BITPIX');
-    }
-    wavelength[w.arm] = Array.from(values);
+export function footerMetadata(task: TileTableInput, grids: readonly ArmGrid[]): Record<string, string> {
+  const units: Record<string, string> = {};
+  for (const s of task.spectra) {
+    const unit = imageUnit(s.hdu);
+    if (unit !== undefined) units[s.name] = unit;
   }
-  const info: FooterInfo = { ...task.metadata, wavelength };
+  const info: FooterInfo = { ...task.metadata, wavelengthSha256: gridSha256(grids), units };
   return { [FOOTER_KEY]: JSON.stringify(info) };
 }

@@ -51,13 +51,30 @@ export type ScalarArray =
 /** Element types allowed in list columns (spectra). */
 export type ListElementType = 'float32' | 'float64' | 'uint32' | 'int32' | 'int64';
 
-export type ColumnSpec =
+/**
+ * Field metadata: key-value pairs stored on the column's Arrow field (`unit`: the FITS BUNIT). parquet-wasm
+ * (arrow-rs) keeps them in the footer's ARROW:schema entry, where pyarrow and arrow-rs readers find them.
+ * One key per field keeps files byte-identical from run to run: arrow-rs holds field metadata in a hash map,
+ * whose order (and so the serialized schema's) could change from process to process with several keys.
+ */
+export type FieldMetadata = Readonly<Record<string, string>>;
+
+export type ColumnSpec = (
   | { name: string; kind: 'scalar'; type: Exclude<ScalarType, 'utf8' | 'bool'>; values: ScalarArray; valid?: Uint8Array /* 1 valid, 0 null, per row */ }
   | { name: string; kind: 'scalar'; type: 'bool'; values: Uint8Array /* 0/1 */; valid?: Uint8Array }
   | { name: string; kind: 'scalar'; type: 'utf8'; values: string[]; valid?: Uint8Array }
   | { name: string; kind: 'null'; type: Exclude<ScalarType, never> } // column absent from the source: all rows null, with this type
-  | { name: string; kind: 'list'; type: ListElementType; values: ScalarArray /* rows*width flat, row-major */; width: number /* values per row */ }
-  | { name: string; kind: 'nullList'; type: ListElementType }; // a list column absent from the source: all rows null, list<type>
+  | {
+      name: string;
+      kind: 'list';
+      type: ListElementType;
+      values: ScalarArray /* rows*width flat, row-major */;
+      width: number /* values per row */;
+      /** Rows of different lengths instead: row i is values[offsets[i]..offsets[i+1]) (rows+1 entries, from 0; width is then ignored). */
+      offsets?: Int32Array;
+    }
+  | { name: string; kind: 'nullList'; type: ListElementType }
+) & { metadata?: FieldMetadata }; // nullList: a list column absent from the source: all rows null, list<type>
 
 /** Name of the child field of every list column (see the module comment for why "element"). */
 export const LIST_ELEMENT_NAME = 'element';
@@ -146,7 +163,7 @@ export function buildTable(rows: number, columns: ColumnSpec[]): Table {
       default:
         throw new TypeError(`buildTable: column ${(spec as { name: string }).name} has unknown kind ${String((spec as { kind: unknown }).kind)}`);
     }
-    fields.push(new Field(spec.name, data.type, true));
+    fields.push(new Field(spec.name, data.type, true, fieldMetadata(spec.name, spec.metadata)));
     children.push(data);
   }
   const schema = new Schema(fields);
@@ -197,12 +214,25 @@ function nullData(name: string, type: ScalarType, rows: number): Data {
   return makeData({ type: arrowType(type), length: rows, nullCount: rows, nullBitmap, data: new cls(rows) } as never);
 }
 
-/** Returns a list<T> column over the caller's flat array: child = the array itself, offsets i*width. */
+/** The Arrow field metadata of a column spec's `metadata` (checked: string keys and values). */
+function fieldMetadata(name: string, metadata: FieldMetadata | undefined): Map<string, string> | undefined {
+  if (metadata === undefined) return undefined;
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(metadata)) {
+    if (k === '' || typeof v !== 'string')
+      throw new TypeError(`buildTable: column ${name} has a metadata entry ${JSON.stringify(k)} that is not a non-empty key with a string value`);
+    m.set(k, v);
+  }
+  return m;
+}
+
+/** Returns a list<T> column over the caller's flat array: child = the array itself, offsets i*width (or the spec's own). */
 function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int32Array>): Data {
   const { name, type, values, width } = spec;
   if (!['float32', 'float64', 'uint32', 'int32', 'int64'].includes(type)) {
     throw new TypeError(`buildTable: list column ${name} has unsupported element type ${type}`);
   }
+  if (spec.offsets !== undefined) return ragged(spec, rows);
   if (!Number.isSafeInteger(width) || width < 0) throw new RangeError(`buildTable: list column ${name} has invalid width ${width}`);
   checkArrayClass(name, type, values);
   if (values.length !== rows * width) {
@@ -219,6 +249,22 @@ function listData(spec: ListSpec, rows: number, offsetsByWidth: Map<number, Int3
   const child = makeData({ type: elementType, length: values.length, nullCount: 0, data: values } as never) as Data;
   const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
   return makeData({ type: listType, length: rows, nullCount: 0, valueOffsets, child });
+}
+
+/** A list<T> column whose rows have their own lengths (spec.offsets), over the caller's flat array. */
+function ragged(spec: ListSpec, rows: number): Data {
+  const { name, type, values } = spec;
+  const offsets = spec.offsets!;
+  checkArrayClass(name, type, values);
+  if (!(offsets instanceof Int32Array) || offsets.length !== rows + 1) throw new RangeError(`buildTable: list column ${name} needs ${rows + 1} Int32 offsets`);
+  if (offsets[0] !== 0 || offsets[rows] !== values.length) {
+    throw new RangeError(`buildTable: list column ${name} offsets run from ${offsets[0]} to ${offsets[rows]}, expected 0 to ${values.length}`);
+  }
+  for (let i = 0; i < rows; i++) if (offsets[i + 1] < offsets[i]) throw new RangeError(`buildTable: list column ${name} offsets decrease at row ${i}`);
+  const elementType = arrowType(type);
+  const child = makeData({ type: elementType, length: values.length, nullCount: 0, data: values } as never) as Data;
+  const listType = new List(new Field(LIST_ELEMENT_NAME, elementType, false));
+  return makeData({ type: listType, length: rows, nullCount: 0, valueOffsets: offsets, child });
 }
 
 /** An all-null list<T> column (same type as a present one, so every file of a dataset has one schema). */

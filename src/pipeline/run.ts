@@ -16,6 +16,7 @@ import { Progress } from './progress.js';
 import { WorkerPool } from './pool.js';
 import { sample } from './sample.js';
 import { runTile, type FetchMode, type TileJobContext, type TileOutcome } from './tile-job.js';
+import { WavelengthTable } from './wavelength-table.js';
 import { BatchTracker, type Batch } from './batches.js';
 import { mapLimit } from '../util/concurrency.js';
 import { readLimits } from './fetch.js';
@@ -254,6 +255,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       limits,
       keepFits: o.keepFits,
       signal,
+      wavelengths: new WavelengthTable(o.out),
       earlierFile: (tile) => {
         const rec = journal?.latestRecord(tileKey(tile));
         return rec?.status === 'ok' ? (rec.path ?? outputPath(tile)) : undefined;

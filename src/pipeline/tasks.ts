@@ -53,6 +53,8 @@ export interface EncodeResult {
   parquet: Uint8Array;
   rows: number;
   rawBytes: number; // bytes of decoded values that went into the table
+  /** The tile's wavelength grids: their hash, and the dataset's wavelength table file as these grids make it. */
+  wavelength: { sha256: string; parquet: Uint8Array };
 }
 
 export function toEncodeTask(input: TileTableInput): EncodeTask {

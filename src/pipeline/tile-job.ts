@@ -13,6 +13,7 @@ import { classify, isAborted, isFatalOutput } from './errors.js';
 import { tileFetch, type FetchContext, type FetchMode } from './fetch.js';
 import type { WorkerPool } from './pool.js';
 import { toEncodeTask, toWire } from './tasks.js';
+import type { WavelengthTable } from './wavelength-table.js';
 
 export type { FetchMode };
 
@@ -27,6 +28,11 @@ export interface TileJobContext extends FetchContext {
    * no row (its sources changed) has that file removed, so the dataset never keeps rows its sources no longer give.
    */
   earlierFile?: (tile: TileRef) => string | undefined;
+  /**
+   * The dataset's wavelength table, which every tile with spectra writes or checks before its own file
+   * (wavelength-table.ts). Without it (tests of one tile's conversion) no table is written.
+   */
+  wavelengths?: WavelengthTable;
 }
 
 /** What happened to one tile: the journal record's content plus timings for the batch summary. */
@@ -164,6 +170,8 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       // From here on the signal is not honoured: the encoded tile is written (atomically) and journaled.
       writing = true;
       try {
+        // The table first: a spectra file in the dataset always has its grid in the table.
+        if (ctx.wavelengths) await io(ctx.wavelengths.ensure(key, coadd.name, enc.wavelength.sha256, enc.wavelength.parquet));
         await io(ctx.out.writeAtomic(rel, enc.parquet));
       } catch (err) {
         outcome.fatal = isFatalOutput(err);

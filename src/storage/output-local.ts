@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.js';
@@ -66,6 +66,43 @@ export class LocalOutputStore implements OutputStore {
     }
     await fsyncDir(dir);
     return { size: bytes.byteLength };
+  }
+
+  /**
+   * Writes `{TEMP_MARK}{run}.{hex}` whole and fsynced, then link(2)s it to the final name, which fails with
+   * EEXIST when a file is there (on NFS too: see identity-local.ts for the lost-reply case, handled alike).
+   */
+  async writeOnce(relPath: string, bytes: Uint8Array): Promise<{ created: boolean }> {
+    const final = this.resolveInside(relPath);
+    const dir = dirname(final);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TEMP_MARK}${this.run}.${randomBytes(6).toString('hex')}`);
+    let created = false;
+    try {
+      const fh = await open(tmp, 'wx');
+      try {
+        let done = 0;
+        while (done < bytes.byteLength) {
+          const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done);
+          done += bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await link(tmp, final);
+        created = true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const [a, b] = await Promise.all([stat(tmp), stat(final)]);
+        created = a.dev === b.dev && a.ino === b.ino;
+      }
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    await fsyncDir(dir);
+    return { created };
   }
 
   /**

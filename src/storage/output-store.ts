@@ -16,6 +16,13 @@ export interface OutputStore {
    */
   writeAtomic(relPath: string, bytes: Uint8Array): Promise<WrittenFile>;
   /**
+   * Writes `bytes` at `relPath` only if nothing is there yet, atomically and durably as writeAtomic does;
+   * resolves `created: false` (and writes nothing) when a file is already there, whoever wrote it. Of any
+   * number of concurrent callers at most one creates it (local: link(2); S3: PutObject with If-None-Match,
+   * where the server honours it: one that ignores it lets the last writer win, so callers read the file back).
+   */
+  writeOnce(relPath: string, bytes: Uint8Array): Promise<{ created: boolean }>;
+  /**
    * Removes what killed runs left behind (temporary files, incomplete uploads), never what a live run may
    * still be writing; returns how many.
    */

@@ -12,6 +12,7 @@ import {
   ListMultipartUploadsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type HeadObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -133,6 +134,61 @@ export class S3OutputStore implements OutputStore {
       );
     }
     return { size: bytes.byteLength, etag };
+  }
+
+  /**
+   * One PutObject with If-None-Match: * (a small file: no multipart upload); 412 means an object is there.
+   * A server that ignores the condition (s3rver, older S3-compatible stores) overwrites instead and answers
+   * created, which is why callers read the object back. A created object is confirmed as writeAtomic does.
+   */
+  async writeOnce(relPath: string, bytes: Uint8Array): Promise<{ created: boolean }> {
+    const key = this.keyOf(relPath);
+    const url = formatS3Url(this.bucket, key);
+    let etag: string;
+    try {
+      etag = await withRetry(
+        `put ${url}`,
+        async () => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const answer = await this.client.send(
+                new PutObjectCommand({
+                  Bucket: this.bucket,
+                  Key: key,
+                  Body: bytes,
+                  ContentLength: bytes.byteLength,
+                  ContentType: contentTypeOf(key),
+                  Metadata: { 'desi-qad-run': this.run },
+                  IfNoneMatch: '*',
+                }),
+              );
+              return checkWriteAnswer(answer, `put ${url}`);
+            } catch (err) {
+              // 409: a conditional write raced another; S3 asks to retry it.
+              if (httpStatusOf(err) === 409 && attempt < 5) continue;
+              throw err;
+            }
+          }
+        },
+        this.opts.retry,
+      );
+    } catch (err) {
+      if (httpStatusOf(err) === 412) return { created: false };
+      if (err instanceof NotS3AnswerError) throw this.notConfirmed(key, 'the upload was answered without an ETag (not an S3 answer: a proxy or portal page?)');
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'PutObject' });
+    }
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await withRetry(`confirm ${url}`, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), this.opts.retry);
+    } catch (err) {
+      if (httpStatusOf(err) === 404) throw this.notConfirmed(key, `HEAD found no object at the key after the upload answered ETag ${etag}`);
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'HeadObject (confirming the upload)' });
+    }
+    if (head.ContentLength !== bytes.byteLength || head.ETag === undefined || bareEtag(head.ETag) !== bareEtag(etag)) {
+      // Another writer's object (a server without conditional writes): it is there, whoever made it.
+      return { created: false };
+    }
+    return { created: true };
   }
 
   async remove(relPath: string): Promise<void> {

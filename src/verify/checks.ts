@@ -7,6 +7,7 @@
  */
 import type { FooterInfo } from '../desi/schema.js';
 import { parseOutputPath } from '../desi/output-path.js';
+import { WAVELENGTH_REL } from '../desi/wavelength.js';
 import { outputPath, parseTileSpec, tileKey, type TileId } from '../desi/tile.js';
 import type { JournalRecord, TileRecord } from '../storage/journal-store.js';
 import { TEMP_MARK, temporaryOwner } from '../storage/output-local.js';
@@ -15,6 +16,7 @@ import { mapLimit } from '../util/concurrency.js';
 import type { DatasetFiles, ListedFile } from './dataset-files.js';
 import { FooterProblem, readFileFooter } from './file-footer.js';
 import { emptyChecked, finding, type Checked, type Finding } from './findings.js';
+import { checkWavelengths } from './wavelength-check.js';
 import { codeSchemaProblems, referenceSchemaProblems, schemaSignature, type SchemaSignature } from './schema-check.js';
 
 /** Footers read at once. */
@@ -121,6 +123,7 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       continue;
     }
     if (!name.endsWith('.parquet')) continue;
+    if (rel === WAVELENGTH_REL) continue; // the dataset's wavelength table: checked below, not a tile's file
     parquetFiles += 1;
     if (byPath.has(rel)) continue;
     const tile = parseOutputPath(rel);
@@ -178,6 +181,8 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       await file.close();
     }
   });
+  // 4b. The wavelength table, and the grid every footer names.
+  findings.push(...(await checkWavelengths(inp.files, listing, okTiles.values())));
   // The first good file (by path) is the reference every other file's schema must repeat.
   const paths = [...signatures.keys()].sort();
   const refPath = paths[0];

@@ -47,7 +47,10 @@ const FITS_CODES = {
   BAD_HEAP: 1,
   UNSUPPORTED: 1,
 } satisfies Record<FitsErrorCode, 1>;
-const DESI_CODES = { TARGET_MISMATCH: 1, BAD_TYPE: 1, SHAPE_MISMATCH: 1, TILE_MISMATCH: 1 } satisfies Record<DesiErrorCode, 1>;
+const DESI_CODES = { TARGET_MISMATCH: 1, BAD_TYPE: 1, SHAPE_MISMATCH: 1, TILE_MISMATCH: 1, BAD_UNIT: 1, WAVELENGTH_MISMATCH: 1 } satisfies Record<
+  DesiErrorCode,
+  1
+>;
 
 /** Every FitsError and DesiError code: the error classes a bad input may end in. */
 export const KNOWN_ERROR_CLASSES: ReadonlySet<string> = new Set([...Object.keys(FITS_CODES), ...Object.keys(DESI_CODES)]);
@@ -703,14 +706,22 @@ class CheckingOutput implements OutputStore {
     if (bytes.byteLength < 12 || !magic(0) || !magic(bytes.byteLength - 4)) this.bad = `${rel}: ${bytes.byteLength} bytes that are not a Parquet file`;
     return Promise.resolve({ size: bytes.byteLength });
   }
+  /** What writeOnce stored (the dataset's wavelength table): kept, so that a read-back finds it. */
+  private readonly once = new Map<string, Uint8Array>();
+  async writeOnce(rel: string, bytes: Uint8Array): Promise<{ created: boolean }> {
+    if (this.once.has(rel)) return { created: false };
+    await this.writeAtomic(rel, bytes);
+    this.once.set(rel, bytes);
+    return { created: true };
+  }
   sweepTemporaries(): Promise<number> {
     return Promise.resolve(0);
   }
   remove(): Promise<void> {
     return Promise.resolve();
   }
-  readFile(): Promise<Uint8Array | undefined> {
-    return Promise.resolve(undefined);
+  readFile(rel: string): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.once.get(rel));
   }
   listFiles(): Promise<Map<string, number>> {
     return Promise.resolve(new Map<string, number>());

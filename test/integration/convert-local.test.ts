@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { FIXTURE_EXPECTED, FIXTURE_TREE, latestLog, listFiles, runCli, readLocalJournal } from '../helpers/cli.js';
 import { duckKvMetadata, duckQuery } from '../helpers/duckdb.js';
 import type { FooterInfo } from '../../src/desi/schema.js';
+import { gridSha256, readWavelengthFile, WAVELENGTH_REL } from '../../src/desi/wavelength.js';
 import { hexOf, listRow, readArrow, sha256Of } from '../helpers/parquet-bits.js';
 
 interface ExpectedColumn {
@@ -66,6 +67,15 @@ test('convert on an astropy-written tree: every value bit-identical to astropy, 
   assert.ok(expected.length >= 6, 'the fixture set has its tiles');
   const run = await convert();
   assert.equal(run.code, 1, `one tile has no redrock, so the run ends "done with failed tiles"; stderr: ${run.stderr}`);
+  const wl = readWavelengthFile(await readFile(join(run.out, WAVELENGTH_REL)), WAVELENGTH_REL);
+  const grids = wl.grids;
+  const wavelengthSha = gridSha256(grids);
+  assert.deepEqual(
+    grids.map((g) => g.arm),
+    ['B', 'R', 'Z'],
+  );
+  assert.equal(wl.footerSha256, wavelengthSha, "the table's footer names the hash of what it holds");
+  assert.equal(wl.unit, 'Angstrom');
   for (const e of expected) {
     const path = join(run.out, parquetPath(e));
     if (e.rows === 0) {
@@ -89,10 +99,19 @@ test('convert on an astropy-written tree: every value bit-identical to astropy, 
     }
     const kv = await duckKvMetadata(path);
     const footer = JSON.parse(kv.desi_qad) as FooterInfo;
+    // The grid is not in the footer but in the dataset's wavelength table, which the footer names by hash.
+    assert.equal(Object.keys(footer as object).includes('wavelength'), false, `${path}: no grid in the footer`);
+    assert.equal(footer.wavelengthSha256, wavelengthSha, `${path}: the footer names the wavelength table's grid`);
     for (const [arm, w] of Object.entries(e.wavelength)) {
-      assert.equal(sha256Of(new Float64Array(footer.wavelength![arm])), w.sha256, `${path}: ${arm} wavelength grid`);
+      assert.equal(sha256Of(grids.find((g) => g.arm === arm)!.values), w.sha256, `${path}: ${arm} wavelength grid, bit for bit astropy's`);
     }
-    assert.deepEqual(Object.keys(footer.wavelength!), Object.keys(e.wavelength));
+    // Units: the coadd's BUNIT on each flux and ivar column's Arrow field (and in the footer), none on masks.
+    for (const arm of ['B', 'R', 'Z']) {
+      assert.equal(table.schema.fields.find((f) => f.name === `${arm}_FLUX`)!.metadata.get('unit'), '10**-17 erg/(s cm2 Angstrom)');
+      assert.equal(table.schema.fields.find((f) => f.name === `${arm}_IVAR`)!.metadata.get('unit'), '10**+34 (s2 cm4 Angstrom2) / erg2');
+      assert.equal(table.schema.fields.find((f) => f.name === `${arm}_MASK`)!.metadata.size, 0);
+      assert.equal(footer.units?.[`${arm}_FLUX`], '10**-17 erg/(s cm2 Angstrom)');
+    }
     assert.equal(footer.selection, "SPECTYPE == 'QSO' and ZWARN == 0");
     assert.equal(footer.tile, `${e.survey}/${e.program}/${e.healpix}`);
     assert.deepEqual(
@@ -123,7 +142,7 @@ test('convert on an astropy-written tree: every value bit-identical to astropy, 
       }
     });
   }
-  const dataset = await duckQuery(`SELECT count(*) AS n, count(DISTINCT TARGETID) AS d FROM read_parquet('${run.out}/**/*.parquet')`);
+  const dataset = await duckQuery(`SELECT count(*) AS n, count(DISTINCT TARGETID) AS d FROM read_parquet('${run.out}/*/*/*/*.parquet')`);
   const total = expected.reduce((s, e) => s + e.rows, 0);
   assert.equal(Number(dataset[0].n), total, 'the dataset holds every selected row once');
   assert.equal(Number(dataset[0].d), total);
@@ -207,7 +226,7 @@ test('--fetch full and --fetch ranges write byte-identical files; ranges reads f
 
 test('selections: --spectype any --keep-zwarn keeps more rows; a resumed run with another selection is refused', async () => {
   const all = await convert(['--spectype', 'any', '--keep-zwarn']);
-  const n = await duckQuery(`SELECT count(*) AS n FROM read_parquet('${all.out}/**/*.parquet')`);
+  const n = await duckQuery(`SELECT count(*) AS n FROM read_parquet('${all.out}/*/*/*/*.parquet')`);
   const qso = (await loadExpected()).reduce((s, e) => s + e.rows, 0);
   assert.ok(Number(n[0].n) > qso, `${Number(n[0].n)} rows with every class vs ${qso} good quasars`);
   const clash = await runCli(['convert', '--source', FIXTURE_TREE, '--out', all.out, '--log-dir', all.logs, '--quiet', ...ALL]);

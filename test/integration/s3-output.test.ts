@@ -279,3 +279,28 @@ test('sweepTemporaries: a listing that is not S3\'s (no Bucket) is an error, not
     await portal.close();
   }
 });
+
+test('writeOnce: sends If-None-Match, takes 412 for "already there", and leaves the first object', { timeout: S3_TEST_TIMEOUT }, async () => {
+  const rel = '_wavelength/wavelength.parquet';
+  const key = 'once/_wavelength/wavelength.parquet';
+  const first = pseudoRandomBytes(2_000, 7);
+  // s3rver ignores If-None-Match; a server that honours it answers 412 to the second PUT (played here).
+  let puts = 0;
+  const conditions: unknown[] = [];
+  const server = await startFaultServer(s3.endpoint, (req) => {
+    if (req.method !== 'PUT') return 'proxy';
+    puts += 1;
+    conditions.push(req.headers['if-none-match']);
+    return puts === 1 ? 'proxy' : { status: 412, body: s3ErrorXml('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold') };
+  });
+  try {
+    const out = new S3OutputStore(signedClient(server.endpoint), `s3://${BUCKET}/once`, { retry: FAST_RETRY });
+    assert.deepEqual(await out.writeOnce(rel, first), { created: true });
+    assert.deepEqual(await out.writeOnce(rel, pseudoRandomBytes(2_000, 8)), { created: false });
+    assert.equal(puts, 2);
+    assert.deepEqual(conditions, ['*', '*'], 'conditional PUTs');
+  } finally {
+    await server.close();
+  }
+  assert.deepEqual(await getObjectBytes(client, BUCKET, key), first);
+});
