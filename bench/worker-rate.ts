@@ -8,6 +8,7 @@ import { fillPlan, planSpectraReads } from '../src/desi/read-plan.js';
 import { MemorySource } from '../src/storage/source.js';
 import { toEncodeTask, toTableInput, toWire, type EncodeResult, type EncodeTask } from '../src/pipeline/tasks.js';
 import { buildTileTable, footerMetadata } from '../src/desi/tile-table.js';
+import { decodeGrids } from '../src/desi/wavelength.js';
 import { planEncodings } from '../src/parquet/index.js';
 import * as worker from '../workers/tile-worker.js';
 import type { SynthReport } from '../src/synth/index.js';
@@ -108,7 +109,7 @@ function addStages(stages: EncodeStages, task: EncodeTask, encodeSec: number): v
   let t0 = performance.now();
   const input = toTableInput(task);
   const { table } = buildTileTable(input);
-  footerMetadata(input);
+  footerMetadata(input, decodeGrids(input.coaddFile, input.wavelengths));
   const table_ = sec(t0);
   t0 = performance.now();
   planEncodings(table);
