@@ -62,7 +62,22 @@ test('target columns and bits per survey (desitarget masks; CMX included)', () =
 });
 
 /** One row of rule input; `c` is maxC for all six lines unless a list is given. */
-function row(o: Partial<{ qso: 1 | 0; elg: 1 | 0; bgs: 1 | 0; wise: 1 | 0; spectype: string; z: number; fs: number; objtype: string; c: number | number[]; newRr: 1 | 0; zNew: number; mgii: 1 | 0 }>): QsoRuleInput {
+function row(
+  o: Partial<{
+    qso: 1 | 0;
+    elg: 1 | 0;
+    bgs: 1 | 0;
+    wise: 1 | 0;
+    spectype: string;
+    z: number;
+    fs: number;
+    objtype: string;
+    c: number | number[];
+    newRr: 1 | 0;
+    zNew: number;
+    mgii: 1 | 0;
+  }>,
+): QsoRuleInput {
   const c = Array.isArray(o.c) ? o.c : new Array<number>(6).fill(o.c ?? 0.1);
   return {
     n: 1,
