@@ -8,7 +8,7 @@
 import { Piscina } from 'piscina';
 import { matchTargets, selectRows, type MatchResult, type SelectResult } from '../src/desi/tile-rows.js';
 import { buildTileTable, footerMetadata } from '../src/desi/tile-table.js';
-import { fromWire, toTableInput, type EncodeResult, type EncodeTask, type MatchTask, type SelectTask } from '../src/pipeline/tasks.js';
+import { fromRefineWire, fromWire, toTableInput, type EncodeResult, type EncodeTask, type MatchTask, type SelectTask } from '../src/pipeline/tasks.js';
 import { guard } from '../src/pipeline/errors.js';
 import { encodeParquet, encodeParquetStream } from '../src/parquet/index.js';
 import { decodeGrids, gridSha256, wavelengthFileMetadata, wavelengthTable } from '../src/desi/wavelength.js';
@@ -18,7 +18,7 @@ export const select = guard((task: SelectTask): SelectResult => {
 });
 
 export const match = guard((task: MatchTask): MatchResult => {
-  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids);
+  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids, task.refine && fromRefineWire(task.refine));
 });
 
 export const encode = guard(async (task: EncodeTask): Promise<unknown> => {

@@ -120,6 +120,17 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
     .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
+    .option('select', {
+      type: 'string',
+      describe:
+        'a named selection: redrock-qso (default), desi-qso-dr1, desi-qso (DESI quasar catalog rules, read the QSO afterburners) or all; not combined with the cut options',
+    })
+    .option('target', {
+      type: 'string',
+      describe: "keep these target classes (comma list of QSO, LRG, ELG, BGS_ANY, MWS_ANY, SCND_ANY; the survey's own target column)",
+    })
+    .option('fiberstatus', { type: 'string', describe: 'good (COADD_FIBERSTATUS == 0), any (default), or a mask of bits that must be clear' })
+    .option('objtype', { type: 'string', describe: "TGT: keep science targets only (OBJTYPE == 'TGT')" })
     .option('allow-missing', {
       type: 'boolean',
       default: false,
@@ -228,7 +239,15 @@ function shardFrom(s: ShardChoice): string {
 export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
   try {
-    selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    selection = parseSelection({
+      select: a.select,
+      spectype: a.spectype,
+      keepZwarn: a['keep-zwarn'],
+      minDeltachi2: a['min-deltachi2'],
+      target: a.target,
+      fiberstatus: a.fiberstatus,
+      objtype: a.objtype,
+    });
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;

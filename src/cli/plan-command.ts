@@ -35,7 +35,15 @@ export async function planCommand(a: PlanArgs): Promise<number> {
   let selection: Selection;
   let stores: Stores;
   try {
-    selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    selection = parseSelection({
+      select: a.select,
+      spectype: a.spectype,
+      keepZwarn: a['keep-zwarn'],
+      minDeltachi2: a['min-deltachi2'],
+      target: a.target,
+      fiberstatus: a.fiberstatus,
+      objtype: a.objtype,
+    });
     stores = openStores({
       source: a.source ?? DR1_HEALPIX,
       out: a.out,

@@ -80,7 +80,15 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
   const convertArgs = forwardedArgs(a);
   const tilesArgs = a.tiles !== undefined ? ['--tiles', a.tiles.map(specText).join(',')] : [];
   try {
-    parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    parseSelection({
+      select: a.select,
+      spectype: a.spectype,
+      keepZwarn: a['keep-zwarn'],
+      minDeltachi2: a['min-deltachi2'],
+      target: a.target,
+      fiberstatus: a.fiberstatus,
+      objtype: a.objtype,
+    });
   } catch (err) {
     return fail(EXIT.usage, (err as Error).message);
   }
@@ -210,7 +218,7 @@ function forwardedArgs(a: PreflightArgs): string[] {
   put('source', a.source);
   put('sign-request', a['sign-request']);
   for (const k of ['region', 'endpoint', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'max-attempts'] as const) put(k, a[k]);
-  for (const k of ['survey', 'program', 'spectype', 'min-deltachi2'] as const) put(k, a[k]);
+  for (const k of ['survey', 'program', 'spectype', 'min-deltachi2', 'select', 'target', 'fiberstatus', 'objtype'] as const) put(k, a[k]);
   put('keep-zwarn', a['keep-zwarn'] || undefined);
   put('allow-missing', a['allow-missing'] || undefined);
   for (const k of Object.keys(KNOBS) as (keyof typeof KNOBS)[]) put(k, a[k]);

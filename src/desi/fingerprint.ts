@@ -14,7 +14,10 @@ import type { ObjectRef, TileRef } from './tile.js';
  * size, mtime or ETag) → a different one.
  */
 export function sourceFingerprint(tile: TileRef): string {
-  const text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n`;
+  let text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n`;
+  // The afterburners a selection reads (run.ts keeps only those on the tile): absent for redrock-qso, so the
+  // fingerprints of datasets made before afterburners existed do not change.
+  for (const [kind, ref] of Object.entries(tile.afterburners ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${kind}=${identity(ref)}\n`;
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 

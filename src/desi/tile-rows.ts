@@ -3,6 +3,8 @@ import { findColumn, readColumn, tableInfo } from '../fits/index.js';
 import { FitsError } from '../fits/errors.js';
 import { gatherColumns, type CatalogValues } from './catalog.js';
 import { DesiError } from './errors.js';
+import type { ColumnSpec } from '../parquet/index.js';
+import { refineRows, type RefineInput } from './refine.js';
 import { CATALOG_COLUMNS } from './schema.js';
 import { selectionColumns, type Selection } from './selection.js';
 
@@ -22,6 +24,8 @@ export interface MatchResult {
   coaddRows: Int32Array; // FIBERMAP rows of the output rows, ascending (the output order)
   order: Int32Array; // for output row i, the index into the selected targetids
   fibermap: CatalogValues[]; // output columns from FIBERMAP, output order
+  /** Columns a refined selection adds or replaces (QSO rules: QSO_MASKBITS, Z, ZERR, …), output order. */
+  extra?: ColumnSpec[];
 }
 
 const REDSHIFT_DEFS = CATALOG_COLUMNS.filter((c) => c.from === 'redshifts');
@@ -90,7 +94,7 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
  * FIBERMAP output columns. Output rows follow FIBERMAP order, so the spectra reads run forward through the
  * file. A selected target absent from the coadd, or present twice, is a TARGET_MISMATCH error.
  */
-export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids: BigInt64Array): MatchResult {
+export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids: BigInt64Array, refine?: RefineInput): MatchResult {
   const info = tableInfo(file, hdu);
   const col = findColumn(info, 'TARGETID');
   if (!col) throw new FitsError('MISSING_COLUMN', file, 'column TARGETID is missing', hdu.name, 'TARGETID');
@@ -120,7 +124,15 @@ export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids
       'TARGETID',
     );
   }
-  const coaddRows = Int32Array.from(pairs, (p) => p[0]);
-  const order = Int32Array.from(pairs, (p) => p[1]);
+  let coaddRows = Int32Array.from(pairs, (p) => p[0]);
+  let order = Int32Array.from(pairs, (p) => p[1]);
+  if (refine) {
+    // The FIBERMAP (and afterburner) part of the selection: only the rows it keeps are output.
+    const { keep, extra } = refineRows(file, hdu, info, data, coaddRows, order, refine);
+    coaddRows = Int32Array.from(keep, (k) => coaddRows[k]);
+    order = Int32Array.from(keep, (k) => order[k]);
+    const fibermap = coaddRows.length ? gatherColumns(file, hdu, info, data, FIBERMAP_DEFS, coaddRows) : [];
+    return { nspec: info.rows, coaddRows, order, fibermap, extra };
+  }
   return { nspec: info.rows, coaddRows, order, fibermap: gatherColumns(file, hdu, info, data, FIBERMAP_DEFS, coaddRows) };
 }

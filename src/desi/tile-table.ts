@@ -64,7 +64,15 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   const specs: ColumnSpec[] = [];
   let rawBytes = 0;
+  // A refined selection's columns: Z and ZERR replace the catalog's, the others follow the catalog columns.
+  const extra = new Map((match.extra ?? []).map((s) => [s.name, s]));
   for (const def of CATALOG_COLUMNS) {
+    const replaced = extra.get(def.name);
+    if (replaced) {
+      specs.push(replaced);
+      extra.delete(def.name);
+      continue;
+    }
     if (def.from === 'tile') {
       if (def.name === 'HEALPIX') specs.push({ name: def.name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(tile.healpix) });
       else specs.push({ name: def.name, kind: 'scalar', type: 'utf8', values: Array.from(idx, () => (def.name === 'SURVEY' ? tile.survey : tile.program)) });
@@ -75,6 +83,7 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
     if (!('absent' in v) && v.type !== 'utf8') rawBytes += v.values.byteLength;
     specs.push(toSpec(v));
   }
+  for (const s of extra.values()) specs.push(s);
   for (const s of task.spectra) {
     const kind = SPECTRA_KINDS.find((k) => k.suffix === s.kind)!;
     const values = gatherRows(task.coaddFile, s.hdu, s.info, kind, s.chunks, match.coaddRows);

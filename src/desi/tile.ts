@@ -25,6 +25,8 @@ export {
   type TileSpec,
 } from './layout.js';
 
+import type { AfterburnerKind } from './selection.js';
+
 /** One stored file of a tile, as discovered: where it is and what the storage says about it. */
 export interface ObjectRef {
   /** Path of a local file, or the key of an object relative to the source root. */
@@ -40,6 +42,8 @@ export interface TileRef {
   healpix: number;
   coadd?: ObjectRef;
   redrock?: ObjectRef;
+  /** The tile's QSO afterburner files (qso_qn-…, qso_mgii-…) found beside them, when discovery looked. */
+  afterburners?: Partial<Record<AfterburnerKind, ObjectRef>>;
 }
 
 /** The sizes of the tile's coadd and redrock files: what the seed's log calls the tile's FITS size. */

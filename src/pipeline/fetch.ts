@@ -60,6 +60,8 @@ export interface TileFetch {
   begin(): Promise<void>;
   redrock(): Promise<ByteSource>;
   coadd(): Promise<ByteSource>;
+  /** One of the tile's afterburner files (small: read whole in full mode, by ranges otherwise). */
+  afterburner(ref: ObjectRef): Promise<ByteSource>;
   /** Runs `step` while holding `bytes` of the budget for it (only where the strategy budgets per step). */
   holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T>;
   /** Reads every planned range of `source`, results in plan order. */
@@ -156,6 +158,10 @@ class WholeFiles extends BaseFetch implements TileFetch {
     return (await this.both())[1];
   }
 
+  afterburner(ref: ObjectRef): Promise<ByteSource> {
+    return this.whole(ref);
+  }
+
   holding<T>(_bytes: number, _what: string, step: () => Promise<T>): Promise<T> {
     return step();
   }
@@ -187,6 +193,10 @@ class Ranges extends BaseFetch implements TileFetch {
   coadd(): Promise<ByteSource> {
     if (!this.tile.coadd) throw new Error('internal: a tile without a coadd file reached the fetch');
     return this.open(this.tile.coadd);
+  }
+
+  afterburner(ref: ObjectRef): Promise<ByteSource> {
+    return this.open(ref);
   }
 
   async holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T> {

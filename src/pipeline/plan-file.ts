@@ -1,3 +1,4 @@
+import type { AfterburnerKind } from '../desi/selection.js';
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { OutputStore } from '../storage/output-store.js';
 
@@ -16,6 +17,8 @@ export interface PlanTile {
   fitsBytes: number;
   coadd: ObjectRef | null;
   redrock: ObjectRef | null;
+  /** The tile's afterburner files, when discovery found any (absent in plans made before them). */
+  afterburners?: Partial<Record<AfterburnerKind, ObjectRef>>;
 }
 
 export interface Plan {
@@ -75,7 +78,9 @@ export function makePlan(o: {
     const fitsBytes = tileFitsBytes(t);
     shardBytes[shard] += fitsBytes;
     shardTiles[shard] += 1;
-    return { key, shard, fitsBytes, coadd: t.coadd ?? null, redrock: t.redrock ?? null };
+    const entry: PlanTile = { key, shard, fitsBytes, coadd: t.coadd ?? null, redrock: t.redrock ?? null };
+    if (t.afterburners) entry.afterburners = t.afterburners;
+    return entry;
   });
   return {
     format: PLAN_FORMAT,
@@ -106,6 +111,7 @@ export function planTileRef(t: PlanTile): TileRef {
   const ref: TileRef = { survey, program, healpix: Number(healpix) };
   if (t.coadd) ref.coadd = t.coadd;
   if (t.redrock) ref.redrock = t.redrock;
+  if (t.afterburners) ref.afterburners = t.afterburners;
   return ref;
 }
 

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
-import { selectionText, type Selection } from '../desi/selection.js';
+import { afterburnersNeeded, selectionText, type Selection } from '../desi/selection.js';
+import { withAfterburners } from '../desi/afterburners.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { DONE_STATUSES, Journal } from './journal.js';
@@ -198,7 +199,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     if (swept > 0) log.info(`Removed ${swept} temporary file(s) or upload(s) left by runs that are gone.`);
 
     // 3. Discovery (a hole in it is never a success), or the shard's tiles as the plan lists them.
-    const tiles = plan && o.shard ? shardTiles(plan, o.shard.index) : await discoverTiles({ ...o, log, signal });
+    // Only the afterburners the selection reads stay on each tile: they are part of its source fingerprint.
+    const needed = afterburnersNeeded(o.selection);
+    const tiles = (plan && o.shard ? shardTiles(plan, o.shard.index) : await discoverTiles({ ...o, log, signal })).map((t) => withAfterburners(t, needed));
 
     // 4. Resume: what the journal calls done is skipped only if it still holds.
     const check = await checkResume({ tiles, done: journal.doneRecords(), out: o.out, selection: sel, signal });

@@ -1,3 +1,4 @@
+import type { AfterburnerTable, RefineInput } from '../desi/refine.js';
 import type { Selection } from '../desi/selection.js';
 import type { SpectraChunks, TileTableInput, WavelengthData } from '../desi/tile-table.js';
 import type { MatchResult, SelectResult } from '../desi/tile-rows.js';
@@ -41,6 +42,15 @@ export interface MatchTask {
   hdu: HduWire;
   data: Uint8Array;
   targetids: BigInt64Array;
+  /** The FIBERMAP/afterburner part of the selection, when it has one (desi/refine.ts). */
+  refine?: RefineWire;
+}
+
+/** A RefineInput with its afterburner HDUs in wire form. */
+export type RefineWire = Omit<RefineInput, 'afterburners'> & { afterburners: (Omit<AfterburnerTable, 'hdu'> & { hdu: HduWire })[] };
+
+export function fromRefineWire(w: RefineWire): RefineInput {
+  return { ...w, afterburners: w.afterburners.map((a) => ({ ...a, hdu: fromWire(a.file, a.hdu) })) };
 }
 
 export type SpectraChunkSet = Omit<SpectraChunks, 'hdu'> & { hdu: HduWire };
@@ -79,5 +89,6 @@ export function transferList(task: SelectTask | MatchTask | EncodeTask): ArrayBu
   if ('spectra' in task) {
     return [...task.spectra.flatMap((s) => s.chunks.map((c) => c.bytes.buffer as ArrayBuffer)), ...task.wavelengths.map((w) => w.bytes.buffer as ArrayBuffer)];
   }
-  return [task.data.buffer as ArrayBuffer];
+  const afterburners = 'refine' in task && task.refine ? task.refine.afterburners.map((a) => a.data.buffer as ArrayBuffer) : [];
+  return [task.data.buffer as ArrayBuffer, ...afterburners];
 }

@@ -3,7 +3,8 @@ import { DesiError } from '../desi/errors.js';
 import { provenanceOf } from '../desi/provenance.js';
 import { fillPlan, planBytes, planSpectraReads } from '../desi/read-plan.js';
 import type { FooterInfo } from '../desi/schema.js';
-import { selectionText, type Selection } from '../desi/selection.js';
+import { afterburnerHdu } from '../desi/afterburners.js';
+import { afterburnersNeeded, needsRefine, selectionText, type Selection } from '../desi/selection.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { TileStatus } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -12,7 +13,7 @@ import { addRetryCounters, newRetryCounters, type RetryCounters } from '../stora
 import { classify, isAborted, isFatalOutput } from './errors.js';
 import { tileFetch, type FetchContext, type FetchMode } from './fetch.js';
 import type { WorkerPool } from './pool.js';
-import { toEncodeTask, toWire } from './tasks.js';
+import { toEncodeTask, toWire, type RefineWire } from './tasks.js';
 import type { WavelengthTable } from './wavelength-table.js';
 
 export type { FetchMode };
@@ -96,6 +97,15 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.ms = performance.now() - t0;
     return outcome;
   }
+  const needed = afterburnersNeeded(ctx.selection);
+  const absent = needed.filter((k) => tile.afterburners?.[k] === undefined);
+  if (absent.length > 0) {
+    outcome.status = 'missing';
+    outcome.errorClass = 'MISSING_SOURCE';
+    outcome.error = `${key}: no ${absent.join(' and ')} file in the tile's directory (the selection "${selectionText(ctx.selection)}" needs it)`;
+    outcome.ms = performance.now() - t0;
+    return outcome;
+  }
   const { coadd: coaddRef, redrock: redrockRef } = tile;
   /** Awaits `p`, adding the wait to the outcome's read time or pool time. */
   const timed = async <T>(p: Promise<T>, into: 'ioMs' | 'poolMs'): Promise<T> => {
@@ -120,7 +130,8 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     const sel = await fetch.holding(redshifts.dataLength, `${rr.name} REDSHIFTS`, async () =>
       pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }, ctx.signal)),
     );
-    if (sel.targetids.length === 0) {
+    /** A tile that selects no row: its earlier file (if any) is removed. */
+    const empty = async (): Promise<TileOutcome> => {
       const earlier = ctx.earlierFile?.(tile);
       if (earlier !== undefined) {
         writing = true; // like a write: not stopped by the signal, and its failure is the output's
@@ -133,16 +144,35 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       }
       outcome.status = 'empty';
       return outcome;
+    };
+    if (sel.targetids.length === 0) return await empty();
+    // The afterburners the selection reads (a few KB each): headers, then the one table HDU.
+    const afterburners: RefineWire['afterburners'] = [];
+    const sources: FooterInfo['sources'] = [];
+    for (const kind of needed) {
+      const ref = tile.afterburners![kind]!;
+      const src = await fetch.afterburner(ref);
+      const hdu = afterburnerHdu(kind, src.name, await io(scanHdus(src)));
+      afterburners.push({ kind, file: src.name, hdu: toWire(hdu), data: await io(readHduData(src, hdu)) });
+      sources.push(describe(ctx, kind, ref));
     }
+    const refine: RefineWire | undefined = needsRefine(ctx.selection)
+      ? { selection: ctx.selection, survey: tile.survey, redrockFile: rr.name, targetids: sel.targetids, redshifts: sel.redshifts, afterburners }
+      : undefined;
     const coadd = await fetch.coadd();
     const cHdus = await io(scanHdus(coadd));
     checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
     const match = await fetch.holding(fibermap.dataLength, `${coadd.name} FIBERMAP`, async () =>
       pool(
-        ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids }, ctx.signal),
+        ctx.pool.run(
+          'match',
+          { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids, refine },
+          ctx.signal,
+        ),
       ),
     );
+    if (match.coaddRows.length === 0) return await empty();
     // Plan every read first (header arithmetic only), then take the budget once for all of them: the fetched
     // rows, and the worker's decoded copy of the selected ones.
     const plan = planSpectraReads(coadd.name, cHdus, match.nspec, match.coaddRows, fetch.gapBytes);
@@ -152,15 +182,15 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
         version: ctx.version,
         selection: selectionText(ctx.selection),
         tile: key,
-        sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef)],
+        sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef), ...sources],
         provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
       };
-      const { coaddRows, order, fibermap: fm } = match;
+      const { coaddRows, order, fibermap: fm, extra } = match;
       const input = {
         coaddFile: coadd.name,
         tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix },
         redshifts: sel.redshifts,
-        match: { coaddRows, order, fibermap: fm },
+        match: { coaddRows, order, fibermap: fm, extra },
         spectra,
         wavelengths,
         metadata,
@@ -210,7 +240,7 @@ function checkPixel(file: string, primary: Hdu, tile: TileRef): void {
   }
 }
 
-function describe(ctx: TileJobContext, role: 'coadd' | 'redrock', ref: ObjectRef): FooterInfo['sources'][number] {
+function describe(ctx: TileJobContext, role: FooterInfo['sources'][number]['role'], ref: ObjectRef): FooterInfo['sources'][number] {
   const d: FooterInfo['sources'][number] = { role, name: ctx.store.displayName(ref), size: ref.size };
   if (ref.etag) d.etag = ref.etag;
   if (ref.mtimeMs !== undefined) d.mtime = new Date(ref.mtimeMs).toISOString();

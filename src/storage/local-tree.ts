@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { AFTERBURNER_KINDS, afterburnerFileName } from '../desi/afterburners.js';
 import { coaddName, folderNumber, healpixInPixgroup, notInPixgroup, redrockName } from '../desi/layout.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import { LocalFileSource } from './local.js';
@@ -44,6 +45,10 @@ export class LocalTileStore implements TileStore {
             const dir = join(groupDir, p);
             tile.coadd = await statRef(join(dir, coaddName(tile)), problems, unreadable);
             tile.redrock = await statRef(join(dir, redrockName(tile)), problems, unreadable);
+            for (const kind of AFTERBURNER_KINDS) {
+              const ref = await statRef(join(dir, afterburnerFileName(kind, tile)), problems, unreadable);
+              if (ref) (tile.afterburners ??= {})[kind] = ref;
+            }
             tiles.push(tile);
           }
         }

@@ -1,6 +1,7 @@
 /**
  * A DESI healpix tree under an S3 prefix: `{prefix}/{survey}/{program}/{pixgroup}/{pixnum}/coadd-….fits`.
  */
+import { AFTERBURNER_KINDS, afterburnerFileName } from '../desi/afterburners.js';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/layout.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
@@ -146,12 +147,14 @@ export class S3TileStore implements TileStore {
           tile = { survey, program, healpix: parsed.healpix };
           found.set(tileId, tile);
         }
-        if (parsed.kind === 'other') continue;
+        const afterburner = parsed.kind === 'other' ? AFTERBURNER_KINDS.find((k) => parsed.file === afterburnerFileName(k, tile)) : undefined;
+        if (parsed.kind === 'other' && afterburner === undefined) continue;
         const ref: ObjectRef = { path: key, size: obj.Size ?? 0 };
         const etag = normalizeEtag(obj.ETag);
         if (etag) ref.etag = etag;
         if (obj.LastModified) ref.mtimeMs = obj.LastModified.getTime();
-        tile[parsed.kind] = ref;
+        if (afterburner !== undefined) (tile.afterburners ??= {})[afterburner] = ref;
+        else if (parsed.kind !== 'other') tile[parsed.kind] = ref;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !token)

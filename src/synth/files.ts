@@ -114,3 +114,22 @@ export async function writeRedrock(path: string, spec: SynthTileSpec, catalog: T
     await writeTable(w, hdu, tables[hdu.spec.extname]);
   });
 }
+
+/** Writes a file of one binary table (after an empty primary HDU); returns its size in bytes. */
+export async function writeTableFile(
+  path: string,
+  spec: Extract<HduLayout, { kind: 'table' }>['spec'],
+  columns: Record<string, ColumnValues>,
+): Promise<number> {
+  return writeFile(
+    path,
+    [
+      { kind: 'primary', cards: [] },
+      { kind: 'table', spec },
+    ],
+    async (w, hdu) => {
+      if (hdu.kind !== 'table') throw new Error('synth: unexpected image HDU in a table file');
+      await writeTable(w, hdu, columns);
+    },
+  );
+}

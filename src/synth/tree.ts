@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { plantQsoCases, writeAfterburners } from './afterburners.js';
 import { buildCatalog, tileSeed } from './catalog.js';
 import { writeCoadd, writeRedrock } from './files.js';
 import { armGrids, type WavelengthMode } from './grids.js';
@@ -25,6 +26,8 @@ export async function synthTile(root: string, spec: SynthTileSpec, mode: Wavelen
   await mkdir(paths.dir, { recursive: true });
   const nwaveTotal = armGrids(mode).reduce((s, g) => s + g.nwave, 0);
   const catalog = buildCatalog(spec, nwaveTotal);
+  if (spec.qsoCases) plantQsoCases(spec, catalog);
+  await writeAfterburners(paths.dir, spec, catalog);
   const coaddBytes = await writeCoadd(paths.coadd, spec, mode, catalog, tileSeed(spec));
   const redrockBytes = await writeRedrock(paths.redrock, spec, catalog);
   return {

@@ -10,6 +10,8 @@ export interface SynthTileSpec {
   seed: number;
   /** How *_MASK is stored: plain int32 (DR1 iron, the default) or uint32 via BZERO = 2^31 (EDR fuji). */
   mask?: 'int32' | 'uint32-bzero';
+  /** Plant the QSO catalog's cases (synth/afterburners.ts) in the catalog; goodQso is then not redrock-qso's truth. */
+  qsoCases?: boolean;
 }
 
 export interface SynthOptions {

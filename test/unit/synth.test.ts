@@ -281,7 +281,9 @@ describe('synth: small tree', () => {
       const expectedFiles: string[] = [];
       for (const s of specs) {
         const d = `${s.survey}/${s.program}/${Math.floor(s.healpix / 100)}/${s.healpix}`;
-        expectedFiles.push(`${d}/coadd-${s.survey}-${s.program}-${s.healpix}.fits`, `${d}/redrock-${s.survey}-${s.program}-${s.healpix}.fits`);
+        const stem = `${s.survey}-${s.program}-${s.healpix}.fits`;
+        // the QSO afterburners beside coadd and redrock, as in DESI's tree
+        expectedFiles.push(`${d}/coadd-${stem}`, `${d}/redrock-${stem}`, `${d}/qso_qn-${stem}`, `${d}/qso_mgii-${stem}`);
       }
       assert.deepEqual(await listFiles(a), expectedFiles.sort(), 'exactly the DESI layout, no temp files left');
 
