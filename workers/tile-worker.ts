@@ -13,11 +13,12 @@ import { guard } from '../src/pipeline/errors.js';
 import { encodeParquetStream } from '../src/parquet/index.js';
 
 export const select = guard((task: SelectTask): SelectResult => {
-  return selectRows(task.file, fromWire(task.file, task.hdu), task.data, task.selection);
+  const tsnr2 = task.tsnr2 && { hdu: fromWire(task.file, task.tsnr2.hdu), data: task.tsnr2.data };
+  return selectRows(task.file, fromWire(task.file, task.hdu), task.data, task.selection, task.columns, tsnr2);
 });
 
 export const match = guard((task: MatchTask): MatchResult => {
-  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids);
+  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids, task.columns);
 });
 
 export const encode = guard(async (task: EncodeTask): Promise<unknown> => {

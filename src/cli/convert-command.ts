@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
+import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
 import { parseSelection } from '../desi/selection.js';
 import { canonicalNames } from '../desi/names.js';
 import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
@@ -120,6 +121,12 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('spectype', { type: 'string', describe: 'SPECTYPE values to keep, comma list, or "any" (default QSO)' })
     .option('keep-zwarn', { type: 'boolean', default: false, describe: 'drop the ZWARN == 0 cut' })
     .option('min-deltachi2', { type: 'number', describe: 'keep only DELTACHI2 > X' })
+    .option('columns', {
+      type: 'string',
+      default: 'default',
+      describe:
+        'catalog column set: default (redshifts, targets of every survey, photometry, TSNR2) or all (every DR1 FIBERMAP column too); part of the dataset',
+    })
     .option('allow-missing', {
       type: 'boolean',
       default: false,
@@ -227,8 +234,10 @@ function shardFrom(s: ShardChoice): string {
 
 export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
+  let columns: ColumnSet;
   try {
     selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    columns = parseColumnSet(a.columns);
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
@@ -320,6 +329,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     registry,
     run: registry.run,
     selection,
+    columns,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: a.tiles,
     sample: a.sample,

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
+import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
 import { parseSelection, selectionText, type Selection } from '../desi/selection.js';
 import { checkIdentity, discoverTiles, EXIT, logStop, type RunOptions } from '../pipeline/run.js';
 import { RunLog, type Level } from '../pipeline/log.js';
@@ -33,9 +34,11 @@ type PlanArgs = Awaited<ReturnType<typeof planOptions>['argv']>;
 
 export async function planCommand(a: PlanArgs): Promise<number> {
   let selection: Selection;
+  let columns: ColumnSet;
   let stores: Stores;
   try {
     selection = parseSelection({ spectype: a.spectype, keepZwarn: a['keep-zwarn'], minDeltachi2: a['min-deltachi2'] });
+    columns = parseColumnSet(a.columns);
     stores = openStores({
       source: a.source ?? DR1_HEALPIX,
       out: a.out,
@@ -50,6 +53,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
   return runPlan({
     stores,
     selection,
+    columns,
     ...surveysPrograms(a),
     tiles: a.tiles,
     sample: a.sample,
@@ -62,7 +66,10 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 }
 
 /** What `desi-qad plan` was asked for, with its stores open. */
-export type PlanOptions = Pick<RunOptions, 'selection' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'> & {
+export type PlanOptions = Pick<
+  RunOptions,
+  'selection' | 'columns' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
+> & {
   stores: Stores;
   shards: number;
 };
@@ -95,7 +102,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
     log.info(`Selection: ${sel}`);
 
     journal = await Journal.open(o.stores.journal);
-    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, version, run: registry.run, start, log });
+    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, columns: o.columns, version, run: registry.run, start, log });
     const tiles = await discoverTiles({ ...o, store, log });
 
     let old: Plan | undefined;

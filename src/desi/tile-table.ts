@@ -4,7 +4,7 @@ import { decodeImage, imageInfo } from '../fits/index.js';
 import { buildTable, type ColumnSpec } from '../parquet/index.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
 import { DesiError } from './errors.js';
-import { CATALOG_COLUMNS, FOOTER_KEY, SPECTRA_KINDS, type FooterInfo } from './schema.js';
+import { catalogColumns, FOOTER_KEY, SPECTRA_KINDS, type CatalogColumnDef, type FooterInfo } from './schema.js';
 import { gatherRows, type RowChunk } from './spectra.js';
 import type { MatchResult } from './tile-rows.js';
 
@@ -43,9 +43,9 @@ function reorder(v: CatalogValues, order: Int32Array): CatalogValues {
   return { ...v, values: dst, valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) };
 }
 
-function toSpec(v: CatalogValues): ColumnSpec {
+function toSpec(v: CatalogValues, defs: readonly CatalogColumnDef[]): ColumnSpec {
   if ('absent' in v) {
-    const def = CATALOG_COLUMNS.find((c) => c.name === v.name);
+    const def = defs.find((c) => c.name === v.name);
     if (def?.list) return { name: v.name, kind: 'nullList', type: v.type === 'int64' ? 'int64' : 'float64' };
     return { name: v.name, kind: 'null', type: v.type };
   }
@@ -65,7 +65,8 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   const specs: ColumnSpec[] = [];
   let rawBytes = 0;
-  for (const def of CATALOG_COLUMNS) {
+  const defs = catalogColumns(task.metadata.columns ?? 'default');
+  for (const def of defs) {
     if (def.from === 'tile') {
       if (def.name === 'HEALPIX') specs.push({ name: def.name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(tile.healpix) });
       else specs.push({ name: def.name, kind: 'scalar', type: 'utf8', values: Array.from(idx, () => (def.name === 'SURVEY' ? tile.survey : tile.program)) });
@@ -74,7 +75,7 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
     const v = byName.get(def.name);
     if (!v) throw new Error(`internal: column ${def.name} was not gathered`);
     if (!('absent' in v) && v.type !== 'utf8') rawBytes += v.values.byteLength;
-    specs.push(toSpec(v));
+    specs.push(toSpec(v, defs));
   }
   for (const s of task.spectra) {
     const kind = SPECTRA_KINDS.find((k) => k.suffix === s.kind)!;

@@ -1,3 +1,4 @@
+import type { ColumnSet } from '../desi/column-sets.js';
 import type { Selection } from '../desi/selection.js';
 import type { SpectraChunks, TileTableInput, WavelengthData } from '../desi/tile-table.js';
 import type { MatchResult, SelectResult } from '../desi/tile-rows.js';
@@ -27,12 +28,16 @@ export function fromWire(file: string, w: HduWire): Hdu {
   return { ...rest, header: new Header(cards, file, w.name || w.index) };
 }
 
-/** Evaluate the selection on a redrock REDSHIFTS table. */
+/** Evaluate the selection on a redrock REDSHIFTS table, and gather the kept rows' TSNR2 values. */
 export interface SelectTask {
   file: string;
   hdu: HduWire;
   data: Uint8Array;
   selection: Selection;
+  /** The column set; 'default' when not given. */
+  columns?: ColumnSet;
+  /** The redrock's TSNR2 HDU and its bytes, when the file has one. */
+  tsnr2?: { hdu: HduWire; data: Uint8Array };
 }
 
 /** Find the selected targets in the coadd FIBERMAP. */
@@ -41,6 +46,7 @@ export interface MatchTask {
   hdu: HduWire;
   data: Uint8Array;
   targetids: BigInt64Array;
+  columns?: ColumnSet;
 }
 
 export type SpectraChunkSet = Omit<SpectraChunks, 'hdu'> & { hdu: HduWire };
@@ -77,5 +83,6 @@ export function transferList(task: SelectTask | MatchTask | EncodeTask): ArrayBu
   if ('spectra' in task) {
     return [...task.spectra.flatMap((s) => s.chunks.map((c) => c.bytes.buffer as ArrayBuffer)), ...task.wavelengths.map((w) => w.bytes.buffer as ArrayBuffer)];
   }
+  if ('tsnr2' in task && task.tsnr2) return [task.data.buffer as ArrayBuffer, task.tsnr2.data.buffer as ArrayBuffer];
   return [task.data.buffer as ArrayBuffer];
 }
