@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Open FITS files with astropy, check that every HDU's header and data read, print a JSON summary.
 
-Usage: /usr/bin/python3 scripts/check-fits-astropy.py FILE...
+Usage: /usr/bin/python3 scripts/check-fits-astropy.py [--values] FILE...
 
 For each file: fits.open(...).verify('exception'), then every HDU's .data is read in full; any astropy
 warning (e.g. "File may have been truncated") is an error, and the HDUs must end exactly at the end of the
@@ -10,6 +10,11 @@ file. The summary
 slowest axis first), BZERO and numpy dtype for images, and columns (name, TFORM, TDIM, TZERO, numpy dtype)
 and row count for tables. For a REDSHIFTS table it also counts rows with SPECTYPE.strip() == 'QSO' and
 ZWARN == 0 ("good_qso"). Exits 1 if any file fails (the error is in the summary and on stderr).
+
+With --values, every one-value-per-row column of the REDSHIFTS, FIBERMAP, TSNR2 and SCORES tables also has
+"values", what astropy reads: integers (and unsigned ones, TZERO applied) as decimal strings, floats as the
+hex of their little-endian bytes in astropy's dtype (NaN payloads kept), strings as astropy's str (trailing
+blanks stripped).
 """
 import json
 import os
@@ -30,6 +35,25 @@ def card_value(header, key):
     if isinstance(value, (float, np.floating)):
         return float(value)
     return value
+
+
+VALUE_TABLES = ("REDSHIFTS", "FIBERMAP", "TSNR2", "SCORES")
+WITH_VALUES = False
+
+
+def column_values(values):
+    """A column's values as JSON: decimal strings, little-endian float hex, or str."""
+    kind = values.dtype.kind
+    if kind in "iub":
+        return [str(int(v)) for v in values]
+    if kind == "f":
+        little = values.astype(values.dtype.newbyteorder("<"), copy=True)  # a byte swap: every bit kept
+        width = little.dtype.itemsize
+        raw = little.tobytes()
+        return [raw[i * width:(i + 1) * width].hex() for i in range(len(little))]
+    if kind in "SU":
+        return [v.decode("ascii") if isinstance(v, bytes) else str(v) for v in values]
+    raise ValueError("no value dump for dtype %s" % values.dtype)
 
 
 def summarize_hdu(index, hdu):
@@ -55,6 +79,8 @@ def summarize_hdu(index, hdu):
             if data is not None:
                 values = data[c.name]
                 col["dtype"] = values.dtype.name if values.dtype.kind not in "SU" else "str"
+                if WITH_VALUES and hdu.name in VALUE_TABLES and values.ndim == 1:
+                    col["values"] = column_values(values)
             columns.append(col)
         out["columns"] = columns
         if data is not None and hdu.name == "REDSHIFTS":
@@ -90,6 +116,10 @@ def summarize_file(path):
 
 
 def main(paths):
+    global WITH_VALUES
+    if paths and paths[0] == "--values":
+        WITH_VALUES = True
+        paths = paths[1:]
     if not paths:
         print(__doc__, file=sys.stderr)
         return 2

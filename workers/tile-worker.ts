@@ -14,11 +14,12 @@ import { encodeParquet, encodeParquetStream } from '../src/parquet/index.js';
 import { decodeGrids, gridSha256, wavelengthFileMetadata, wavelengthTable } from '../src/desi/wavelength.js';
 
 export const select = guard((task: SelectTask): SelectResult => {
-  return selectRows(task.file, fromWire(task.file, task.hdu), task.data, task.selection);
+  const tsnr2 = task.tsnr2 && { hdu: fromWire(task.file, task.tsnr2.hdu), data: task.tsnr2.data };
+  return selectRows(task.file, fromWire(task.file, task.hdu), task.data, task.selection, task.columns, tsnr2);
 });
 
 export const match = guard((task: MatchTask): MatchResult => {
-  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids, task.refine && fromRefineWire(task.refine));
+  return matchTargets(task.file, fromWire(task.file, task.hdu), task.data, task.targetids, task.columns, task.refine && fromRefineWire(task.refine));
 });
 
 export const encode = guard(async (task: EncodeTask): Promise<unknown> => {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
+import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
 import { parseSelection } from '../desi/selection.js';
 import { canonicalNames } from '../desi/names.js';
 import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
@@ -131,6 +132,12 @@ export function selectionOptions<T>(y: Argv<T>) {
     })
     .option('fiberstatus', { type: 'string', describe: 'good (COADD_FIBERSTATUS == 0), any (default), or a mask of bits that must be clear' })
     .option('objtype', { type: 'string', describe: "TGT: keep science targets only (OBJTYPE == 'TGT')" })
+    .option('columns', {
+      type: 'string',
+      default: 'default',
+      describe:
+        'catalog column set: default (redshifts, targets of every survey, photometry, TSNR2) or all (every DR1 FIBERMAP column too); part of the dataset',
+    })
     .option('allow-missing', {
       type: 'boolean',
       default: false,
@@ -238,6 +245,7 @@ function shardFrom(s: ShardChoice): string {
 
 export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
+  let columns: ColumnSet;
   try {
     selection = parseSelection({
       select: a.select,
@@ -248,6 +256,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
       fiberstatus: a.fiberstatus,
       objtype: a.objtype,
     });
+    columns = parseColumnSet(a.columns);
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
@@ -339,6 +348,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     registry,
     run: registry.run,
     selection,
+    columns,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: a.tiles,
     sample: a.sample,

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
+import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
 import { parseSelection, selectionText, type Selection } from '../desi/selection.js';
 import { checkIdentity, discoverTiles, EXIT, logStop, type RunOptions } from '../pipeline/run.js';
 import { RunLog, type Level } from '../pipeline/log.js';
@@ -33,6 +34,7 @@ type PlanArgs = Awaited<ReturnType<typeof planOptions>['argv']>;
 
 export async function planCommand(a: PlanArgs): Promise<number> {
   let selection: Selection;
+  let columns: ColumnSet;
   let stores: Stores;
   try {
     selection = parseSelection({
@@ -44,6 +46,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
       fiberstatus: a.fiberstatus,
       objtype: a.objtype,
     });
+    columns = parseColumnSet(a.columns);
     stores = openStores({
       source: a.source ?? DR1_HEALPIX,
       out: a.out,
@@ -58,6 +61,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
   return runPlan({
     stores,
     selection,
+    columns,
     ...surveysPrograms(a),
     tiles: a.tiles,
     sample: a.sample,
@@ -70,7 +74,10 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 }
 
 /** What `desi-qad plan` was asked for, with its stores open. */
-export type PlanOptions = Pick<RunOptions, 'selection' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'> & {
+export type PlanOptions = Pick<
+  RunOptions,
+  'selection' | 'columns' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
+> & {
   stores: Stores;
   shards: number;
 };
@@ -103,7 +110,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
     log.info(`Selection: ${sel}`);
 
     journal = await Journal.open(o.stores.journal);
-    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, version, run: registry.run, start, log });
+    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, columns: o.columns, version, run: registry.run, start, log });
     const tiles = await discoverTiles({ ...o, store, log });
 
     let old: Plan | undefined;

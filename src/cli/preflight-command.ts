@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
+import { parseColumnSet } from '../desi/column-sets.js';
 import { parseSelection } from '../desi/selection.js';
 import type { TileSpec } from '../desi/tile.js';
 import { EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
@@ -89,6 +90,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       fiberstatus: a.fiberstatus,
       objtype: a.objtype,
     });
+    parseColumnSet(a.columns);
   } catch (err) {
     return fail(EXIT.usage, (err as Error).message);
   }
@@ -218,7 +220,7 @@ function forwardedArgs(a: PreflightArgs): string[] {
   put('source', a.source);
   put('sign-request', a['sign-request']);
   for (const k of ['region', 'endpoint', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'max-attempts'] as const) put(k, a[k]);
-  for (const k of ['survey', 'program', 'spectype', 'min-deltachi2', 'select', 'target', 'fiberstatus', 'objtype'] as const) put(k, a[k]);
+  for (const k of ['survey', 'program', 'spectype', 'min-deltachi2', 'select', 'target', 'fiberstatus', 'objtype', 'columns'] as const) put(k, a[k]);
   put('keep-zwarn', a['keep-zwarn'] || undefined);
   put('allow-missing', a['allow-missing'] || undefined);
   for (const k of Object.keys(KNOBS) as (keyof typeof KNOBS)[]) put(k, a[k]);

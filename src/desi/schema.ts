@@ -4,12 +4,14 @@
  * or desispec version wrote: a column absent from a file is null, and a narrower integer or float type in
  * a file (later redrock versions write some 32-bit columns) is widened losslessly to the type below.
  */
+import { ALL_EXTRA_COLUMNS, DEFAULT_EXTRA_COLUMNS, type ColumnSet } from './column-sets.js';
+
 export type CatalogType = 'int16' | 'int32' | 'int64' | 'float32' | 'float64' | 'utf8';
 
 export interface CatalogColumnDef {
   name: string;
-  /** Where the value comes from: the redrock REDSHIFTS table, the coadd FIBERMAP, or the tile itself. */
-  from: 'redshifts' | 'fibermap' | 'tile';
+  /** Where the value comes from: the redrock REDSHIFTS or TSNR2 table, the coadd FIBERMAP, or the tile itself. */
+  from: 'redshifts' | 'fibermap' | 'tsnr2' | 'tile';
   type: CatalogType;
   /** For a fixed-length vector column (COEFF): a list of this many values. */
   list?: boolean;
@@ -47,6 +49,17 @@ export const CATALOG_COLUMNS: readonly CatalogColumnDef[] = [
   { name: 'FLUX_W2', from: 'fibermap', type: 'float32' },
 ];
 
+/**
+ * The catalog columns of a column set, in output order: CATALOG_COLUMNS, then the default set's additions,
+ * then (for `all`) the rest of DR1's FIBERMAP. Fixed lists: one dataset, one schema.
+ */
+export function catalogColumns(set: ColumnSet): readonly CatalogColumnDef[] {
+  return set === 'all' ? ALL_COLUMNS : DEFAULT_COLUMNS;
+}
+
+const DEFAULT_COLUMNS: readonly CatalogColumnDef[] = [...CATALOG_COLUMNS, ...DEFAULT_EXTRA_COLUMNS];
+const ALL_COLUMNS: readonly CatalogColumnDef[] = [...DEFAULT_COLUMNS, ...ALL_EXTRA_COLUMNS];
+
 /** The spectra HDUs of one arm, in output order, and their element types. */
 export const SPECTRA_KINDS = [
   { suffix: 'FLUX', type: 'float32' },
@@ -67,6 +80,7 @@ export const FOOTER_KEY = 'desi_qad';
 export interface FooterInfo {
   version: string; // "desi-qad 0.1.0"
   selection: string; // canonical text of the selection
+  columns?: ColumnSet; // the column set (absent in files written before column sets: 'default' of that time)
   tile: string; // "main/dark/23040"
   sources: { role: 'coadd' | 'redrock' | 'qso_qn' | 'qso_mgii'; name: string; size: number; mtime?: string; etag?: string }[];
   provenance: { coadd: Record<string, string>; redrock: Record<string, string> };

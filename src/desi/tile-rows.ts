@@ -4,8 +4,9 @@ import { FitsError } from '../fits/errors.js';
 import { gatherColumns, type CatalogValues } from './catalog.js';
 import { DesiError } from './errors.js';
 import type { ColumnSpec } from '../parquet/index.js';
+import type { ColumnSet } from './column-sets.js';
 import { refineRows, type RefineInput } from './refine.js';
-import { CATALOG_COLUMNS } from './schema.js';
+import { catalogColumns, type CatalogColumnDef } from './schema.js';
 import { selectionColumns, type Selection } from './selection.js';
 
 /**
@@ -28,15 +29,20 @@ export interface MatchResult {
   extra?: ColumnSpec[];
 }
 
-const REDSHIFT_DEFS = CATALOG_COLUMNS.filter((c) => c.from === 'redshifts');
-const FIBERMAP_DEFS = CATALOG_COLUMNS.filter((c) => c.from === 'fibermap');
+const defsFrom = (set: ColumnSet, from: CatalogColumnDef['from']) => catalogColumns(set).filter((c) => c.from === from);
+
+/** The redrock's TSNR2 HDU and its data bytes, when the file has one. */
+export interface Tsnr2Data {
+  hdu: Hdu;
+  data: Uint8Array;
+}
 
 /**
  * Evaluates the selection on a REDSHIFTS table and gathers the output's REDSHIFTS columns for the kept rows
  * (in file order). Columns the selection needs must exist; a TARGETID kept twice is an error, since the output
  * must hold every target once.
  */
-export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Selection): SelectResult {
+export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Selection, columns: ColumnSet = 'default', tsnr2?: Tsnr2Data): SelectResult {
   const info = tableInfo(file, hdu);
   for (const name of selectionColumns(sel)) {
     if (!findColumn(info, name)) throw new FitsError('MISSING_COLUMN', file, `column ${name} is missing (the selection needs it)`, hdu.name, name);
@@ -86,7 +92,41 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
     seen.add(id);
     targetids[i] = id;
   });
-  return { rows: info.rows, targetids, redshifts: rows.length ? gatherColumns(file, hdu, info, data, REDSHIFT_DEFS, rows) : [] };
+  if (rows.length === 0) return { rows: info.rows, targetids, redshifts: [] };
+  const redshifts = gatherColumns(file, hdu, info, data, defsFrom(columns, 'redshifts'), rows);
+  return { rows: info.rows, targetids, redshifts: [...redshifts, ...tsnr2Columns(file, ids, targetids, columns, tsnr2)] };
+}
+
+/**
+ * The TSNR2 columns of the selected targets, in selection order (like the REDSHIFTS ones). TSNR2 rows are
+ * matched by TARGETID, whatever their order, and must describe exactly REDSHIFTS' targets, each once: any
+ * other TSNR2 table is a TARGET_MISMATCH naming the file and HDU. A redrock without a TSNR2 HDU (older
+ * productions) gives null columns.
+ */
+function tsnr2Columns(file: string, redshiftIds: BigInt64Array, selected: BigInt64Array, columns: ColumnSet, tsnr2?: Tsnr2Data): CatalogValues[] {
+  const defs = defsFrom(columns, 'tsnr2');
+  if (defs.length === 0) return [];
+  if (!tsnr2) return defs.map((d) => ({ name: d.name, type: d.type, absent: true }));
+  const { hdu, data } = tsnr2;
+  const info = tableInfo(file, hdu);
+  const col = findColumn(info, 'TARGETID');
+  if (!col) throw new FitsError('MISSING_COLUMN', file, 'column TARGETID is missing', hdu.name, 'TARGETID');
+  const tid = readColumn(file, hdu, info, col, data);
+  if (tid.type !== 'int64' || tid.repeat !== 1)
+    throw new DesiError('BAD_TYPE', file, `TARGETID must be one int64 (K) per row, found ${tid.type}`, hdu.name, 'TARGETID');
+  const ids = tid.values as BigInt64Array;
+  const mismatch = (why: string) =>
+    new DesiError('TARGET_MISMATCH', file, `the TSNR2 table does not describe the REDSHIFTS targets: ${why}`, hdu.name, 'TARGETID');
+  if (ids.length !== redshiftIds.length) throw mismatch(`${ids.length} TSNR2 rows for ${redshiftIds.length} REDSHIFTS rows`);
+  const rowOf = new Map<bigint, number>();
+  ids.forEach((id, r) => {
+    if (rowOf.has(id)) throw mismatch(`TARGETID ${id} appears more than once`);
+    rowOf.set(id, r);
+  });
+  const missing = redshiftIds.find((id) => !rowOf.has(id));
+  if (missing !== undefined) throw mismatch(`REDSHIFTS TARGETID ${missing} has no TSNR2 row`);
+  const rows = Int32Array.from(selected, (id) => rowOf.get(id)!);
+  return gatherColumns(file, hdu, info, data, defs, rows);
 }
 
 /**
@@ -94,7 +134,15 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
  * FIBERMAP output columns. Output rows follow FIBERMAP order, so the spectra reads run forward through the
  * file. A selected target absent from the coadd, or present twice, is a TARGET_MISMATCH error.
  */
-export function matchTargets(file: string, hdu: Hdu, data: Uint8Array, targetids: BigInt64Array, refine?: RefineInput): MatchResult {
+export function matchTargets(
+  file: string,
+  hdu: Hdu,
+  data: Uint8Array,
+  targetids: BigInt64Array,
+  columns: ColumnSet = 'default',
+  refine?: RefineInput,
+): MatchResult {
+  const FIBERMAP_DEFS = defsFrom(columns, 'fibermap');
   const info = tableInfo(file, hdu);
   const col = findColumn(info, 'TARGETID');
   if (!col) throw new FitsError('MISSING_COLUMN', file, 'column TARGETID is missing', hdu.name, 'TARGETID');

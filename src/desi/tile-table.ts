@@ -2,7 +2,8 @@ import type { Table } from 'apache-arrow';
 import type { Hdu, ImageInfo } from '../fits/index.js';
 import { buildTable, type ColumnSpec } from '../parquet/index.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
-import { CATALOG_COLUMNS, FOOTER_KEY, SPECTRA_KINDS, type FooterInfo } from './schema.js';
+import { DesiError } from './errors.js';
+import { catalogColumns, FOOTER_KEY, SPECTRA_KINDS, type CatalogColumnDef, type FooterInfo } from './schema.js';
 import { gatherRows, type RowChunk } from './spectra.js';
 import type { MatchResult } from './tile-rows.js';
 import { gridSha256, type ArmGrid } from './wavelength.js';
@@ -42,9 +43,9 @@ function reorder(v: CatalogValues, order: Int32Array): CatalogValues {
   return { ...v, values: dst, valid: v.valid && Uint8Array.from(order, (i) => v.valid![i]) };
 }
 
-function toSpec(v: CatalogValues): ColumnSpec {
+function toSpec(v: CatalogValues, defs: readonly CatalogColumnDef[]): ColumnSpec {
   if ('absent' in v) {
-    const def = CATALOG_COLUMNS.find((c) => c.name === v.name);
+    const def = defs.find((c) => c.name === v.name);
     if (def?.list) return { name: v.name, kind: 'nullList', type: v.type === 'int64' ? 'int64' : 'float64' };
     return { name: v.name, kind: 'null', type: v.type };
   }
@@ -66,7 +67,8 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
   let rawBytes = 0;
   // A refined selection's columns: Z and ZERR replace the catalog's, the others follow the catalog columns.
   const extra = new Map((match.extra ?? []).map((s) => [s.name, s]));
-  for (const def of CATALOG_COLUMNS) {
+  const defs = catalogColumns(task.metadata.columns ?? 'default');
+  for (const def of defs) {
     const replaced = extra.get(def.name);
     if (replaced) {
       specs.push(replaced);
@@ -81,7 +83,7 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
     const v = byName.get(def.name);
     if (!v) throw new Error(`internal: column ${def.name} was not gathered`);
     if (!('absent' in v) && v.type !== 'utf8') rawBytes += v.values.byteLength;
-    specs.push(toSpec(v));
+    specs.push(toSpec(v, defs));
   }
   for (const s of extra.values()) specs.push(s);
   for (const s of task.spectra) {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
+import type { ColumnSet } from '../desi/column-sets.js';
 import { afterburnersNeeded, selectionText, type Selection } from '../desi/selection.js';
 import { withAfterburners } from '../desi/afterburners.js';
 import type { TileStore } from '../storage/tile-store.js';
@@ -40,6 +41,8 @@ export interface RunOptions {
   /** This run's id (registry.run): it names the run in the journal, its temporaries and its claims. */
   run: string;
   selection: Selection;
+  /** The column set (--columns; default 'default'): part of the dataset's identity. */
+  columns?: ColumnSet;
   surveys: string[];
   programs: string[];
   /** Only these tiles (--tiles, parsed by parseTileSpecs): a healpix number in any survey/program asked for, or one tile. */
@@ -182,6 +185,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       out: o.out,
       source: o.store.root,
       selection: sel,
+      columns: o.columns ?? 'default',
       version: o.version,
       run: o.run,
       start: startDate,
@@ -251,6 +255,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       out: o.out,
       pool,
       selection: o.selection,
+      columns: o.columns ?? 'default',
       fetch: o.fetch,
       gapBytes: o.gapBytes,
       version: o.version,
@@ -517,6 +522,8 @@ export async function checkIdentity(o: {
   out: OutputStore;
   source: string;
   selection: string;
+  /** The column set; 'default' when not given. */
+  columns?: ColumnSet;
   version: string;
   run: string;
   start: Date;
@@ -535,6 +542,7 @@ export async function checkIdentity(o: {
     format: DATASET_FORMAT,
     schemaVersion: DATASET_SCHEMA_VERSION,
     selection: sel,
+    columns: o.columns ?? 'default',
     source: o.source,
     toolVersion: o.version,
     created: o.start.toISOString(),
@@ -547,6 +555,11 @@ export async function checkIdentity(o: {
       [
         `${o.out.root} is a dataset of another selection or source (${o.identity.location}, created ${identity.created} by run ${identity.createdBy}):`,
         ...differences.map((d) => `  ${d}`),
+        ...(identity.schemaVersion < DATASET_SCHEMA_VERSION
+          ? [
+              `  (schema version ${identity.schemaVersion} is an older desi-qad's column layout: its files cannot be mixed with this version's; finish it with that version, or convert into a new --out)`,
+            ]
+          : []),
         `Use a new --out for this selection and source, or run with the dataset's own options.`,
       ].join('\n'),
     );

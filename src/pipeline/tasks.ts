@@ -1,4 +1,5 @@
 import type { AfterburnerTable, RefineInput } from '../desi/refine.js';
+import type { ColumnSet } from '../desi/column-sets.js';
 import type { Selection } from '../desi/selection.js';
 import type { SpectraChunks, TileTableInput, WavelengthData } from '../desi/tile-table.js';
 import type { MatchResult, SelectResult } from '../desi/tile-rows.js';
@@ -28,12 +29,16 @@ export function fromWire(file: string, w: HduWire): Hdu {
   return { ...rest, header: new Header(cards, file, w.name || w.index) };
 }
 
-/** Evaluate the selection on a redrock REDSHIFTS table. */
+/** Evaluate the selection on a redrock REDSHIFTS table, and gather the kept rows' TSNR2 values. */
 export interface SelectTask {
   file: string;
   hdu: HduWire;
   data: Uint8Array;
   selection: Selection;
+  /** The column set; 'default' when not given. */
+  columns?: ColumnSet;
+  /** The redrock's TSNR2 HDU and its bytes, when the file has one. */
+  tsnr2?: { hdu: HduWire; data: Uint8Array };
 }
 
 /** Find the selected targets in the coadd FIBERMAP. */
@@ -42,6 +47,7 @@ export interface MatchTask {
   hdu: HduWire;
   data: Uint8Array;
   targetids: BigInt64Array;
+  columns?: ColumnSet;
   /** The FIBERMAP/afterburner part of the selection, when it has one (desi/refine.ts). */
   refine?: RefineWire;
 }
@@ -89,6 +95,9 @@ export function transferList(task: SelectTask | MatchTask | EncodeTask): ArrayBu
   if ('spectra' in task) {
     return [...task.spectra.flatMap((s) => s.chunks.map((c) => c.bytes.buffer as ArrayBuffer)), ...task.wavelengths.map((w) => w.bytes.buffer as ArrayBuffer)];
   }
-  const afterburners = 'refine' in task && task.refine ? task.refine.afterburners.map((a) => a.data.buffer as ArrayBuffer) : [];
-  return [task.data.buffer as ArrayBuffer, ...afterburners];
+  // Each buffer once: a second entry for the same buffer (views of one fetched file) is a DataCloneError.
+  const buffers = new Set<ArrayBuffer>([task.data.buffer as ArrayBuffer]);
+  if ('tsnr2' in task && task.tsnr2) buffers.add(task.tsnr2.data.buffer as ArrayBuffer);
+  if ('refine' in task && task.refine) for (const a of task.refine.afterburners) buffers.add(a.data.buffer as ArrayBuffer);
+  return [...buffers];
 }

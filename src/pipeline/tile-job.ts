@@ -4,6 +4,7 @@ import { provenanceOf } from '../desi/provenance.js';
 import { fillPlan, planBytes, planSpectraReads } from '../desi/read-plan.js';
 import type { FooterInfo } from '../desi/schema.js';
 import { afterburnerHdu } from '../desi/afterburners.js';
+import type { ColumnSet } from '../desi/column-sets.js';
 import { afterburnersNeeded, needsRefine, selectionText, type Selection } from '../desi/selection.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { TileStatus } from '../storage/journal-store.js';
@@ -22,6 +23,8 @@ export interface TileJobContext extends FetchContext {
   out: OutputStore;
   pool: WorkerPool;
   selection: Selection;
+  /** The dataset's column set (--columns; default 'default'). */
+  columns?: ColumnSet;
   fetch: FetchMode;
   version: string;
   /**
@@ -127,9 +130,14 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     // All of the redrock's headers (a few small reads): a second REDSHIFTS would make the table meant ambiguous.
     const rrHdus = await io(scanHdus(rr));
     const redshifts = findHdu(rr.name, rrHdus, 'REDSHIFTS');
-    const sel = await fetch.holding(redshifts.dataLength, `${rr.name} REDSHIFTS`, async () =>
-      pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data: await io(readHduData(rr, redshifts)), selection: ctx.selection }, ctx.signal)),
-    );
+    // TSNR2 (a few KB, read by its own range, like REDSHIFTS); older redrock files have none: null columns.
+    const tsnr2Hdu = findOptionalHdu(rr.name, rrHdus, 'TSNR2');
+    const tableBytes = redshifts.dataLength + (tsnr2Hdu?.dataLength ?? 0);
+    const sel = await fetch.holding(tableBytes, `${rr.name} REDSHIFTS and TSNR2`, async () => {
+      const data = await io(readHduData(rr, redshifts));
+      const tsnr2 = tsnr2Hdu && { hdu: toWire(tsnr2Hdu), data: await io(readHduData(rr, tsnr2Hdu)) };
+      return pool(ctx.pool.run('select', { file: rr.name, hdu: toWire(redshifts), data, selection: ctx.selection, columns: ctx.columns, tsnr2 }, ctx.signal));
+    });
     /** A tile that selects no row: its earlier file (if any) is removed. */
     const empty = async (): Promise<TileOutcome> => {
       const earlier = ctx.earlierFile?.(tile);
@@ -167,7 +175,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       pool(
         ctx.pool.run(
           'match',
-          { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids, refine },
+          { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids, columns: ctx.columns, refine },
           ctx.signal,
         ),
       ),
@@ -181,6 +189,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       const metadata: FooterInfo = {
         version: ctx.version,
         selection: selectionText(ctx.selection),
+        columns: ctx.columns ?? 'default',
         tile: key,
         sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef), ...sources],
         provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },
@@ -230,6 +239,11 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     addRetryCounters(outcome.retries, read.retries);
     outcome.ms = performance.now() - t0;
   }
+}
+
+/** The one HDU named `name`, or undefined when there is none; two of them are ambiguous (findHdu's error). */
+function findOptionalHdu(file: string, hdus: Hdu[], name: string): Hdu | undefined {
+  return hdus.some((h) => h.name.toUpperCase() === name) ? findHdu(file, hdus, name) : undefined;
 }
 
 /** A coadd whose header names another pixel than its path would fill the dataset with wrong HEALPIX values. */

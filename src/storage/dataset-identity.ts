@@ -5,10 +5,15 @@
  * selection or source is refused instead of mixing files. This module holds the record, its validation and
  * the comparison; identity-local.ts and identity-s3.ts decide it race-safely on a folder and on S3.
  */
+import { COLUMN_SETS, type ColumnSet } from '../desi/column-sets.js';
 
 export const DATASET_FORMAT = 'desi-qad-dataset';
-/** The dataset layout version; a run refuses a dataset made with another one. */
-export const DATASET_SCHEMA_VERSION = 1;
+/**
+ * The dataset layout version; a run refuses a dataset made with another one. 2: the column sets (TSNR2,
+ * target masks of every survey, photometry; `--columns default|all`). A dataset of version 1 has the old
+ * schema, and its files cannot be mixed with new ones (readers unify files by schema): it is refused.
+ */
+export const DATASET_SCHEMA_VERSION = 2;
 /** Where the manifest lives inside --out. */
 export const MANIFEST_REL = '_desi-qad/dataset.json';
 
@@ -18,6 +23,8 @@ export interface DatasetIdentity {
   schemaVersion: number;
   /** Canonical selection text (desi/selection.ts selectionText). */
   selection: string;
+  /** The column set (--columns): one dataset, one schema. Version-1 manifests, which had none, read as 'default'. */
+  columns: ColumnSet;
   /** The source root (an absolute local path or s3://bucket/prefix). */
   source: string;
   toolVersion: string;
@@ -28,10 +35,10 @@ export interface DatasetIdentity {
 }
 
 /** The fields that make two runs' datasets incompatible; toolVersion, created and createdBy do not. */
-const MATTERS = ['selection', 'source', 'schemaVersion'] as const;
+const MATTERS = ['selection', 'columns', 'source', 'schemaVersion'] as const;
 
 /**
- * Lines saying what differs that matters (selection, source, schemaVersion only), e.g.
+ * Lines saying what differs that matters (selection, columns, source, schemaVersion only), e.g.
  * `selection: "SPECTYPE in (QSO) and ZWARN == 0" in the dataset, "all rows" in this run`; [] when compatible.
  */
 export function identityDifferences(dataset: DatasetIdentity, run: DatasetIdentity): string[] {
@@ -53,6 +60,7 @@ export function formatIdentity(id: DatasetIdentity): string {
     format: id.format,
     schemaVersion: id.schemaVersion,
     selection: id.selection,
+    columns: id.columns,
     source: id.source,
     toolVersion: id.toolVersion,
     created: id.created,
@@ -97,7 +105,13 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
   if (source === '') throw bad('"source" is empty');
   if (!Number.isFinite(Date.parse(created))) throw bad(`"created" is ${JSON.stringify(created)}, expected an ISO time`);
   if (createdBy === '') throw bad('"createdBy" is empty');
-  return { format: DATASET_FORMAT, schemaVersion: o.schemaVersion, selection, source, toolVersion, created, createdBy };
+  let columns: ColumnSet = 'default';
+  if (o.columns !== undefined || o.schemaVersion >= 2) {
+    if (!(COLUMN_SETS as readonly unknown[]).includes(o.columns))
+      throw bad(`"columns" is ${JSON.stringify(o.columns)}, expected one of ${COLUMN_SETS.join(', ')}`);
+    columns = o.columns as ColumnSet;
+  }
+  return { format: DATASET_FORMAT, schemaVersion: o.schemaVersion, selection, columns, source, toolVersion, created, createdBy };
 }
 
 /** Reads and decides the identity of one --out. */

@@ -4,7 +4,7 @@
  */
 import type { ColumnValues } from '../fits/encode.js';
 import type { ColumnSpec } from '../fits/hdu-spec.js';
-import { EXP_FIBERMAP_COLUMNS, FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS, TSNR2_NAMES } from './columns.js';
+import { EXP_FIBERMAP_COLUMNS, fibermapColumnsOf, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS, TSNR2_NAMES, targetColumnsOf } from './columns.js';
 import { HPX_NSIDE, pixelCenter } from './healpix.js';
 import { exposuresOf, MAX_EXPOSURES } from './layout.js';
 import { mixSeed, Rng } from './random.js';
@@ -113,7 +113,8 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
   const cosDec = Math.max(0.05, Math.cos((center.dec * Math.PI) / 180));
   const bright = spec.program === 'bright';
 
-  const fm = allocateAll(FIBERMAP_COLUMNS, n);
+  const fm = allocateAll(fibermapColumnsOf(spec.survey), n);
+  const targetColumns = targetColumnsOf(spec.survey);
   const z = new Float64Array(n);
   const specials = new Uint8Array(n);
   const nexp = Int32Array.from({ length: n }, (_, i) => exposuresOf(spec, i));
@@ -159,10 +160,7 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
       desi |= BIT.SCND_ANY;
       scnd = rng.pick([1n, 1n << 7n, 1n << 40n]);
     }
-    big(fm, 'DESI_TARGET')[i] = desi;
-    big(fm, 'BGS_TARGET')[i] = bgs;
-    big(fm, 'MWS_TARGET')[i] = mws;
-    big(fm, 'SCND_TARGET')[i] = scnd;
+    writeTargets(fm, targetColumns, i, [desi, bgs, mws, scnd]);
     big(fm, 'FA_TARGET')[i] = desi;
     num(fm, 'FA_TYPE')[i] = kind === 'star' ? 4 : 1;
     str(fm, 'OBJTYPE')[i] = 'TGT';
@@ -230,6 +228,15 @@ export function buildCatalog(spec: SynthTileSpec, nwaveTotal: number): TileCatal
     ...buildScores(fm, n, rng),
     ...buildRedshifts(spec, fm, kinds, z, nwaveTotal, rng),
   };
+}
+
+/**
+ * Writes a target's masks (main's DESI, BGS, MWS, SCND values) under the survey's column names: SVn_*_TARGET
+ * take the same values (known truths for the tests, not sv bit meanings); cmx's one CMX_TARGET takes the
+ * DESI_TARGET value.
+ */
+function writeTargets(fm: Record<string, ColumnValues>, names: string[], i: number, values: bigint[]): void {
+  names.forEach((name, k) => (big(fm, name)[i] = values[k]));
 }
 
 /** One EXP_FIBERMAP row per (exposure, target), grouped by exposure like desispec writes them. */

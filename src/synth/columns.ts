@@ -41,6 +41,29 @@ export const FIBERMAP_COLUMNS: ColumnSpec[] = parseColumns(
   { TARGET_RA: 'deg', TARGET_DEC: 'deg', PMRA: 'mas yr-1', PMDEC: 'mas yr-1', REF_EPOCH: 'yr', EBV: 'mag', ...FLUX_UNITS },
 );
 
+const MAIN_TARGETS = ['DESI_TARGET', 'BGS_TARGET', 'MWS_TARGET', 'SCND_TARGET'];
+
+/**
+ * The target-mask columns a survey's FIBERMAP has in place of main's four: SV1_DESI_TARGET ... for sv1, sv2
+ * and sv3, one CMX_TARGET for cmx, main's own for every other survey (main, special).
+ */
+export function targetColumnsOf(survey: string): string[] {
+  const s = survey.toLowerCase();
+  if (s === 'cmx') return ['CMX_TARGET'];
+  if (s === 'sv1' || s === 'sv2' || s === 'sv3') return MAIN_TARGETS.map((c) => `${s.toUpperCase()}_${c}`);
+  return MAIN_TARGETS;
+}
+
+/** A survey's FIBERMAP: DR1 main's columns with the survey's target masks where main's four are. */
+export function fibermapColumnsOf(survey: string): ColumnSpec[] {
+  const names = targetColumnsOf(survey);
+  if (names === MAIN_TARGETS) return FIBERMAP_COLUMNS;
+  const at = FIBERMAP_COLUMNS.findIndex((c) => c.name === MAIN_TARGETS[0]);
+  const out = FIBERMAP_COLUMNS.filter((c) => !MAIN_TARGETS.includes(c.name));
+  out.splice(at, 0, ...names.map((name): ColumnSpec => ({ name, tform: 'K' })));
+  return out;
+}
+
 /** DR1 EXP_FIBERMAP: 26 columns, one row per exposure of a target. */
 export const EXP_FIBERMAP_COLUMNS: ColumnSpec[] = parseColumns(
   `TARGETID:K PRIORITY:J SUBPRIORITY:D NIGHT:J EXPID:J MJD:D TILEID:J EXPTIME:D PETAL_LOC:I DEVICE_LOC:J

@@ -6,7 +6,7 @@ import { padToBlock } from '../fits/block.js';
 import type { Card } from '../fits/card.js';
 import { formatHeader } from '../fits/card-format.js';
 import { binTableHeaderCards, imageDataBytes, imageHeaderCards, primaryHeaderCards, rowBytes, type BinTableSpec, type ImageSpec } from '../fits/hdu-spec.js';
-import { EXP_FIBERMAP_COLUMNS, FIBERMAP_COLUMNS, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS } from './columns.js';
+import { EXP_FIBERMAP_COLUMNS, fibermapColumnsOf, REDSHIFTS_COLUMNS, SCORES_COLUMNS, TSNR2_COLUMNS } from './columns.js';
 import { armGrids, NDIAG, type WavelengthMode } from './grids.js';
 import { HPX_NPIX, HPX_NSIDE } from './healpix.js';
 import { mixSeed } from './random.js';
@@ -122,7 +122,7 @@ const UNITS = {
 function fibermapSpec(spec: SynthTileSpec, extname: 'FIBERMAP'): BinTableSpec {
   return {
     extname,
-    columns: FIBERMAP_COLUMNS,
+    columns: fibermapColumnsOf(spec.survey),
     nrows: spec.targets,
     cards: [
       { key: 'HPXPIXEL', value: spec.healpix },

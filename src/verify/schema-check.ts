@@ -6,7 +6,8 @@
  * types every other file must repeat (the same arms, the same nesting), since readers unify files by them.
  */
 import type { Schema } from 'apache-arrow';
-import { CATALOG_COLUMNS, SPECTRA_KINDS } from '../desi/schema.js';
+import type { ColumnSet } from '../desi/column-sets.js';
+import { catalogColumns, SPECTRA_KINDS } from '../desi/schema.js';
 import { arrowType } from '../parquet/index.js';
 import type { ParquetFooter } from '../parquet/footer.js';
 
@@ -23,17 +24,20 @@ export function schemaSignature(schema: Schema, footer: ParquetFooter): SchemaSi
   };
 }
 
-/** The catalog columns as the code defines them, in order, as `NAME: ArrowType`. */
-export function expectedCatalogColumns(): string[] {
-  return CATALOG_COLUMNS.map((c) => `${c.name}: ${c.list ? `List<${String(arrowType(c.type))}>` : String(arrowType(c.type))}`);
+/** The catalog columns of a column set as the code defines them, in order, as `NAME: ArrowType`. */
+export function expectedCatalogColumns(columns: ColumnSet = 'default'): string[] {
+  return catalogColumns(columns).map((c) => `${c.name}: ${c.list ? `List<${String(arrowType(c.type))}>` : String(arrowType(c.type))}`);
 }
 
 const SPECTRA_NAME = /^[A-Z][A-Z0-9]*_([A-Z]+)$/;
 
-/** How the file's schema differs from the one the code defines; [] when it holds. */
-export function codeSchemaProblems(sig: SchemaSignature): string[] {
+/**
+ * How the file's schema differs from the one the code defines for its column set (the footer's `columns`;
+ * a file without one predates column sets, and is judged by today's default set, which it fails); [] when it holds.
+ */
+export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'default'): string[] {
   const problems: string[] = [];
-  const expected = expectedCatalogColumns();
+  const expected = expectedCatalogColumns(columns);
   for (let i = 0; i < expected.length; i++) {
     const got = sig.columns[i];
     if (got !== expected[i]) problems.push(`column ${i + 1} is ${got === undefined ? 'absent' : `"${got}"`}, expected "${expected[i]}"`);

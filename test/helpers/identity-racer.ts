@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     const { identity, created } = await store.establish({
       format: DATASET_FORMAT,
       schemaVersion: DATASET_SCHEMA_VERSION,
+      columns: 'default',
       selection,
       source: '/data/desi/healpix',
       toolVersion: '0.1.0',

@@ -42,3 +42,22 @@ export function columnDigest(table: Table, name: string): string {
   for (const d of table.getChild(name)!.data as Data[]) walk(d); // a Table<any>'s columns hold Data<any>
   return h.digest('hex');
 }
+
+/**
+ * The stored bits of row i of a scalar numeric column, as little-endian hex of its element (read from the
+ * Arrow buffer, never through a JS number, so a NaN payload shows as it is stored); null when the row is null.
+ */
+export function scalarBits(table: Table, column: string, i: number): string | null {
+  const v = table.getChild(column);
+  if (!v) throw new Error(`no column ${column}`);
+  let row = i;
+  for (const d of v.data as Data[]) {
+    if (row < d.length) {
+      if (!d.getValid(row)) return null;
+      const values = d.values as ArrayBufferView & { BYTES_PER_ELEMENT: number; subarray(a: number, b: number): ArrayBufferView };
+      return hexOf(values.subarray(d.offset + row, d.offset + row + 1));
+    }
+    row -= d.length;
+  }
+  throw new Error(`${column}[${i}] is past the end`);
+}

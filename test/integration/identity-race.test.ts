@@ -193,6 +193,7 @@ test('S3 (s3rver, no conditional writes): 6 racing processes, 8 rounds, one iden
 const identity = (selection: string, createdBy = newRunId()): DatasetIdentity => ({
   format: DATASET_FORMAT,
   schemaVersion: DATASET_SCHEMA_VERSION,
+  columns: 'default',
   selection,
   source: 's3://desiproject/dr1/spectro/redux/iron/healpix',
   toolVersion: '0.1.0',

@@ -61,6 +61,17 @@ function expandSpec(text: string): [string, string][] {
     });
 }
 
+/** DR1 main's FIBERMAP with a survey's target masks in place of main's four (sv1/sv2/sv3: SVn_*, cmx: CMX_TARGET). */
+function surveyFibermap(main: [string, string][], survey: string): [string, string][] {
+  const mainTargets = ['DESI_TARGET', 'BGS_TARGET', 'MWS_TARGET', 'SCND_TARGET'];
+  if (!['sv1', 'sv2', 'sv3', 'cmx'].includes(survey)) return main;
+  const names = survey === 'cmx' ? ['CMX_TARGET'] : mainTargets.map((n) => `${survey.toUpperCase()}_${n}`);
+  const at = main.findIndex(([n]) => n === 'DESI_TARGET');
+  const out = main.filter(([n]) => !mainTargets.includes(n));
+  out.splice(at, 0, ...names.map((n): [string, string] => [n, 'K']));
+  return out;
+}
+
 // ---- helpers ----------------------------------------------------------------------------------------
 
 interface Column {
@@ -175,7 +186,7 @@ describe('synthetic tiles against fitsverify and astropy', { skip }, () => {
         const fm = hdu(file, 'FIBERMAP');
         assert.deepEqual(
           fm.columns!.map((c) => [c.name, c.format]),
-          fibermapSpec,
+          surveyFibermap(fibermapSpec, spec.survey),
         );
         assert.equal(fm.rows, n);
         const exp = hdu(file, 'EXP_FIBERMAP');

@@ -23,6 +23,7 @@ import { compareBallots, formatBlock, parseBlock, type Ballot } from '../../src/
 const base: DatasetIdentity = {
   format: DATASET_FORMAT,
   schemaVersion: DATASET_SCHEMA_VERSION,
+  columns: 'default',
   selection: "SPECTYPE == 'QSO' and ZWARN == 0",
   source: '/data/desi/healpix',
   toolVersion: '0.1.0',
@@ -30,16 +31,29 @@ const base: DatasetIdentity = {
   createdBy: '20260102T030405-4242-9f3a61c2',
 };
 
-test('identityDifferences names selection, source and schemaVersion, and nothing else', () => {
+test('identityDifferences names selection, columns, source and schemaVersion, and nothing else', () => {
   const sameButOtherRun = { ...base, toolVersion: '0.2.0', created: '2027-01-01T00:00:00.000Z', createdBy: '20270101T000000-1-00000000' };
   assert.deepEqual(identityDifferences(base, sameButOtherRun), []);
   assert.deepEqual(identityDifferences(base, { ...base, selection: 'all rows' }), [
     `selection: "SPECTYPE == 'QSO' and ZWARN == 0" in the dataset, "all rows" in this run`,
   ]);
-  assert.deepEqual(identityDifferences(base, { ...base, source: 's3://desiproject/x', schemaVersion: 2 }), [
+  assert.deepEqual(identityDifferences(base, { ...base, source: 's3://desiproject/x', schemaVersion: 3 }), [
     'source: "/data/desi/healpix" in the dataset, "s3://desiproject/x" in this run',
-    'schemaVersion: 1 in the dataset, 2 in this run',
+    'schemaVersion: 2 in the dataset, 3 in this run',
   ]);
+  assert.deepEqual(identityDifferences(base, { ...base, columns: 'all' }), ['columns: "default" in the dataset, "all" in this run']);
+});
+
+test('a version-1 manifest (before column sets) reads as columns "default" and differs by its schemaVersion; a version-2 one must name its columns', () => {
+  const v1: Partial<DatasetIdentity> = { ...base, schemaVersion: 1 };
+  delete v1.columns;
+  const old = parseIdentity(JSON.stringify(v1), 'x');
+  assert.equal(old.columns, 'default');
+  assert.deepEqual(identityDifferences(old, base), ['schemaVersion: 1 in the dataset, 2 in this run']);
+  const v2: Partial<DatasetIdentity> = { ...base };
+  delete v2.columns;
+  assert.throws(() => parseIdentity(JSON.stringify(v2), '/out/m.json'), /\/out\/m.json: .*"columns" is undefined, expected one of default, all/);
+  assert.throws(() => parseIdentity(JSON.stringify({ ...base, columns: 'some' }), 'x'), /"columns" is "some"/);
 });
 
 test('parseIdentity round-trips a manifest and refuses bad JSON, another format and missing fields, naming the file', () => {

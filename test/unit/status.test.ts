@@ -36,6 +36,7 @@ function tile(key: string, status: TileStatus, sec: number, runId: string, o: Pa
 const identity: DatasetIdentity = {
   format: 'desi-qad-dataset',
   schemaVersion: 1,
+  columns: 'default',
   selection: 'sel',
   source: '/src',
   toolVersion: '1',
