@@ -24,3 +24,19 @@ export function parseOutputPath(rel: string): TileId | undefined {
   // The pixgroup folder, and every other part, must be exactly what outputPath writes.
   return outputPath(tile) === rel ? tile : undefined;
 }
+
+/**
+ * The dataset-level tables beside the per-survey folders: `catalog/` holds the table of every spectrum with
+ * its primary flags (src/catalog/). Its name is no DESI survey's, so it never meets a tile's folder, and its
+ * files lie one folder deep where the tiles' lie three ({survey}/{program}/{pixgroup}/): a glob of that
+ * depth reads the spectra only.
+ */
+export const CATALOG_DIR = 'catalog';
+
+/** The primary-spectra table, relative to --out. */
+export const CATALOG_PATH = `${CATALOG_DIR}/zcatalog.parquet`;
+
+/** Whether a path relative to --out lies in a dataset-level folder (not a tile's file, never stray). */
+export function isDatasetTablePath(rel: string): boolean {
+  return rel.startsWith(`${CATALOG_DIR}/`);
+}

@@ -6,7 +6,7 @@
  * record names). Reads only: one listing and each named file's footer.
  */
 import type { FooterInfo } from '../desi/schema.js';
-import { parseOutputPath } from '../desi/output-path.js';
+import { isDatasetTablePath, parseOutputPath } from '../desi/output-path.js';
 import { outputPath, parseTileSpec, tileKey, type TileId } from '../desi/tile.js';
 import type { JournalRecord, TileRecord } from '../storage/journal-store.js';
 import { TEMP_MARK, temporaryOwner } from '../storage/output-local.js';
@@ -120,7 +120,8 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       );
       continue;
     }
-    if (!name.endsWith('.parquet')) continue;
+    // The dataset-level tables (catalog/) are not tiles' files: no journal record names them.
+    if (!name.endsWith('.parquet') || isDatasetTablePath(rel)) continue;
     parquetFiles += 1;
     if (byPath.has(rel)) continue;
     const tile = parseOutputPath(rel);

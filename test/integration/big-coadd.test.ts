@@ -112,7 +112,7 @@ test('a multi-GB (sparse) coadd: ranges reads only its kept rows; full under a s
     const ranges = await runMeasured([...base, '--out', join(work, 'out-ranges'), '--memory', '256MB']);
     assert.equal(ranges.code, 0, ranges.stderr);
     const rows = await duckQuery(
-      `SELECT TARGETID, len(B_FLUX) AS nb, len(Z_MASK) AS nz, typeof(COEFF) AS coeff_type, COEFF IS NULL AS coeff_null FROM read_parquet('${join(work, 'out-ranges')}/**/*.parquet') ORDER BY TARGETID`,
+      `SELECT TARGETID, len(B_FLUX) AS nb, len(Z_MASK) AS nz, typeof(COEFF) AS coeff_type, COEFF IS NULL AS coeff_null FROM read_parquet('${join(work, 'out-ranges')}/*/*/*/*.parquet') ORDER BY TARGETID`,
     );
     assert.deepEqual(
       rows.map((r) => r.TARGETID),
