@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { catalogFiles } from '../../src/catalog/build.js';
 import { findPrimary, primaryFlags, type RankRows } from '../../src/catalog/primary.js';
+import type { TileRecord } from '../../src/storage/journal-store.js';
 
 function rows(spec: [bigint, number, number][]): RankRows {
   return {
@@ -94,4 +96,32 @@ test('flavours: MAIN_ over main, SV_ over sv1/sv2/sv3 (not cmx, not special), ZC
 
 test('columns of different lengths are refused', () => {
   assert.throws(() => findPrimary({ targetid: new BigInt64Array(2), zwarnZero: new Uint8Array(1), tsnr2Lrg: new Float64Array(2) }), /different lengths/);
+});
+
+test('catalogFiles: the latest record of each tile, ok ones with rows only, in tile order (HEALPIX as a number)', () => {
+  const rec = (tile: string, status: TileRecord['status'], extra: Partial<TileRecord> = {}): TileRecord => ({
+    type: 'tile',
+    tile,
+    status,
+    time: '2026-12-03T10:00:00Z',
+    run: 'r',
+    ...extra,
+  });
+  const files = catalogFiles([
+    rec('sv1/dark/900', 'ok', { rows: 2, parquetBytes: 10 }),
+    rec('main/dark/10000', 'ok', { rows: 1, parquetBytes: 11 }),
+    rec('main/dark/9', 'ok', { rows: 3, parquetBytes: 12, path: 'main/dark/0/main-dark-9.parquet' }),
+    rec('main/bright/5', 'ok', { rows: 1 }),
+    rec('main/bright/5', 'failed'), // the latest record wins: no longer ok
+    rec('main/dark/7', 'empty', { rows: 0 }),
+    rec('special/dark/1', 'ok', { rows: 0 }),
+  ]);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.size, f.rows]),
+    [
+      ['main/dark/0/main-dark-9.parquet', 12, 3],
+      ['main/dark/100/main-dark-10000.parquet', 11, 1],
+      ['sv1/dark/9/sv1-dark-900.parquet', 10, 2],
+    ],
+  );
 });
