@@ -18,6 +18,7 @@ import { redactSecrets } from '../util/secrets.js';
 import { notifierOptions, notifyOptions } from '../notify/options.js';
 import { createNotifier } from '../notify/notifier.js';
 import { writeRunReport } from './report-command.js';
+import { writeRunCatalog } from './catalog-command.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -382,6 +383,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     observers: [notifier.observer],
   };
   const r = await runConvert(opts);
+  // A run that leaves the dataset complete writes its primary-spectra table (never changes the exit status).
+  if (r.exitCode === EXIT.ok && a['max-batches'] === undefined) await writeRunCatalog(a);
   if (r.logPath) await writeRunReport(a, r.logPath); // never changes the exit status: a failure is a WARN
   await notifier.drain();
   return r.exitCode;

@@ -7,6 +7,7 @@ import { planCommand, planOptions } from './plan-command.js';
 import { preflightCommand, preflightOptions } from './preflight-command.js';
 import { verifyCommand, verifyOptions } from './verify-command.js';
 import { reportCommand, reportOptions } from './report-command.js';
+import { catalogCommand, catalogOptions } from './catalog-command.js';
 import { EXIT } from '../pipeline/run.js';
 import { guardConsoleStreams, writeLine } from './console.js';
 import { explainError, formatForConsole } from './explain.js';
@@ -47,6 +48,9 @@ export async function main(argv: string[]): Promise<void> {
     .command('report', 'one self-contained HTML page of the dataset in --out and its runs (plots, outcomes, provenance)', reportOptions, (a) =>
       guarded(() => reportCommand(a)),
     )
+    .command('catalog', "write OUT/_catalog/zcatalog.parquet: every spectrum with DR1's primary flags (ZCAT_, MAIN_, SV_PRIMARY/NSPEC)", catalogOptions, (a) =>
+      guarded(() => catalogCommand(a)),
+    )
     .command(
       'preflight',
       "the seed's dry-run checklist: a sample converted, killed mid-batch and resumed, verified, judged against targets",
@@ -54,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
       (a) => guarded(() => preflightCommand(a)),
     )
     .command('synth', 'write DESI-format tiles (for tests, the demo and the bench)', synthOptions, (a) => guarded(() => synthCommand(a)))
-    .demandCommand(1, 'name a command: convert, plan, status, verify, report, preflight or synth')
+    .demandCommand(1, 'name a command: convert, plan, status, verify, report, catalog, preflight or synth')
     .strict()
     // Every command: an option that is not an array but was given more than once (yargs then makes it an
     // array, which the code using it does not expect) is refused, naming it. Seen by a middleware that runs

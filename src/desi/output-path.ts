@@ -24,3 +24,24 @@ export function parseOutputPath(rel: string): TileId | undefined {
   // The pixgroup folder, and every other part, must be exactly what outputPath writes.
   return outputPath(tile) === rel ? tile : undefined;
 }
+
+/**
+ * The dataset-level tables beside the per-survey folders: `_catalog/` holds the table of every spectrum with
+ * its primary flags (src/catalog/), `_wavelength/` the wavelength grids (desi/wavelength.ts). The leading `_`
+ * makes pyarrow (so `pandas.read_parquet(OUT)`) and Spark skip them when they read the folder as one dataset
+ * of spectra; no DESI survey's name starts with one, so they never meet a tile's folder; and their files lie
+ * one folder deep where the tiles' lie three ({survey}/{program}/{pixgroup}/): a glob of that depth (DuckDB,
+ * Polars) reads the spectra only.
+ */
+export const CATALOG_DIR = '_catalog';
+
+/** The folder of the dataset's wavelength table (desi/wavelength.ts WAVELENGTH_REL lies in it). */
+export const WAVELENGTH_DIR = '_wavelength';
+
+/** The primary-spectra table, relative to --out. */
+export const CATALOG_PATH = `${CATALOG_DIR}/zcatalog.parquet`;
+
+/** Whether a path relative to --out lies in a dataset-level folder (not a tile's file, never stray). */
+export function isDatasetTablePath(rel: string): boolean {
+  return rel.startsWith(`${CATALOG_DIR}/`) || rel.startsWith(`${WAVELENGTH_DIR}/`);
+}

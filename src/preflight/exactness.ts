@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JournalRecord, RunRecord, TileRecord } from '../storage/journal-store.js';
 import { DONE_STATUSES } from '../pipeline/journal.js';
+import { isDatasetTablePath } from '../desi/output-path.js';
 
 /** What the kill and the resume left, as preflight saw it. */
 export interface ResumeEvidence {
@@ -89,7 +90,8 @@ export function judgeResume(e: ResumeEvidence): ResumeVerdict {
   if (missingFiles.length > 0) problems.push(`${missingFiles.length} journaled Parquet files are missing (e.g. ${missingFiles[0]})`);
   const wrongSize = [...expected].filter(([p, n]) => e.files.has(p) && e.files.get(p) !== n);
   if (wrongSize.length > 0) problems.push(`${wrongSize.length} Parquet files differ in size from their journal record (e.g. ${wrongSize[0][0]})`);
-  const extra = [...e.files.keys()].filter((p) => !expected.has(p));
+  // The dataset-level tables (_catalog/, _wavelength/) are written by the run that completes the dataset, not journaled per tile.
+  const extra = [...e.files.keys()].filter((p) => !expected.has(p) && !isDatasetTablePath(p));
   if (extra.length > 0) problems.push(`${extra.length} files in the output are not journaled as ok (e.g. ${extra[0]}: a temporary or a duplicate)`);
   v.ok = problems.length === 0;
   return v;

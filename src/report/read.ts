@@ -29,7 +29,7 @@ export const PARQUET_READS = 8;
 const PER_TILE_KEYS = new Set(['HPXPIXEL', 'SPGRPVAL', 'SURVEY', 'PROGRAM']);
 
 /** The parquet-wasm view of a ByteSource: the Blob members it calls. */
-function blobOf(src: ByteSource): Blob {
+export function blobOf(src: ByteSource): Blob {
   const view = {
     size: src.byteLength,
     slice: (start: number, end: number) => ({

@@ -6,7 +6,7 @@
  * record names). Reads only: one listing and each named file's footer.
  */
 import type { FooterInfo } from '../desi/schema.js';
-import { parseOutputPath } from '../desi/output-path.js';
+import { isDatasetTablePath, parseOutputPath } from '../desi/output-path.js';
 import { WAVELENGTH_REL } from '../desi/wavelength.js';
 import { outputPath, parseTileSpec, tileKey, type TileId } from '../desi/tile.js';
 import type { JournalRecord, TileRecord } from '../storage/journal-store.js';
@@ -124,6 +124,8 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
     }
     if (!name.endsWith('.parquet')) continue;
     if (rel === WAVELENGTH_REL) continue; // the dataset's wavelength table: checked below, not a tile's file
+    // The dataset-level tables (_catalog/, _wavelength/) are not tiles' files: no journal record names them.
+    if (isDatasetTablePath(rel)) continue;
     parquetFiles += 1;
     if (byPath.has(rel)) continue;
     const tile = parseOutputPath(rel);
