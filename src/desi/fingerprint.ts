@@ -14,7 +14,9 @@ import type { ObjectRef, TileRef } from './tile.js';
  * size, mtime or ETag) → a different one.
  */
 export function sourceFingerprint(tile: TileRef): string {
-  const text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n`;
+  // A tile-layout unit also names its LASTNIGHT: a later night is new sources even if sizes and times matched.
+  const night = tile.cumulative ? `lastnight=${tile.cumulative.lastnight}\n` : '';
+  const text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n${night}`;
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 

@@ -12,6 +12,10 @@ export {
   SURVEYS,
   coaddName,
   isHealpix,
+  LAYOUTS,
+  type Layout,
+  tileLabel,
+  tileSpecText,
   matchesTileSpec,
   outputPath,
   parseTileSpec,
@@ -24,6 +28,8 @@ export {
   type TileId,
   type TileSpec,
 } from './layout.js';
+
+import type { CumulativeId } from './cumulative.js';
 
 /** One stored file of a tile, as discovered: where it is and what the storage says about it. */
 export interface ObjectRef {
@@ -38,6 +44,8 @@ export interface TileRef {
   survey: string;
   program: string;
   healpix: number;
+  /** Set for a unit of the tile layout (TILEID, PETAL, LASTNIGHT): see layout.ts TileId. */
+  cumulative?: CumulativeId;
   coadd?: ObjectRef;
   redrock?: ObjectRef;
 }

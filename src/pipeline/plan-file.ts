@@ -1,3 +1,4 @@
+import { parseCumulativeKey } from '../desi/cumulative.js';
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { OutputStore } from '../storage/output-store.js';
 
@@ -16,6 +17,8 @@ export interface PlanTile {
   fitsBytes: number;
   coadd: ObjectRef | null;
   redrock: ObjectRef | null;
+  /** The LASTNIGHT of a tile-layout unit (its key, cumulative/{TILEID}/{PETAL}, does not say it). */
+  lastnight?: number;
 }
 
 export interface Plan {
@@ -25,6 +28,8 @@ export interface Plan {
   createdBy: string;
   shards: number;
   source: string;
+  /** 'tiles' for a plan of the tile layout; absent for the healpix layout (the plans made before the tile layout). */
+  layout?: 'tiles';
   selection: string;
   surveys: string[];
   programs: string[];
@@ -75,7 +80,9 @@ export function makePlan(o: {
     const fitsBytes = tileFitsBytes(t);
     shardBytes[shard] += fitsBytes;
     shardTiles[shard] += 1;
-    return { key, shard, fitsBytes, coadd: t.coadd ?? null, redrock: t.redrock ?? null };
+    const entry: PlanTile = { key, shard, fitsBytes, coadd: t.coadd ?? null, redrock: t.redrock ?? null };
+    if (t.cumulative) entry.lastnight = t.cumulative.lastnight;
+    return entry;
   });
   return {
     format: PLAN_FORMAT,
@@ -84,6 +91,7 @@ export function makePlan(o: {
     createdBy: o.createdBy,
     shards: o.shards,
     source: o.source,
+    ...(o.tiles.some((t) => t.cumulative) ? { layout: 'tiles' as const } : {}),
     selection: o.selection,
     surveys: o.surveys,
     programs: o.programs,
@@ -102,8 +110,11 @@ export function shardTiles(plan: Plan, k: number): TileRef[] {
 
 /** A plan entry back as the TileRef discovery gave. */
 export function planTileRef(t: PlanTile): TileRef {
+  const unit = parseCumulativeKey(t.key);
   const [survey, program, healpix] = t.key.split('/');
-  const ref: TileRef = { survey, program, healpix: Number(healpix) };
+  const ref: TileRef = unit
+    ? { survey: '', program: '', healpix: -1, cumulative: { ...unit, lastnight: t.lastnight ?? 0 } }
+    : { survey, program, healpix: Number(healpix) };
   if (t.coadd) ref.coadd = t.coadd;
   if (t.redrock) ref.redrock = t.redrock;
   return ref;
@@ -140,6 +151,7 @@ export function parsePlan(text: string, where: string): Plan {
     keys.add(t.key);
     if (typeof t.fitsBytes !== 'number') throw bad(`tile ${t.key}: "fitsBytes" is not a number`);
     if (typeof t.key !== 'string' || !/^[a-z0-9_-]+\/[a-z0-9_-]+\/\d+$/.test(t.key)) throw bad(`a tile key ${JSON.stringify(t.key)}`);
+    if (parseCumulativeKey(t.key) && !Number.isInteger(t.lastnight)) throw bad(`tile ${t.key}: a tile-layout unit without "lastnight"`);
     if (!Number.isInteger(t.shard) || t.shard < 0 || t.shard >= p.shards!) throw bad(`tile ${t.key}: shard ${String(t.shard)} outside 0..${p.shards! - 1}`);
     for (const ref of [t.coadd, t.redrock])
       if (ref !== null && (typeof ref !== 'object' || typeof ref.path !== 'string' || typeof ref.size !== 'number'))
