@@ -3,13 +3,14 @@ import type { Argv } from 'yargs';
 import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
 import { parseSelection } from '../desi/selection.js';
 import { canonicalNames } from '../desi/names.js';
-import { parseTileSpecs, PROGRAMS, SURVEYS } from '../desi/tile.js';
+import { parseCumulativeSpecs } from '../desi/cumulative.js';
+import { LAYOUTS, parseTileSpecs, PROGRAMS, SURVEYS, type Layout, type TileSpec } from '../desi/tile.js';
 import { runConvert, EXIT, noPlanMessage, type RunOptions } from '../pipeline/run.js';
 import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
-import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
+import { connectionOf, DR1_HEALPIX, DR1_TILES, openStores, registerStoreSecrets } from './stores.js';
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
@@ -109,13 +110,18 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('program', { type: 'string', defaultDescription: DEFAULT_PROGRAM, describe: `comma list of programs (${PROGRAMS.join(', ')})` })
     .option('tiles', {
       type: 'string',
-      describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix',
+      describe: 'only these tiles: comma list of healpix numbers or survey/program/healpix (--layout tiles: TILEID or TILEID/PETAL)',
       // Parsed once, here: a value that names no tile is a usage error before anything is read or written.
       // A repeated --tiles reaches coerce as an array, before any check: refused here, naming the option.
       coerce: (v: string | string[]) => {
         if (Array.isArray(v)) throw repeatedOptionError('tiles', v);
-        return parseTileSpecs(list(v));
+        return list(v);
       },
+    })
+    .option('layout', {
+      choices: LAYOUTS,
+      default: DEFAULT_LAYOUT,
+      describe: "the source's layout: healpix ({survey}/{program}/{pixgroup}/{pixnum}/) or tiles (tiles/cumulative/{TILEID}/{LASTNIGHT}/, one unit per petal)",
     })
     .option('sample', { type: 'number', describe: 'a dry run on N tiles drawn at random (deterministic for --seed)' })
     .option('seed', { type: 'number', default: 42, describe: 'seed of --sample' })
@@ -146,11 +152,29 @@ export function selectionOptions<T>(y: Argv<T>) {
     });
 }
 
+/** The default --source of a layout: DESI DR1 in DESI's public bucket. */
+export function defaultSource(layout: Layout | undefined): string {
+  return layout === 'tiles' ? DR1_TILES : DR1_HEALPIX;
+}
+
+const DEFAULT_LAYOUT: Layout = 'healpix';
+
 export const DEFAULT_SURVEY = 'main';
 export const DEFAULT_PROGRAM = 'dark';
 
-/** The surveys and programs asked for (the defaults when not given), in DESI's spelling. */
-export function surveysPrograms(a: { survey?: string; program?: string }): { surveys: string[]; programs: string[] } {
+/**
+ * The surveys and programs asked for (the defaults when not given), in DESI's spelling. The tile layout's
+ * tree has no survey or program folders (each coadd's header names them), so it takes neither option.
+ */
+export function surveysPrograms(a: { survey?: string; program?: string; layout?: Layout }): { surveys: string[]; programs: string[] } {
+  if (a.layout === 'tiles') {
+    const given = (['survey', 'program'] as const).filter((k) => a[k] !== undefined);
+    if (given.length > 0)
+      throw new Error(
+        `${given.map((k) => `--${k}`).join(' and ')} cannot be given with --layout tiles: its tree has no survey or program folders; pick tiles with --tiles TILEID or TILEID/PETAL`,
+      );
+    return { surveys: [], programs: [] };
+  }
   return { surveys: canonicalNames('survey', list(a.survey ?? DEFAULT_SURVEY)), programs: canonicalNames('program', list(a.program ?? DEFAULT_PROGRAM)) };
 }
 
@@ -163,13 +187,23 @@ export function checkSharedOptions(a: {
   sample?: number;
   survey?: string;
   program?: string;
+  tiles?: string[];
+  layout?: Layout;
 }): true {
   if (!Number.isInteger(a.seed) || a.seed < 0) throw new Error('--seed must be an integer >= 0');
   checkS3ConnectionOptions(a);
   if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) throw new Error('--sample must be a positive integer');
   // Only DESI's names (they become folders of the output, so nothing can climb out of --out either).
   surveysPrograms(a);
+  tileSpecsOf(a);
   return true;
+}
+
+/** The --tiles values parsed by the layout's rules (healpix numbers, or TILEID[/PETAL] with --layout tiles). */
+export function tileSpecsOf(a: { tiles?: string[]; layout?: Layout }): TileSpec[] | undefined {
+  if (a.tiles === undefined) return undefined;
+  if (a.layout === 'tiles') return parseCumulativeSpecs(a.tiles).map((cumulative) => ({ cumulative }));
+  return parseTileSpecs(a.tiles);
 }
 
 export function convertOptions(y: Argv) {
@@ -290,6 +324,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   }
   const storeArgs = (source: string, run?: string) => ({
     source,
+    layout: a.layout,
     out: a.out,
     ...connectionOf(a, a.downloads),
     readsInFlight: a['reads-in-flight'],
@@ -297,7 +332,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   });
   let stores: ReturnType<typeof openStores>;
   try {
-    stores = openStores(storeArgs(a.source ?? DR1_HEALPIX));
+    stores = openStores(storeArgs(a.source ?? defaultSource(a.layout)));
   } catch (err) {
     return fail(EXIT.usage, (err as Error).message);
   }
@@ -335,7 +370,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
       await registerStoreSecrets();
     }
   }
-  const sourceUrl = plan && a.source === undefined ? plan.source : (a.source ?? DR1_HEALPIX);
+  const sourceUrl = plan && a.source === undefined ? plan.source : (a.source ?? defaultSource(a.layout));
   const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
   const gapBytes = a['gap-bytes'] ?? (isS3Url(sourceUrl) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
@@ -351,7 +386,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     selection,
     columns,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
-    tiles: a.tiles,
+    tiles: tileSpecsOf(a),
     sample: a.sample,
     seed: a.seed,
     batchSize: a['batch-size'],

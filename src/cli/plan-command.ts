@@ -11,8 +11,8 @@ import { mb } from '../pipeline/format.js';
 import { explainError } from './explain.js';
 import { writeLine } from './console.js';
 import { toolVersion } from './version.js';
-import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
-import { checkSharedOptions, commandLine, selectionOptions, storeOptions, surveysPrograms } from './convert-command.js';
+import { connectionOf, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { checkSharedOptions, commandLine, selectionOptions, storeOptions, surveysPrograms, tileSpecsOf, defaultSource } from './convert-command.js';
 import { redactSecrets } from '../util/secrets.js';
 
 /**
@@ -48,7 +48,8 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     });
     columns = parseColumnSet(a.columns);
     stores = openStores({
-      source: a.source ?? DR1_HEALPIX,
+      source: a.source ?? defaultSource(a.layout),
+      layout: a.layout,
       out: a.out,
       ...connectionOf(a, 8),
     });
@@ -63,7 +64,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     selection,
     columns,
     ...surveysPrograms(a),
-    tiles: a.tiles,
+    tiles: tileSpecsOf(a),
     sample: a.sample,
     seed: a.seed,
     shards: a.shards,
@@ -110,7 +111,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
     log.info(`Selection: ${sel}`);
 
     journal = await Journal.open(o.stores.journal);
-    await checkIdentity({ identity, journal, out, source: store.root, selection: sel, columns: o.columns, version, run: registry.run, start, log });
+    await checkIdentity({ identity, journal, out, source: store.root, layout: store.layout, selection: sel, columns: o.columns, version, run: registry.run, start, log });
     const tiles = await discoverTiles({ ...o, store, log });
 
     let old: Plan | undefined;

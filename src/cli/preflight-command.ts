@@ -7,12 +7,11 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { parseColumnSet } from '../desi/column-sets.js';
 import { parseSelection } from '../desi/selection.js';
-import type { TileSpec } from '../desi/tile.js';
 import { EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
 import { RunLog } from '../pipeline/log.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import { SourceError } from '../storage/tile-store.js';
-import { checkSharedOptions, convertOptions, selectionOptions, sourceOptions, surveysPrograms } from './convert-command.js';
+import { checkSharedOptions, convertOptions, selectionOptions, sourceOptions, surveysPrograms, tileSpecsOf } from './convert-command.js';
 import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets } from './stores.js';
 import { writeLine } from './console.js';
 import { explainError } from './explain.js';
@@ -79,7 +78,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
   };
   const source = a.source ?? DR1_HEALPIX;
   const convertArgs = forwardedArgs(a);
-  const tilesArgs = a.tiles !== undefined ? ['--tiles', a.tiles.map(specText).join(',')] : [];
+  const tilesArgs = a.tiles !== undefined ? ['--tiles', a.tiles.join(',')] : [];
   try {
     parseSelection({
       select: a.select,
@@ -159,7 +158,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       store: stores.store,
       access,
       ...surveysPrograms(a),
-      tiles: a.tiles,
+      tiles: tileSpecsOf(a),
       sample: a.sample,
       seed: a.seed,
       batchSize: a['batch-size'],
@@ -252,8 +251,4 @@ async function convertRefuses(args: string[]): Promise<string | undefined> {
     })
     .parseAsync();
   return problem;
-}
-
-function specText(s: TileSpec): string {
-  return s.survey !== undefined ? `${s.survey}/${s.program}/${s.healpix}` : String(s.healpix);
 }

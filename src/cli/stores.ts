@@ -1,6 +1,8 @@
 import { join, relative } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ObjectRef } from '../desi/tile.js';
+import type { Layout, ObjectRef } from '../desi/tile.js';
+import { LocalCumulativeStore } from '../storage/cumulative-local.js';
+import { S3CumulativeStore } from '../storage/cumulative-s3.js';
 import type { JournalStore } from '../storage/journal-store.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalTileStore } from '../storage/local-tree.js';
@@ -30,10 +32,15 @@ export const DR1_HEALPIX = 's3://desidata/dr1/spectro/redux/iron/healpix';
  * The journal's folder inside a local --out (one JSONL file per run); names starting with '_' are skipped
  * by Spark and by `*.parquet` globs. Older versions kept one file, `_desi-qad/journal.jsonl`, still read.
  */
+/** DESI DR1's tile-based cumulative coadds in DESI's public bucket: the default --source of --layout tiles. */
+export const DR1_TILES = 's3://desidata/dr1/spectro/redux/iron/tiles/cumulative';
+
 export const JOURNAL_REL = '_desi-qad/journal';
 
 export interface StoreArgs {
   source: string;
+  /** The source tree's layout (default 'healpix'). */
+  layout?: Layout;
   out: string;
   region: string;
   endpoint?: string;
@@ -130,10 +137,11 @@ export function openStores(a: StoreArgs): Stores {
     const url = parseS3Url(a.source);
     const anonymous = a.signRequest === undefined ? url.bucket === 'desidata' : !a.signRequest;
     sourceClient = signing(makeS3Client(s3opts(anonymous)), !anonymous);
-    store = new S3TileStore(sourceClient, url, { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } });
+    const opts = { retry, source: { retry, stallMs: a.readTimeoutSec * 1000 } };
+    store = a.layout === 'tiles' ? new S3CumulativeStore(sourceClient, url, opts) : new S3TileStore(sourceClient, url, opts);
     relativeOf = (ref) => (url.prefix ? ref.path.slice(url.prefix.length + 1) : ref.path);
   } else {
-    const local = new LocalTileStore(a.source);
+    const local = a.layout === 'tiles' ? new LocalCumulativeStore(a.source) : new LocalTileStore(a.source);
     store = local;
     relativeOf = (ref) => relative(local.root, ref.path);
   }

@@ -14,7 +14,9 @@ import type { ObjectRef, TileRef } from './tile.js';
  * size, mtime or ETag) → a different one.
  */
 export function sourceFingerprint(tile: TileRef): string {
-  let text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n`;
+  // A tile-layout unit also names its LASTNIGHT: a later night is new sources even if sizes and times matched.
+  const night = tile.cumulative ? `lastnight=${tile.cumulative.lastnight}\n` : '';
+  let text = `coadd=${identity(tile.coadd)}\nredrock=${identity(tile.redrock)}\n${night}`;
   // The afterburners a selection reads (run.ts keeps only those on the tile): absent for redrock-qso, so the
   // fingerprints of datasets made before afterburners existed do not change.
   for (const [kind, ref] of Object.entries(tile.afterburners ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) text += `${kind}=${identity(ref)}\n`;

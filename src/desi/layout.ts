@@ -7,6 +7,17 @@
  * independent oracle the tests compare discovery with.)
  */
 
+import {
+  cumulativeDir,
+  cumulativeFileName,
+  cumulativeKey,
+  cumulativeOutputPath,
+  cumulativeSpecText,
+  matchesCumulativeSpec,
+  type CumulativeId,
+  type CumulativeSpec,
+} from './cumulative.js';
+
 export const HEALPIX_NSIDE = 64;
 export const HEALPIX_PIXELS = 12 * HEALPIX_NSIDE * HEALPIX_NSIDE; // 49,152
 /** The largest healpix number of nside 64. */
@@ -14,11 +25,25 @@ export const MAX_HEALPIX = HEALPIX_PIXELS - 1;
 export const SURVEYS = ['cmx', 'sv1', 'sv2', 'sv3', 'main', 'special'] as const;
 export const PROGRAMS = ['dark', 'bright', 'backup', 'other'] as const;
 
-/** One tile's identity: survey, program and healpix number. */
+/**
+ * One tile's identity: survey, program and healpix number. A unit of the tile layout (`--layout tiles`,
+ * cumulative.ts) carries `cumulative` (TILEID, PETAL, LASTNIGHT) and is keyed and stored by it alone: its
+ * survey and program come from its coadd's header once read ('' before), its `healpix` is -1.
+ */
 export interface TileId {
   survey: string;
   program: string;
   healpix: number;
+  cumulative?: CumulativeId;
+}
+
+/** The layouts of DESI's coadds that a dataset can be made from (part of its identity). */
+export type Layout = 'healpix' | 'tiles';
+export const LAYOUTS: readonly Layout[] = ['healpix', 'tiles'];
+
+/** "23040" or "80605/3 thru 20210517": the tile as the run log names it ("Tile …:"). */
+export function tileLabel(t: TileId): string {
+  return t.cumulative ? `${t.cumulative.tileid}/${t.cumulative.petal} thru ${t.cumulative.lastnight}` : String(t.healpix);
 }
 
 /** The two files of a tile that the converter reads. */
@@ -38,6 +63,7 @@ export const PIXGROUPS = pixgroup(MAX_HEALPIX) + 1;
 
 /** "main/dark/23040": the tile's key in the journal and in messages. */
 export function tileKey(t: TileId): string {
+  if (t.cumulative) return cumulativeKey(t.cumulative);
   return `${t.survey}/${t.program}/${t.healpix}`;
 }
 
@@ -48,11 +74,13 @@ export function pixgroupDir(survey: string, program: string, group: number): str
 
 /** Relative directory of a tile in DESI's healpix tree. */
 export function tileDir(t: TileId): string {
+  if (t.cumulative) return cumulativeDir(t.cumulative);
   return `${pixgroupDir(t.survey, t.program, pixgroup(t.healpix))}/${t.healpix}`;
 }
 
 /** `{kind}-{survey}-{program}-{healpix}.fits`: the name of one of the tile's files. */
 export function tileFileName(kind: TileFileKind, t: TileId): string {
+  if (t.cumulative) return cumulativeFileName(kind, t.cumulative);
   return `${kind}-${t.survey}-${t.program}-${t.healpix}.fits`;
 }
 
@@ -69,6 +97,7 @@ export function redrockName(t: TileId): string {
  * thousands of tiles stays listable, and DuckDB reads it all with `read_parquet('OUT/** /*.parquet')`.
  */
 export function outputPath(t: TileId): string {
+  if (t.cumulative) return cumulativeOutputPath(t.cumulative);
   return `${pixgroupDir(t.survey, t.program, pixgroup(t.healpix))}/${t.survey}-${t.program}-${t.healpix}.parquet`;
 }
 
@@ -164,7 +193,10 @@ export function parseTilePath(path: string): TilePath {
 }
 
 /** A `--tiles` value: a healpix number of any survey and program asked for, or one survey/program/healpix. */
-export type TileSpec = { survey?: undefined; program?: undefined; healpix: number } | { survey: string; program: string; healpix: number };
+export type TileSpec =
+  | { survey?: undefined; program?: undefined; healpix: number; cumulative?: undefined }
+  | { survey: string; program: string; healpix: number; cumulative?: undefined }
+  | { survey?: undefined; program?: undefined; healpix?: undefined; cumulative: CumulativeSpec };
 
 /** Survey and program names: the rule of --survey and --program (folders of the output, nothing that climbs). */
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -204,6 +236,14 @@ export function parseTileSpecs(values: readonly string[]): TileSpec[] {
 
 /** Whether the tile is the one the spec names (a bare healpix number matches it in every survey and program). */
 export function matchesTileSpec(tile: TileId, spec: TileSpec): boolean {
+  if (spec.cumulative !== undefined || tile.cumulative !== undefined)
+    return spec.cumulative !== undefined && tile.cumulative !== undefined && matchesCumulativeSpec(tile.cumulative, spec.cumulative);
   if (tile.healpix !== spec.healpix) return false;
   return spec.survey === undefined || (tile.survey === spec.survey && tile.program === spec.program);
+}
+
+/** A `--tiles` value as the user writes it: "23040", "main/dark/23040", or the tile layout's "80605/3". */
+export function tileSpecText(s: TileSpec): string {
+  if (s.cumulative !== undefined) return cumulativeSpecText(s.cumulative);
+  return s.survey !== undefined ? `${s.survey}/${s.program}/${s.healpix}` : String(s.healpix);
 }

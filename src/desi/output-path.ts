@@ -2,6 +2,7 @@
  * The dataset's output paths read back: which tile a relative path under --out belongs to. Stores use it to
  * tell the tool's own dataset files (and uploads) from anything else that lives under the same prefix.
  */
+import { parseCumulativeOutputPath } from './cumulative.js';
 import { isHealpix, outputPath, type TileId } from './layout.js';
 
 /**
@@ -10,6 +11,10 @@ import { isHealpix, outputPath, type TileId } from './layout.js';
  * file name, a pixgroup that does not hold the pixel, a healpix with leading zeros or past nside 64's last.
  */
 export function parseOutputPath(rel: string): TileId | undefined {
+  // The tile layout's `cumulative/{TILEID}/cumulative-{TILEID}-{PETAL}.parquet`: the path does not say
+  // LASTNIGHT (0 here); tileKey and outputPath of the result are the unit's.
+  const unit = parseCumulativeOutputPath(rel);
+  if (unit) return { survey: '', program: '', healpix: -1, cumulative: { ...unit, lastnight: 0 } };
   const segs = rel.split('/');
   if (segs.length !== 4) return undefined;
   const [survey, program, , file] = segs;

@@ -27,7 +27,8 @@ export interface WavelengthData {
 /** Everything a tile's table is built from: the selected catalog values, the match, and the fetched spectra rows. */
 export interface TileTableInput {
   coaddFile: string;
-  tile: { survey: string; program: string; healpix: number };
+  /** The tile's identity; `cumulative` for a unit of the tile layout (its HEALPIX is null: a petal spans many pixels). */
+  tile: { survey: string; program: string; healpix: number; cumulative?: { tileid: number; petal: number; lastnight: number } };
   redshifts: CatalogValues[];
   match: Omit<MatchResult, 'nspec'>;
   spectra: SpectraChunks[];
@@ -55,6 +56,21 @@ function toSpec(v: CatalogValues, defs: readonly CatalogColumnDef[]): ColumnSpec
   return { name: v.name, kind: 'scalar', type: v.type, values: v.values, valid: v.valid };
 }
 
+/**
+ * The 'tile' columns that depend on the layout: HEALPIX is null in the tile layout (a petal spans many
+ * pixels); TILEID, PETAL and LASTNIGHT are the unit's there, and null in the healpix layout (a pixel gathers
+ * many tiles). Undefined for SURVEY and PROGRAM, and for HEALPIX of the healpix layout.
+ */
+function tileLayoutColumn(name: string, tile: TileTableInput['tile'], n: number): ColumnSpec | undefined {
+  const c = tile.cumulative;
+  if (name === 'HEALPIX') return c ? { name, kind: 'null', type: 'int32' } : undefined;
+  if (name === 'TILEID') return c ? { name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(c.tileid) } : { name, kind: 'null', type: 'int32' };
+  if (name === 'PETAL') return c ? { name, kind: 'scalar', type: 'int16', values: new Int16Array(n).fill(c.petal) } : { name, kind: 'null', type: 'int16' };
+  if (name === 'LASTNIGHT')
+    return c ? { name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(c.lastnight) } : { name, kind: 'null', type: 'int32' };
+  return undefined;
+}
+
 /** Builds the tile's Arrow table: catalog columns in schema order, then the spectra per arm. */
 export function buildTileTable(task: TileTableInput): { table: Table; rows: number; rawBytes: number } {
   const { match, tile } = task;
@@ -76,7 +92,9 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
       continue;
     }
     if (def.from === 'tile') {
-      if (def.name === 'HEALPIX') specs.push({ name: def.name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(tile.healpix) });
+      const layoutSpec = tileLayoutColumn(def.name, tile, n);
+      if (layoutSpec) specs.push(layoutSpec);
+      else if (def.name === 'HEALPIX') specs.push({ name: def.name, kind: 'scalar', type: 'int32', values: new Int32Array(n).fill(tile.healpix) });
       else specs.push({ name: def.name, kind: 'scalar', type: 'utf8', values: Array.from(idx, () => (def.name === 'SURVEY' ? tile.survey : tile.program)) });
       continue;
     }

@@ -12,6 +12,10 @@ export {
   SURVEYS,
   coaddName,
   isHealpix,
+  LAYOUTS,
+  type Layout,
+  tileLabel,
+  tileSpecText,
   matchesTileSpec,
   outputPath,
   parseTileSpec,
@@ -26,6 +30,7 @@ export {
 } from './layout.js';
 
 import type { AfterburnerKind } from './selection.js';
+import type { CumulativeId } from './cumulative.js';
 
 /** One stored file of a tile, as discovered: where it is and what the storage says about it. */
 export interface ObjectRef {
@@ -40,6 +45,8 @@ export interface TileRef {
   survey: string;
   program: string;
   healpix: number;
+  /** Set for a unit of the tile layout (TILEID, PETAL, LASTNIGHT): see layout.ts TileId. */
+  cumulative?: CumulativeId;
   coadd?: ObjectRef;
   redrock?: ObjectRef;
   /** The tile's QSO afterburner files (qso_qn-…, qso_mgii-…) found beside them, when discovery looked. */

@@ -1,4 +1,5 @@
 import type { AfterburnerKind } from '../desi/selection.js';
+import { parseCumulativeKey } from '../desi/cumulative.js';
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { OutputStore } from '../storage/output-store.js';
 
@@ -19,6 +20,8 @@ export interface PlanTile {
   redrock: ObjectRef | null;
   /** The tile's afterburner files, when discovery found any (absent in plans made before them). */
   afterburners?: Partial<Record<AfterburnerKind, ObjectRef>>;
+  /** The LASTNIGHT of a tile-layout unit (its key, cumulative/{TILEID}/{PETAL}, does not say it). */
+  lastnight?: number;
 }
 
 export interface Plan {
@@ -28,6 +31,8 @@ export interface Plan {
   createdBy: string;
   shards: number;
   source: string;
+  /** 'tiles' for a plan of the tile layout; absent for the healpix layout (the plans made before the tile layout). */
+  layout?: 'tiles';
   selection: string;
   surveys: string[];
   programs: string[];
@@ -80,6 +85,7 @@ export function makePlan(o: {
     shardTiles[shard] += 1;
     const entry: PlanTile = { key, shard, fitsBytes, coadd: t.coadd ?? null, redrock: t.redrock ?? null };
     if (t.afterburners) entry.afterburners = t.afterburners;
+    if (t.cumulative) entry.lastnight = t.cumulative.lastnight;
     return entry;
   });
   return {
@@ -89,6 +95,7 @@ export function makePlan(o: {
     createdBy: o.createdBy,
     shards: o.shards,
     source: o.source,
+    ...(o.tiles.some((t) => t.cumulative) ? { layout: 'tiles' as const } : {}),
     selection: o.selection,
     surveys: o.surveys,
     programs: o.programs,
@@ -107,8 +114,11 @@ export function shardTiles(plan: Plan, k: number): TileRef[] {
 
 /** A plan entry back as the TileRef discovery gave. */
 export function planTileRef(t: PlanTile): TileRef {
+  const unit = parseCumulativeKey(t.key);
   const [survey, program, healpix] = t.key.split('/');
-  const ref: TileRef = { survey, program, healpix: Number(healpix) };
+  const ref: TileRef = unit
+    ? { survey: '', program: '', healpix: -1, cumulative: { ...unit, lastnight: t.lastnight ?? 0 } }
+    : { survey, program, healpix: Number(healpix) };
   if (t.coadd) ref.coadd = t.coadd;
   if (t.redrock) ref.redrock = t.redrock;
   if (t.afterburners) ref.afterburners = t.afterburners;
@@ -146,6 +156,7 @@ export function parsePlan(text: string, where: string): Plan {
     keys.add(t.key);
     if (typeof t.fitsBytes !== 'number') throw bad(`tile ${t.key}: "fitsBytes" is not a number`);
     if (typeof t.key !== 'string' || !/^[a-z0-9_-]+\/[a-z0-9_-]+\/\d+$/.test(t.key)) throw bad(`a tile key ${JSON.stringify(t.key)}`);
+    if (parseCumulativeKey(t.key) && !Number.isInteger(t.lastnight)) throw bad(`tile ${t.key}: a tile-layout unit without "lastnight"`);
     if (!Number.isInteger(t.shard) || t.shard < 0 || t.shard >= p.shards!) throw bad(`tile ${t.key}: shard ${String(t.shard)} outside 0..${p.shards! - 1}`);
     for (const ref of [t.coadd, t.redrock])
       if (ref !== null && (typeof ref !== 'object' || typeof ref.path !== 'string' || typeof ref.size !== 'number'))

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, type TileRef, type TileSpec } from '../desi/tile.js';
+import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, tileLabel, tileSpecText, type Layout, type TileRef, type TileSpec } from '../desi/tile.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import type { ColumnSet } from '../desi/column-sets.js';
 import { afterburnersNeeded, selectionText, type Selection } from '../desi/selection.js';
@@ -184,6 +184,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       journal,
       out: o.out,
       source: o.store.root,
+      layout: o.store.layout,
       selection: sel,
       columns: o.columns ?? 'default',
       version: o.version,
@@ -192,7 +193,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log,
       signal,
     });
-    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.store.root, o.out) : undefined;
+    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.store.root, o.out, o.store.layout ?? 'healpix') : undefined;
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
 
     // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
@@ -284,8 +285,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         const out = batch.outcomes.find((x) => x.tile === t);
         if (out) log.info(tileLine(out));
         else if (deferredKeys.has(tileKey(t)))
-          log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
-        else log.info(`  Tile ${t.healpix}: Survey=${t.survey}, Program=${t.program}, Status=done (by another run since this run started)`);
+          log.info(`  Tile ${tileLabel(t)}: Survey=${t.survey}, Program=${t.program}, Status=deferred (another live run is converting it)`);
+        else log.info(`  Tile ${tileLabel(t)}: Survey=${t.survey}, Program=${t.program}, Status=done (by another run since this run started)`);
       }
       for (const line of stats.lines()) log.info(line);
       const idle = stats.ms > 0 ? Math.max(0, 1 - (batch.busy1 - batch.busy0) / (o.threads * stats.ms)) : 0;
@@ -314,7 +315,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
         stopReason = 'fatal';
       }
       if (out.fatal) {
-        stopMessage = `Tile ${out.tile.healpix}: ${out.error ?? ''} — the output cannot take more data`;
+        stopMessage = `Tile ${tileLabel(out.tile)}: ${out.error ?? ''} — the output cannot take more data`;
         log.error(`${stopMessage}; stopping after the tiles in flight.`);
         stopReason = 'fatal';
       }
@@ -521,6 +522,8 @@ export async function checkIdentity(o: {
   journal: Journal;
   out: OutputStore;
   source: string;
+  /** The source's layout (default healpix): part of the dataset's identity. */
+  layout?: Layout;
   selection: string;
   /** The column set; 'default' when not given. */
   columns?: ColumnSet;
@@ -544,6 +547,7 @@ export async function checkIdentity(o: {
     selection: sel,
     columns: o.columns ?? 'default',
     source: o.source,
+    ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion: o.version,
     created: o.start.toISOString(),
     createdBy: o.run,
@@ -597,6 +601,8 @@ export async function discoverTiles(o: {
       );
     log.warn(`--allow-missing: going on without the tiles of ${discovery.unreadable.length} unreadable folder(s).`);
   }
+  if (discovery.tiles.length === 0 && o.store.layout === 'tiles')
+    throw new FatalRunError(`no tile-layout units found under ${o.store.root} (check --source: the tiles/cumulative folder, holding {TILEID}/{LASTNIGHT}/)`);
   if (discovery.tiles.length === 0)
     throw new FatalRunError(
       `no tiles found under ${o.store.root} for survey ${o.surveys.join(',')} and program ${o.programs.join(',')} (check --source, --survey, --program)`,
@@ -612,7 +618,7 @@ export async function discoverTiles(o: {
 }
 
 /** A shard's plan must be of this run's selection, source and number of shards: a UsageError otherwise. */
-function checkPlan(plan: Plan | undefined, shard: { index: number; count: number }, sel: string, source: string, out: OutputStore): Plan {
+function checkPlan(plan: Plan | undefined, shard: { index: number; count: number }, sel: string, source: string, out: OutputStore, layout: string): Plan {
   const where = out.location(PLAN_REL);
   if (!plan) throw new UsageError(noPlanMessage(out.root));
   if (plan.shards !== shard.count)
@@ -620,6 +626,8 @@ function checkPlan(plan: Plan | undefined, shard: { index: number; count: number
   if (plan.selection !== sel)
     throw new UsageError(`${where} was made for the selection "${plan.selection}", not "${sel}": run the shard with the plan's selection options`);
   if (plan.source !== source) throw new UsageError(`${where} was made for the source ${plan.source}, not ${source}: omit --source, or give the plan's`);
+  const planLayout = plan.layout ?? 'healpix';
+  if (planLayout !== layout) throw new UsageError(`${where} was made for --layout ${planLayout}, not ${layout}: run the shard with --layout ${planLayout}`);
   return plan;
 }
 
@@ -658,7 +666,7 @@ function firstLines(o: RunOptions, sel: string): string[] {
   return [
     `${o.version}: run ${o.run} on ${hostname()} (pid ${process.pid}), Node ${process.version}`,
     ...(o.command ? [`Command: ${o.command}`] : []),
-    `Source: ${o.store.root} (survey ${o.surveys.join(',')}, program ${o.programs.join(',')}${o.tiles?.length ? `, tiles ${o.tiles.map(specText).join(',')}` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
+    `Source: ${o.store.root} (${o.store.layout === 'tiles' ? 'layout tiles' : `survey ${o.surveys.join(',')}, program ${o.programs.join(',')}`}${o.tiles?.length ? `, tiles ${o.tiles.map(specText).join(',')}` : ''}${o.sample !== undefined ? `, sample ${o.sample} seed ${o.seed}` : ''})`,
     `Output: ${o.out.root}`,
     `Selection: ${sel}`,
     ...(o.shard && o.plan ? [shardLine(o.plan, o.shard)] : []),
@@ -666,9 +674,7 @@ function firstLines(o: RunOptions, sel: string): string[] {
   ];
 }
 
-function specText(s: TileSpec): string {
-  return s.survey !== undefined ? `${s.survey}/${s.program}/${s.healpix}` : String(s.healpix);
-}
+const specText = tileSpecText;
 
 function toRecord(o: TileOutcome, run: string, tile: TileRef, shard: string | undefined): TileRecord {
   const r: TileRecord = {

@@ -1,4 +1,5 @@
 import { duration, mb, MB, pct, reduction } from './format.js';
+import { tileLabel } from '../desi/layout.js';
 import type { TileOutcome } from './tile-job.js';
 
 /** Sums of one batch (or of the whole run) for the seed's summary lines. */
@@ -49,7 +50,7 @@ export class BatchStats {
 
 /** One line per tile in the batch summary; starts like the seed's, "Tile 10304: FITS Size=…". */
 export function tileLine(o: TileOutcome): string {
-  const base = `  Tile ${o.tile.healpix}: FITS Size=${mb(o.fitsBytes)} MB, Parquet Size=${mb(o.parquetBytes)} MB, Fetched=${mb(o.fetchedBytes)} MB in ${o.requests} requests, Rows=${o.rows}, Survey=${o.tile.survey}, Program=${o.tile.program}, Status=${o.status}`;
+  const base = `  Tile ${tileLabel(o.tile)}: FITS Size=${mb(o.fitsBytes)} MB, Parquet Size=${mb(o.parquetBytes)} MB, Fetched=${mb(o.fetchedBytes)} MB in ${o.requests} requests, Rows=${o.rows}, Survey=${o.tile.survey}, Program=${o.tile.program}, Status=${o.status}`;
   return o.status === 'failed' || o.status === 'missing' ? `${base} [${o.errorClass}] ${o.error}` : base;
 }
 

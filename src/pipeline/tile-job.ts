@@ -2,6 +2,7 @@ import { findHdu, readHduData, scanHdus, type Hdu } from '../fits/index.js';
 import { DesiError } from '../desi/errors.js';
 import { provenanceOf } from '../desi/provenance.js';
 import { fillPlan, planBytes, planSpectraReads } from '../desi/read-plan.js';
+import type { TileTableInput } from '../desi/tile-table.js';
 import type { FooterInfo } from '../desi/schema.js';
 import { afterburnerHdu } from '../desi/afterburners.js';
 import type { ColumnSet } from '../desi/column-sets.js';
@@ -164,12 +165,13 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       afterburners.push({ kind, file: src.name, hdu: toWire(hdu), data: await io(readHduData(src, hdu)) });
       sources.push(describe(ctx, kind, ref));
     }
+    const coadd = await fetch.coadd();
+    const cHdus = await io(scanHdus(coadd));
+    const identity = checkHeader(coadd.name, cHdus[0], tile);
+    // Built once the header is checked: a tile-layout unit learns its survey (whose target columns the rules read) there.
     const refine: RefineWire | undefined = needsRefine(ctx.selection)
       ? { selection: ctx.selection, survey: tile.survey, redrockFile: rr.name, targetids: sel.targetids, redshifts: sel.redshifts, afterburners }
       : undefined;
-    const coadd = await fetch.coadd();
-    const cHdus = await io(scanHdus(coadd));
-    checkPixel(coadd.name, cHdus[0], tile);
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
     const match = await fetch.holding(fibermap.dataLength, `${coadd.name} FIBERMAP`, async () =>
       pool(
@@ -197,7 +199,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       const { coaddRows, order, fibermap: fm, extra } = match;
       const input = {
         coaddFile: coadd.name,
-        tile: { survey: tile.survey, program: tile.program, healpix: tile.healpix },
+        tile: identity,
         redshifts: sel.redshifts,
         match: { coaddRows, order, fibermap: fm, extra },
         spectra,
@@ -244,6 +246,54 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
 /** The one HDU named `name`, or undefined when there is none; two of them are ambiguous (findHdu's error). */
 function findOptionalHdu(file: string, hdus: Hdu[], name: string): Hdu | undefined {
   return hdus.some((h) => h.name.toUpperCase() === name) ? findHdu(file, hdus, name) : undefined;
+}
+
+/**
+ * The tile's identity as its rows carry it, checked against the coadd's PRIMARY header. A healpix coadd whose
+ * HPXPIXEL names another pixel than its path would fill the dataset with wrong HEALPIX values. A cumulative
+ * tile coadd (the tile layout) has no HPXPIXEL: SPGRP must be 'cumulative', TILEID and SPGRPVAL (LASTNIGHT)
+ * must be its path's, PETAL too where the header has one; its SURVEY and PROGRAM (which the tile layout's
+ * path does not say) come from the header, and are required. They are also set on `tile`, for the log.
+ */
+function checkHeader(file: string, primary: Hdu, tile: TileRef): TileTableInput['tile'] {
+  if (tile.cumulative) {
+    const c = tile.cumulative;
+    const h = primary.header;
+    const spgrp = h.get('SPGRP');
+    if (spgrp !== 'cumulative')
+      throw new DesiError(
+        'TILE_MISMATCH',
+        file,
+        `SPGRP = ${JSON.stringify(spgrp ?? null)}, expected 'cumulative' for a file of the tile layout`,
+        'PRIMARY',
+        'SPGRP',
+      );
+    const expect = (key: string, want: number, what: string) => {
+      const v = h.get(key);
+      if (v !== want)
+        throw new DesiError('TILE_MISMATCH', file, `${key} = ${JSON.stringify(v ?? null)} but the file is stored as ${what} ${want}`, 'PRIMARY', key);
+    };
+    expect('TILEID', c.tileid, 'tile');
+    expect('SPGRPVAL', c.lastnight, 'LASTNIGHT');
+    if (h.get('PETAL') !== undefined) expect('PETAL', c.petal, 'petal');
+    const text = (key: 'SURVEY' | 'PROGRAM'): string => {
+      const v = h.get(key);
+      if (typeof v !== 'string' || v.trim() === '')
+        throw new DesiError(
+          'TILE_MISMATCH',
+          file,
+          `${key} = ${JSON.stringify(v ?? null)}: a tile-layout coadd must name its ${key.toLowerCase()}`,
+          'PRIMARY',
+          key,
+        );
+      return v.trim();
+    };
+    tile.survey = text('SURVEY');
+    tile.program = text('PROGRAM');
+    return { survey: tile.survey, program: tile.program, healpix: tile.healpix, cumulative: { ...c } };
+  }
+  checkPixel(file, primary, tile);
+  return { survey: tile.survey, program: tile.program, healpix: tile.healpix };
 }
 
 /** A coadd whose header names another pixel than its path would fill the dataset with wrong HEALPIX values. */

@@ -27,6 +27,11 @@ export interface DatasetIdentity {
   columns: ColumnSet;
   /** The source root (an absolute local path or s3://bucket/prefix). */
   source: string;
+  /**
+   * 'tiles' for a dataset of the tile layout (tile-based cumulative coadds); absent for the healpix layout,
+   * so the manifests written before the tile layout existed read unchanged. A dataset never mixes layouts.
+   */
+  layout?: 'tiles';
   toolVersion: string;
   /** ISO time. */
   created: string;
@@ -35,7 +40,7 @@ export interface DatasetIdentity {
 }
 
 /** The fields that make two runs' datasets incompatible; toolVersion, created and createdBy do not. */
-const MATTERS = ['selection', 'columns', 'source', 'schemaVersion'] as const;
+const MATTERS = ['selection', 'columns', 'source', 'layout', 'schemaVersion'] as const;
 
 /**
  * Lines saying what differs that matters (selection, columns, source, schemaVersion only), e.g.
@@ -44,7 +49,8 @@ const MATTERS = ['selection', 'columns', 'source', 'schemaVersion'] as const;
 export function identityDifferences(dataset: DatasetIdentity, run: DatasetIdentity): string[] {
   const lines: string[] = [];
   for (const k of MATTERS) {
-    if (dataset[k] !== run[k]) lines.push(`${k}: ${JSON.stringify(dataset[k])} in the dataset, ${JSON.stringify(run[k])} in this run`);
+    const [d, r] = k === 'layout' ? [dataset.layout ?? 'healpix', run.layout ?? 'healpix'] : [dataset[k], run[k]];
+    if (d !== r) lines.push(`${k}: ${JSON.stringify(d)} in the dataset, ${JSON.stringify(r)} in this run`);
   }
   return lines;
 }
@@ -62,6 +68,7 @@ export function formatIdentity(id: DatasetIdentity): string {
     selection: id.selection,
     columns: id.columns,
     source: id.source,
+    ...(id.layout === 'tiles' ? { layout: id.layout } : {}),
     toolVersion: id.toolVersion,
     created: id.created,
     createdBy: id.createdBy,
@@ -103,6 +110,7 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
   const createdBy = text('createdBy');
   if (selection === '') throw bad('"selection" is empty');
   if (source === '') throw bad('"source" is empty');
+  if (o.layout !== undefined && o.layout !== 'tiles') throw bad(`"layout" is ${JSON.stringify(o.layout)}, expected "tiles" or no "layout" (healpix)`);
   if (!Number.isFinite(Date.parse(created))) throw bad(`"created" is ${JSON.stringify(created)}, expected an ISO time`);
   if (createdBy === '') throw bad('"createdBy" is empty');
   let columns: ColumnSet = 'default';
@@ -111,7 +119,17 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
       throw bad(`"columns" is ${JSON.stringify(o.columns)}, expected one of ${COLUMN_SETS.join(', ')}`);
     columns = o.columns as ColumnSet;
   }
-  return { format: DATASET_FORMAT, schemaVersion: o.schemaVersion, selection, columns, source, toolVersion, created, createdBy };
+  return {
+    format: DATASET_FORMAT,
+    schemaVersion: o.schemaVersion,
+    selection,
+    columns,
+    source,
+    ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
+    toolVersion,
+    created,
+    createdBy,
+  };
 }
 
 /** Reads and decides the identity of one --out. */

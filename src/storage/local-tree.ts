@@ -66,7 +66,7 @@ export class LocalTileStore implements TileStore {
   }
 
   /** Throws SourceError NO_SOURCE unless the root is a folder. */
-  private async checkRoot(): Promise<void> {
+  protected async checkRoot(): Promise<void> {
     let isDir: boolean;
     try {
       isDir = (await stat(this.root)).isDirectory();

@@ -1,4 +1,4 @@
-import type { ObjectRef, TileRef } from '../desi/tile.js';
+import type { Layout, ObjectRef, TileRef } from '../desi/tile.js';
 import type { ByteSource } from '../fits/source.js';
 import type { RetryCounters } from './retry.js';
 import type { SourceStats } from './source.js';
@@ -54,6 +54,8 @@ export class SourceError extends Error {
 export interface TileStore {
   /** The root as the user wrote it (a path or s3://bucket/prefix), for messages and metadata. */
   readonly root: string;
+  /** The layout of the tree (default 'healpix'); 'tiles' stores list units of one petal of one cumulative tile. */
+  readonly layout?: Layout;
   /** Lists the tiles asked for; `signal` (the run's) aborts the listings in flight with an AbortedError. */
   discover(filter: DiscoveryFilter, signal?: AbortSignal): Promise<Discovery>;
   /** Opens one object; its reads honour `signal` (the run's): once aborted, they reject with an AbortedError. */

@@ -4,6 +4,6 @@
  */
 export type { SynthOptions, SynthReport, SynthTileReport, SynthTileSpec } from './types.js';
 export { synthTree, synthTile, tilePaths } from './tree.js';
-export { seedDryRunSpecs, smallSpecs, targetsForCoaddBytes } from './specs.js';
+export { seedDryRunSpecs, smallSpecs, targetsForCoaddBytes, tileLayoutSpecs, SYNTH_LASTNIGHT, SYNTH_TILEID } from './specs.js';
 export { estimateTileBytes } from './layout.js';
 export type { WavelengthMode } from './grids.js';

@@ -30,6 +30,9 @@ export function checkSpec(spec: SynthTileSpec): void {
   if (!Number.isInteger(spec.targets) || spec.targets < 1) throw new Error(`${where}: targets must be a positive integer`);
   if (!Number.isInteger(spec.goodQso) || spec.goodQso < 0 || spec.goodQso > spec.targets) throw new Error(`${where}: goodQso must be in [0, targets]`);
   if (!Number.isInteger(spec.seed)) throw new Error(`${where}: seed must be an integer`);
+  const c = spec.cumulative;
+  if (c && (!Number.isInteger(c.tileid) || c.tileid < 0 || !Number.isInteger(c.petal) || c.petal < 0 || c.petal > 9 || !/^20\d{6}$/.test(String(c.lastnight))))
+    throw new Error(`${where}: a tile-layout unit needs TILEID >= 0, PETAL 0..9 and LASTNIGHT YYYYMMDD`);
 }
 
 /** How many exposures target `i` (FIBERMAP row) of a tile has: 1..MAX_EXPOSURES, fixed by the seed. */
@@ -45,6 +48,17 @@ export function exposureRows(spec: SynthTileSpec): number {
 }
 
 function healpixCards(spec: SynthTileSpec): Card[] {
+  const c = spec.cumulative;
+  if (c)
+    return [
+      { key: 'SPGRP', value: 'cumulative' },
+      { key: 'SPGRPVAL', value: c.lastnight },
+      { key: 'TILEID', value: c.tileid },
+      { key: 'PETAL', value: c.petal },
+      { key: 'SURVEY', value: spec.survey },
+      { key: 'PROGRAM', value: spec.program },
+      { key: 'SPECPROD', value: SPECPROD },
+    ];
   return [
     { key: 'SPGRP', value: 'healpix' },
     { key: 'SPGRPVAL', value: spec.healpix },
@@ -124,10 +138,12 @@ function fibermapSpec(spec: SynthTileSpec, extname: 'FIBERMAP'): BinTableSpec {
     extname,
     columns: fibermapColumnsOf(spec.survey),
     nrows: spec.targets,
-    cards: [
-      { key: 'HPXPIXEL', value: spec.healpix },
-      { key: 'HPXNSIDE', value: HPX_NSIDE },
-    ],
+    cards: spec.cumulative
+      ? [{ key: 'TILEID', value: spec.cumulative.tileid }]
+      : [
+          { key: 'HPXPIXEL', value: spec.healpix },
+          { key: 'HPXNSIDE', value: HPX_NSIDE },
+        ],
   };
 }
 

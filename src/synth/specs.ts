@@ -131,3 +131,32 @@ export function smallSpecs(opts: { tiles: number; seed?: number }): SynthTileSpe
   }
   return out;
 }
+
+/** First TILEID and LASTNIGHT of tileLayoutSpecs. */
+export const SYNTH_TILEID = 80600;
+export const SYNTH_LASTNIGHT = 20210517;
+
+/**
+ * The small set of smallSpecs laid out as tile-layout units: three petals per tile (petals 0, 4, 7 of tile
+ * SYNTH_TILEID + k), through SYNTH_LASTNIGHT + k (a night of May 2021). With `superseded`, the first tile
+ * also gets an older LASTNIGHT folder (the night before) holding the same petals with other targets and one
+ * petal (9) only there: discovery must take the latest night, and report petal 9.
+ */
+export function tileLayoutSpecs(opts: { tiles: number; seed?: number; superseded?: boolean }): SynthTileSpec[] {
+  const base = smallSpecs(opts);
+  const petals = [0, 4, 7];
+  // One tile is of one survey and program: its petals take those of its first unit.
+  const out = base.map((s, k) => ({
+    ...s,
+    survey: base[k - (k % 3)].survey,
+    program: base[k - (k % 3)].program,
+    cumulative: { tileid: SYNTH_TILEID + Math.floor(k / 3), petal: petals[k % 3], lastnight: SYNTH_LASTNIGHT + Math.floor(k / 3) },
+  }));
+  if (opts.superseded && out.length > 0) {
+    const first = out.filter((s) => s.cumulative.tileid === SYNTH_TILEID);
+    const older = SYNTH_LASTNIGHT - 1;
+    for (const s of first) out.push({ ...s, seed: mixSeed(s.seed, 0x01d), cumulative: { ...s.cumulative, lastnight: older } });
+    out.push({ ...first[0], seed: mixSeed(first[0].seed, 0x09), cumulative: { tileid: SYNTH_TILEID, petal: 9, lastnight: older } });
+  }
+  return out;
+}

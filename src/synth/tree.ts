@@ -13,7 +13,17 @@ import { checkSpec } from './layout.js';
 import type { SynthOptions, SynthReport, SynthTileReport, SynthTileSpec } from './types.js';
 
 /** The two file paths of a tile under `root`. */
-export function tilePaths(root: string, spec: Pick<SynthTileSpec, 'survey' | 'program' | 'healpix'>): { dir: string; coadd: string; redrock: string } {
+export function tilePaths(
+  root: string,
+  spec: Pick<SynthTileSpec, 'survey' | 'program' | 'healpix' | 'cumulative'>,
+): { dir: string; coadd: string; redrock: string } {
+  const c = spec.cumulative;
+  if (c) {
+    // The tile layout, written independently of src/desi/cumulative.ts (the oracle discovery is compared with).
+    const cdir = join(root, String(c.tileid), String(c.lastnight));
+    const cstem = `${c.petal}-${c.tileid}-thru${c.lastnight}.fits`;
+    return { dir: cdir, coadd: join(cdir, `coadd-${cstem}`), redrock: join(cdir, `redrock-${cstem}`) };
+  }
   const dir = join(root, tileDir(spec.survey, spec.program, spec.healpix));
   const stem = `${spec.survey}-${spec.program}-${spec.healpix}.fits`;
   return { dir, coadd: join(dir, `coadd-${stem}`), redrock: join(dir, `redrock-${stem}`) };
@@ -31,6 +41,7 @@ export async function synthTile(root: string, spec: SynthTileSpec, mode: Wavelen
   const coaddBytes = await writeCoadd(paths.coadd, spec, mode, catalog, tileSeed(spec));
   const redrockBytes = await writeRedrock(paths.redrock, spec, catalog);
   return {
+    ...(spec.cumulative ? { cumulative: { ...spec.cumulative } } : {}),
     survey: spec.survey,
     program: spec.program,
     healpix: spec.healpix,
@@ -51,7 +62,8 @@ export async function synthTree(opts: SynthOptions): Promise<SynthReport> {
   const seen = new Set<string>();
   for (const spec of opts.tiles) {
     checkSpec(spec);
-    const key = `${spec.survey}/${spec.program}/${spec.healpix}`;
+    const c = spec.cumulative;
+    const key = c ? `tile ${c.tileid} petal ${c.petal} thru ${c.lastnight}` : `${spec.survey}/${spec.program}/${spec.healpix}`;
     if (seen.has(key)) throw new Error(`synth: tile ${key} is listed twice`);
     seen.add(key);
   }

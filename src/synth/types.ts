@@ -8,6 +8,12 @@ export interface SynthTileSpec {
   targets: number;
   goodQso: number;
   seed: number;
+  /**
+   * Set for a unit of the tile layout: the files go to `{TILEID}/{LASTNIGHT}/coadd-{PETAL}-{TILEID}-thru{LASTNIGHT}.fits`
+   * under the root (a `tiles/cumulative` folder) and their PRIMARY says SPGRP='cumulative', SPGRPVAL=LASTNIGHT,
+   * TILEID and PETAL instead of HPXPIXEL; `healpix` then only places the targets on the sky.
+   */
+  cumulative?: { tileid: number; petal: number; lastnight: number };
   /** How *_MASK is stored: plain int32 (DR1 iron, the default) or uint32 via BZERO = 2^31 (EDR fuji). */
   mask?: 'int32' | 'uint32-bzero';
   /** Plant the QSO catalog's cases (synth/afterburners.ts) in the catalog; goodQso is then not redrock-qso's truth. */
@@ -22,6 +28,7 @@ export interface SynthOptions {
 }
 
 export interface SynthTileReport {
+  cumulative?: { tileid: number; petal: number; lastnight: number };
   survey: string;
   program: string;
   healpix: number;
