@@ -2,7 +2,6 @@ import type { Table } from 'apache-arrow';
 import type { Hdu, ImageInfo } from '../fits/index.js';
 import { buildTable, type ColumnSpec } from '../parquet/index.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
-import { DesiError } from './errors.js';
 import { catalogColumns, FOOTER_KEY, SPECTRA_KINDS, type CatalogColumnDef, type FooterInfo } from './schema.js';
 import { gatherRows, type RowChunk } from './spectra.js';
 import type { MatchResult } from './tile-rows.js';
