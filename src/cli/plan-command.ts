@@ -111,7 +111,19 @@ export async function runPlan(o: PlanOptions): Promise<number> {
     log.info(`Selection: ${sel}`);
 
     journal = await Journal.open(o.stores.journal);
-    await checkIdentity({ identity, journal, out, source: store.root, layout: store.layout, selection: sel, columns: o.columns, version, run: registry.run, start, log });
+    await checkIdentity({
+      identity,
+      journal,
+      out,
+      source: store.root,
+      layout: store.layout,
+      selection: sel,
+      columns: o.columns,
+      version,
+      run: registry.run,
+      start,
+      log,
+    });
     const tiles = await discoverTiles({ ...o, store, log });
 
     let old: Plan | undefined;
