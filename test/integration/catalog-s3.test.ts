@@ -40,7 +40,7 @@ async function convert(out: string, extra: string[] = []): Promise<string> {
 
 test('a run to s3:// writes the table there, with the bytes of the same run to a folder', { timeout: S3_TEST_TIMEOUT * 2 }, async () => {
   const stdout = await convert('s3://cat-out/qso', ['--endpoint', s3.endpoint]);
-  assert.match(stdout, /Catalog: s3:\/\/cat-out\/qso\/catalog\/zcatalog\.parquet \(\d+ spectra/);
+  assert.match(stdout, /Catalog: s3:\/\/cat-out\/qso\/_catalog\/zcatalog\.parquet \(\d+ spectra/);
   const local = join(work, 'out');
   await convert(local);
   const bytes = await getObjectBytes(client, 'cat-out', 'qso/_catalog/zcatalog.parquet');

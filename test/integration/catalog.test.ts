@@ -230,10 +230,10 @@ test('desi-qad catalog: exit 2 for a folder that is no dataset, 4 (naming the fi
   assert.equal(cp.status, 0);
   const victim = join(copy, 'sv3', 'dark', '60', 'sv3-dark-6026.parquet');
   await truncate(victim, (await stat(victim)).size - 100);
-  const before = await readFile(join(copy, 'catalog', 'zcatalog.parquet'));
+  const before = await readFile(join(copy, '_catalog', 'zcatalog.parquet'));
   const r = await runCli(['catalog', '--out', copy]);
   assert.equal(r.code, 4, r.stderr);
   assert.match(r.stderr, /sv3-dark-6026\.parquet/);
   assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
-  assert.ok(Buffer.compare(before, await readFile(join(copy, 'catalog', 'zcatalog.parquet'))) === 0, 'the table in place is left as it was');
+  assert.ok(Buffer.compare(before, await readFile(join(copy, '_catalog', 'zcatalog.parquet'))) === 0, 'the table in place is left as it was');
 });

@@ -58,9 +58,12 @@ async function footerSelections(files: Map<string, Uint8Array>): Promise<Set<str
   return found;
 }
 
+/** The dataset-level tables (_wavelength/, _catalog/): not a selection's files. */
+const isTablePath = (rel: string) => rel.startsWith('_');
+
 async function localParquet(root: string): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  for (const f of await listFiles(root)) if (f.endsWith('.parquet')) out.set(f, await readFile(join(root, f)));
+  for (const f of await listFiles(root)) if (f.endsWith('.parquet') && !isTablePath(f)) out.set(f, await readFile(join(root, f)));
   return out;
 }
 
@@ -77,7 +80,7 @@ async function s3Keys(prefix: string): Promise<string[]> {
 
 async function s3Parquet(prefix: string): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  for (const k of await s3Keys(prefix)) if (k.endsWith('.parquet')) out.set(k, await getObjectBytes(client, 'results', `${prefix}/${k}`));
+  for (const k of await s3Keys(prefix)) if (k.endsWith('.parquet') && !isTablePath(k)) out.set(k, await getObjectBytes(client, 'results', `${prefix}/${k}`));
   return out;
 }
 

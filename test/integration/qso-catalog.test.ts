@@ -64,7 +64,7 @@ for (const rules of ['desi-qso-dr1', 'desi-qso'] as const) {
     await assertExit(await convert(out, ['--select', rules]), 0, join(dir, 'logs'));
     const bitsSeen = new Set<number>();
     for (const spec of TILES) {
-      const glob = sqlString(join(out, '**', '*.parquet'));
+      const glob = sqlString(join(out, '*', '*', '*', '*.parquet')); // the tiles' files, not _wavelength/ or _catalog/
       const rows = await duckQuery(
         `SELECT CAST(TARGETID AS VARCHAR) AS TARGETID, QSO_MASKBITS, CAST(Z AS VARCHAR) AS Z, CAST(ZERR AS VARCHAR) AS ZERR FROM read_parquet(${glob}) WHERE HEALPIX = ${spec.healpix} AND PROGRAM = '${spec.program}'`,
       );
