@@ -12,7 +12,7 @@ import { redactSecrets } from '../util/secrets.js';
 import { writeLine } from './console.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 import { explainError } from './explain.js';
-import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type ConnectionArgv, type Stores } from './stores.js';
 import { toolVersion } from './version.js';
 
 /**
@@ -41,16 +41,7 @@ export function catalogOptions(y: Argv) {
 type CatalogArgs = Awaited<ReturnType<typeof catalogOptions>['argv']>;
 
 /** What the catalog needs of the command line: --out and how S3 is reached. */
-export interface CatalogConnection {
-  out: string;
-  region: string;
-  endpoint?: string;
-  profile?: string;
-  'sign-request'?: boolean;
-  'cli-read-timeout': number;
-  'cli-connect-timeout': number;
-  'max-attempts': number;
-}
+export type CatalogConnection = ConnectionArgv & { out: string };
 
 /** A catalog that could not be made: its exit status and message. */
 class CatalogError extends Error {

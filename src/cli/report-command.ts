@@ -15,7 +15,7 @@ import { redactSecrets } from '../util/secrets.js';
 import { writeLine } from './console.js';
 import { checkS3ConnectionOptions, s3ConnectionOptions } from './convert-command.js';
 import { explainError } from './explain.js';
-import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type Stores } from './stores.js';
+import { connectionOf, DR1_HEALPIX, openStores, registerStoreSecrets, type ConnectionArgv, type Stores } from './stores.js';
 
 /**
  * `desi-qad report --out O [--html FILE]`: one self-contained HTML page about the dataset in O and the runs
@@ -61,17 +61,7 @@ export function reportOptions(y: Argv) {
 type ReportArgs = Awaited<ReturnType<typeof reportOptions>['argv']>;
 
 /** What the report needs of the command line: --out, how S3 is reached, the line to draw. */
-export interface ReportConnection {
-  out: string;
-  region: string;
-  endpoint?: string;
-  profile?: string;
-  'sign-request'?: boolean;
-  'cli-read-timeout': number;
-  'cli-connect-timeout': number;
-  'max-attempts': number;
-  'min-reduction': number;
-}
+export type ReportConnection = ConnectionArgv & { out: string; 'min-reduction': number };
 
 /** A report that could not be made: its exit status and message. */
 class ReportError extends Error {
