@@ -48,9 +48,9 @@ export class S3TileStore implements TileStore {
   readonly stats: S3ListStats = { listRequests: 0, keys: 0 };
 
   constructor(
-    private readonly client: S3Client,
+    protected readonly client: S3Client,
     url: string | S3Url,
-    private readonly opts: S3TileStoreOptions = {},
+    protected readonly opts: S3TileStoreOptions = {},
   ) {
     const u = toS3Url(url);
     this.bucket = u.bucket;
@@ -149,36 +149,49 @@ export class S3TileStore implements TileStore {
         }
         const afterburner = parsed.kind === 'other' ? AFTERBURNER_KINDS.find((k) => parsed.file === afterburnerFileName(k, tile)) : undefined;
         if (parsed.kind === 'other' && afterburner === undefined) continue;
-        const ref: ObjectRef = { path: key, size: obj.Size ?? 0 };
-        const etag = normalizeEtag(obj.ETag);
-        if (etag) ref.etag = etag;
-        if (obj.LastModified) ref.mtimeMs = obj.LastModified.getTime();
+        const ref = objectRefOf(key, obj);
         if (afterburner !== undefined) (tile.afterburners ??= {})[afterburner] = ref;
         else if (parsed.kind !== 'other') tile[parsed.kind] = ref;
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token)
-        throw new S3Error(
-          `${formatS3Url(this.bucket, folder)}: ListObjectsV2 said the listing is truncated but gave no continuation token`,
-          this.bucket,
-          folder,
-          'ListObjectsV2',
-          undefined,
-          undefined,
-          false,
-        );
+      token = this.nextToken(page, folder);
     } while (token);
   }
 
-  private async list(prefix: string, maxKeys: number | undefined, token: string | undefined, retry = this.opts.retry): Promise<ListObjectsV2CommandOutput> {
+  /** The continuation token of a listing page; a truncated page without one is an error (a hole in discovery). */
+  protected nextToken(page: ListObjectsV2CommandOutput, folder: string): string | undefined {
+    const token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token)
+      throw new S3Error(
+        `${formatS3Url(this.bucket, folder)}: ListObjectsV2 said the listing is truncated but gave no continuation token`,
+        this.bucket,
+        folder,
+        'ListObjectsV2',
+        undefined,
+        undefined,
+        false,
+      );
+    return token;
+  }
+
+  /** One page of a listing, with retries; `delimiter` lists the folders under `prefix` (CommonPrefixes). */
+  protected async list(
+    prefix: string,
+    maxKeys: number | undefined,
+    token: string | undefined,
+    retry = this.opts.retry,
+    delimiter?: string,
+  ): Promise<ListObjectsV2CommandOutput> {
     try {
       return await withRetry(
         `list ${formatS3Url(this.bucket, prefix)}`,
         async () => {
           this.stats.listRequests += 1;
-          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }), {
-            abortSignal: retry?.signal,
-          });
+          const page = await this.client.send(
+            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, MaxKeys: maxKeys, ContinuationToken: token }),
+            {
+              abortSignal: retry?.signal,
+            },
+          );
           // A 200 that is not S3's (an HTML page) parses as an empty listing: retried as a bad body, then thrown.
           checkListing(page, `ListObjectsV2 ${formatS3Url(this.bucket, prefix)}`);
           this.stats.keys += page.Contents?.length ?? 0;
@@ -191,4 +204,13 @@ export class S3TileStore implements TileStore {
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: prefix, operation: 'ListObjectsV2' });
     }
   }
+}
+
+/** A listed object as discovery keeps it: its key, size, ETag (unquoted) and time. */
+export function objectRefOf(key: string, obj: { Size?: number; ETag?: string; LastModified?: Date }): ObjectRef {
+  const ref: ObjectRef = { path: key, size: obj.Size ?? 0 };
+  const etag = normalizeEtag(obj.ETag);
+  if (etag) ref.etag = etag;
+  if (obj.LastModified) ref.mtimeMs = obj.LastModified.getTime();
+  return ref;
 }
