@@ -107,7 +107,9 @@ export class LocalOutputStore implements OutputStore {
 
   /**
    * Removes temporary files whose run is gone (owners.isGone), never this run's own, and temporaries of
-   * older versions (no run id in the name) once they are over an hour old; returns how many.
+   * older versions (no run id in the name) once they are over an hour old; returns how many. Under
+   * `_desi-qad/` (heartbeats), a temporary goes only once it is over an hour old: a run starting writes one
+   * before its heartbeat exists, and would look gone.
    */
   async sweepTemporaries(owners: TemporaryOwners): Promise<number> {
     let removed = 0;
@@ -117,11 +119,13 @@ export class LocalOutputStore implements OutputStore {
       if (!p) gone.set(run, (p = owners.isGone(run)));
       return p;
     };
-    await walkFiles(this.root, '', async (path, name) => {
+    await walkFiles(this.root, '', async (path, name, rel) => {
       if (!name.startsWith(TEMP_MARK)) return;
       const run = temporaryOwner(name);
       if (run === this.run) return;
-      if (run !== undefined) {
+      // The registry writes a run's first heartbeat through a temporary before any record of that run exists,
+      // so "no heartbeat" does not yet mean gone there: its temporaries go by age only.
+      if (run !== undefined && !rel.startsWith(`${TOOL_DIR}/`)) {
         if (!(await isGone(run))) return;
       } else {
         let mtime: number;

@@ -62,6 +62,22 @@ test('sweepTemporaries removes the temporaries of gone runs only, and old ones w
   assert.ok(!(await readdir(dir)).includes(names.live));
 });
 
+test('sweepTemporaries leaves the heartbeat temporary of a run that is starting, and removes it once it is an hour old', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'out-'));
+  const runs = join(root, '_desi-qad/runs');
+  await mkdir(runs, { recursive: true });
+  const starting = newRunId(); // writing its first heartbeat: no record yet, so isGone says gone
+  const fresh = `${TEMP_MARK}${starting}.0a1b2c3d4e5f`;
+  const stale = `${TEMP_MARK}${newRunId()}.0a1b2c3d4e5f`;
+  await writeFile(join(runs, fresh), '{"run"');
+  await writeFile(join(runs, stale), '{"run"');
+  const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+  await utimes(join(runs, stale), twoHoursAgo, twoHoursAgo);
+  const out = new LocalOutputStore(root, { run: newRunId() });
+  assert.equal(await out.sweepTemporaries({ isGone: () => Promise.resolve(true), heldByOther: () => Promise.resolve(false) }), 1);
+  assert.deepEqual(await readdir(runs), [fresh]);
+});
+
 test('writeAtomic returns the size and names its temporary for its run', async () => {
   const root = await mkdtemp(join(tmpdir(), 'out-'));
   const out = new LocalOutputStore(root);
