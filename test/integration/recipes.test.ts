@@ -34,6 +34,8 @@ function polarsSkip(): string | undefined {
     createRequire(import.meta.url)('nodejs-polars');
     return undefined;
   } catch (err) {
+    // CI (DESI_QAD_REQUIRE_ORACLES=1) installs the binding under Node 24: there, a Polars that does not load fails.
+    if (process.env.DESI_QAD_REQUIRE_ORACLES === '1' && Number(process.versions.node.split('.')[0]) >= 22) return undefined;
     return `nodejs-polars does not load here (its native binding needs Node >= 22, npm skips it on ${process.version}): ${(err as Error).message.split('\n')[0]}`;
   }
 }
