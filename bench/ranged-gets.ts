@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -28,6 +28,8 @@ export interface RangedGets {
   runs: RangedProbeResult[];
   /** Every run's bytes hash the same (and each matched the file). */
   identical: boolean;
+  /** The machine's 1-minute load average at the end (other work on the same cores inflates wall times). */
+  loadAvg1?: number;
 }
 
 function runProbe(args: RangedProbeArgs, path: 'sdk' | 'lean'): Promise<RangedProbeResult> {
@@ -68,7 +70,7 @@ export async function measureRangedGets(n = 2000, concurrency = 8): Promise<Rang
         runs.push(await runProbe({ ...base, signed, concurrency, file, s3pid: s3.pid }, path));
       }
     const identical = runs.every((r) => r.mismatches === 0 && r.sha256 === runs[0].sha256);
-    return { n, concurrency, objectBytes: OBJECT_BYTES, runs, identical };
+    return { n, concurrency, objectBytes: OBJECT_BYTES, runs, identical, loadAvg1: loadavg()[0] };
   } finally {
     await s3.stop();
     await rm(work, { recursive: true, force: true });
@@ -93,7 +95,20 @@ export function rangedGetsMarkdown(g: RangedGets): string[] {
     ...g.runs.map(row),
     '',
     `- Client CPU per GET cut by: ${pct(true)}, ${pct(false)}. Bytes of every run identical to the file and to each other: **${g.identical ? 'yes' : 'NO'}**.`,
-    `- Where the wall time is set by s3rver (its CPU seconds close to the wall seconds: one single-threaded Node process on 2 shared cores), the GETs/s column measures the test server, not the client or the link.`,
+    ...g.runs.map((r) => {
+      const server = (100 * r.serverCpuSec) / r.wallSec;
+      const client = (100 * r.clientCpuUsPerGet * r.gets) / 1e6 / r.wallSec;
+      const bound =
+        server >= 90
+          ? 's3rver (one single-threaded process) bounds this run'
+          : client >= 90
+            ? 'the client bounds this run'
+            : 'neither is saturated: the rest of the wall is waiting for a core';
+      return `- ${r.path}, ${r.signed ? 'signed' : 'anonymous'}: s3rver busy ${server.toFixed(0)} % of the wall, the client ${client.toFixed(0)} %; ${bound}.`;
+    }),
+    ...(g.loadAvg1 !== undefined
+      ? [`- Load average of the machine at the end: ${g.loadAvg1.toFixed(1)} (wall times and GETs/s include waiting for a core; CPU per GET less so).`]
+      : []),
     '',
   ];
 }
