@@ -197,6 +197,8 @@ export class S3ObjectSource implements OpenedObject {
       }
       if (pos < limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} ended after ${pos - offset} of ${want} bytes`);
     } catch (err) {
+      // A body left unread (a changed ETag, a wrong range) would hold its socket: let it go.
+      body?.destroy();
       if (this.signal?.aborted) throw new AbortedError(`${this.name} bytes ${start}-${end - 1}`, { cause: err });
       if (stalled) throw new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
       const status = httpStatusOf(err);
