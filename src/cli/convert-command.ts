@@ -20,6 +20,7 @@ import { notifierOptions, notifyOptions } from '../notify/options.js';
 import { createNotifier } from '../notify/notifier.js';
 import { writeRunReport } from './report-command.js';
 import { writeRunCatalog } from './catalog-command.js';
+import { WITH_OPTION } from './with-option.js';
 
 /**
  * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
@@ -145,6 +146,7 @@ export function selectionOptions<T>(y: Argv<T>) {
       describe:
         'catalog column set: default (redshifts, targets of every survey, photometry, TSNR2) or all (every DR1 FIBERMAP column too); part of the dataset',
     })
+    .option('with', WITH_OPTION)
     .option('allow-missing', {
       type: 'boolean',
       default: false,
@@ -385,6 +387,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     run: registry.run,
     selection,
     columns,
+    withResolution: a.with?.resolution === true,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: tileSpecsOf(a),
     sample: a.sample,

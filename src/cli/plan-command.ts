@@ -63,6 +63,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     stores,
     selection,
     columns,
+    withResolution: a.with?.resolution === true,
     ...surveysPrograms(a),
     tiles: tileSpecsOf(a),
     sample: a.sample,
@@ -77,7 +78,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 /** What `desi-qad plan` was asked for, with its stores open. */
 export type PlanOptions = Pick<
   RunOptions,
-  'selection' | 'columns' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
+  'selection' | 'columns' | 'withResolution' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
 > & {
   stores: Stores;
   shards: number;
@@ -119,6 +120,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
       layout: store.layout,
       selection: sel,
       columns: o.columns,
+      withResolution: o.withResolution,
       version,
       run: registry.run,
       start,

@@ -17,6 +17,7 @@ import { writeLine } from './console.js';
 import { explainError } from './explain.js';
 import { checklistLines } from '../preflight/checklist.js';
 import { ChildFailure, runPreflight, type PreflightReport } from '../preflight/runner.js';
+import { withOptionValue } from './with-option.js';
 
 /** This install's CLI, from dist/src/cli/: what the children run (process.execPath + bin/desi-qad.js). */
 const BIN = fileURLToPath(new URL('../../../bin/desi-qad.js', import.meta.url));
@@ -220,6 +221,7 @@ function forwardedArgs(a: PreflightArgs): string[] {
   put('sign-request', a['sign-request']);
   for (const k of ['region', 'endpoint', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'max-attempts'] as const) put(k, a[k]);
   for (const k of ['survey', 'program', 'spectype', 'min-deltachi2', 'select', 'target', 'fiberstatus', 'objtype', 'columns'] as const) put(k, a[k]);
+  put('with', a.with && withOptionValue(a.with));
   put('keep-zwarn', a['keep-zwarn'] || undefined);
   put('allow-missing', a['allow-missing'] || undefined);
   for (const k of Object.keys(KNOBS) as (keyof typeof KNOBS)[]) put(k, a[k]);

@@ -70,7 +70,22 @@ export const SPECTRA_KINDS = [
   { suffix: 'MASK', type: 'uint32' },
 ] as const;
 
-export type SpectraKind = (typeof SPECTRA_KINDS)[number];
+/**
+ * The resolution-matrix diagonals of one arm (`--with resolution`): an image of (nspec, 11, nwave) in numpy
+ * order, each row stored as one list of 11 x nwave float32 (diagonal after diagonal, as astropy's
+ * `data[i].ravel()`). Its columns follow every arm's FLUX, IVAR and MASK.
+ */
+export const RESOLUTION_KIND = { suffix: 'RESOLUTION', type: 'float32' } as const;
+
+/** Diagonals of DESI's resolution matrix (NAXIS2 of every *_RESOLUTION HDU). */
+export const RESOLUTION_DIAGONALS = 11;
+
+export type SpectraKind = (typeof SPECTRA_KINDS)[number] | typeof RESOLUTION_KIND;
+
+/** The kind of a spectra column suffix (FLUX, IVAR, MASK, RESOLUTION), or undefined. */
+export function spectraKindOf(suffix: string | undefined): SpectraKind | undefined {
+  return suffix === RESOLUTION_KIND.suffix ? RESOLUTION_KIND : SPECTRA_KINDS.find((k) => k.suffix === suffix);
+}
 
 /**
  * The footer's key-value metadata: one key, `desi_qad`, holding one JSON document. One key rather than
@@ -84,6 +99,7 @@ export interface FooterInfo {
   version: string; // "desi-qad 0.1.0"
   selection: string; // canonical text of the selection
   columns?: ColumnSet; // the column set (absent in files written before column sets: 'default' of that time)
+  resolution?: true; // made with --with resolution (B/R/Z_RESOLUTION columns); absent without
   tile: string; // "main/dark/23040"
   sources: { role: 'coadd' | 'redrock' | 'qso_qn' | 'qso_mgii'; name: string; size: number; mtime?: string; etag?: string }[];
   provenance: { coadd: Record<string, string>; redrock: Record<string, string> };

@@ -43,6 +43,8 @@ export interface RunOptions {
   selection: Selection;
   /** The column set (--columns; default 'default'): part of the dataset's identity. */
   columns?: ColumnSet;
+  /** --with resolution: the B/R/Z_RESOLUTION columns; part of the dataset's identity. */
+  withResolution?: boolean;
   surveys: string[];
   programs: string[];
   /** Only these tiles (--tiles, parsed by parseTileSpecs): a healpix number in any survey/program asked for, or one tile. */
@@ -187,6 +189,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       layout: o.store.layout,
       selection: sel,
       columns: o.columns ?? 'default',
+      withResolution: o.withResolution,
       version: o.version,
       run: o.run,
       start: startDate,
@@ -257,6 +260,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       pool,
       selection: o.selection,
       columns: o.columns ?? 'default',
+      withResolution: o.withResolution === true,
       fetch: o.fetch,
       gapBytes: o.gapBytes,
       version: o.version,
@@ -527,6 +531,8 @@ export async function checkIdentity(o: {
   selection: string;
   /** The column set; 'default' when not given. */
   columns?: ColumnSet;
+  /** --with resolution (default false). */
+  withResolution?: boolean;
   version: string;
   run: string;
   start: Date;
@@ -546,6 +552,7 @@ export async function checkIdentity(o: {
     schemaVersion: DATASET_SCHEMA_VERSION,
     selection: sel,
     columns: o.columns ?? 'default',
+    ...(o.withResolution === true ? { resolution: true as const } : {}),
     source: o.source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion: o.version,

@@ -25,6 +25,11 @@ export interface DatasetIdentity {
   selection: string;
   /** The column set (--columns): one dataset, one schema. Version-1 manifests, which had none, read as 'default'. */
   columns: ColumnSet;
+  /**
+   * true for a dataset made with `--with resolution` (the B/R/Z_RESOLUTION columns); absent without, so the
+   * manifests written before the option existed read unchanged. One dataset, one schema: never mixed.
+   */
+  resolution?: true;
   /** The source root (an absolute local path or s3://bucket/prefix). */
   source: string;
   /**
@@ -40,15 +45,20 @@ export interface DatasetIdentity {
 }
 
 /** The fields that make two runs' datasets incompatible; toolVersion, created and createdBy do not. */
-const MATTERS = ['selection', 'columns', 'source', 'layout', 'schemaVersion'] as const;
+const MATTERS = ['selection', 'columns', 'resolution', 'source', 'layout', 'schemaVersion'] as const;
 
 /**
- * Lines saying what differs that matters (selection, columns, source, schemaVersion only), e.g.
+ * Lines saying what differs that matters (selection, columns, resolution, source, layout, schemaVersion only), e.g.
  * `selection: "SPECTYPE in (QSO) and ZWARN == 0" in the dataset, "all rows" in this run`; [] when compatible.
  */
 export function identityDifferences(dataset: DatasetIdentity, run: DatasetIdentity): string[] {
   const lines: string[] = [];
   for (const k of MATTERS) {
+    if (k === 'resolution') {
+      const [d, r] = [dataset.resolution === true, run.resolution === true];
+      if (d !== r) lines.push(`--with resolution: ${d ? 'with' : 'without'} B/R/Z_RESOLUTION in the dataset, ${r ? 'with' : 'without'} in this run`);
+      continue;
+    }
     const [d, r] = k === 'layout' ? [dataset.layout ?? 'healpix', run.layout ?? 'healpix'] : [dataset[k], run[k]];
     if (d !== r) lines.push(`${k}: ${JSON.stringify(d)} in the dataset, ${JSON.stringify(r)} in this run`);
   }
@@ -67,6 +77,7 @@ export function formatIdentity(id: DatasetIdentity): string {
     schemaVersion: id.schemaVersion,
     selection: id.selection,
     columns: id.columns,
+    ...(id.resolution === true ? { resolution: true as const } : {}),
     source: id.source,
     ...(id.layout === 'tiles' ? { layout: id.layout } : {}),
     toolVersion: id.toolVersion,
@@ -110,6 +121,8 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
   const createdBy = text('createdBy');
   if (selection === '') throw bad('"selection" is empty');
   if (source === '') throw bad('"source" is empty');
+  if (o.resolution !== undefined && o.resolution !== true)
+    throw bad(`"resolution" is ${JSON.stringify(o.resolution)}, expected true or no "resolution" (made without --with resolution)`);
   if (o.layout !== undefined && o.layout !== 'tiles') throw bad(`"layout" is ${JSON.stringify(o.layout)}, expected "tiles" or no "layout" (healpix)`);
   if (!Number.isFinite(Date.parse(created))) throw bad(`"created" is ${JSON.stringify(created)}, expected an ISO time`);
   if (createdBy === '') throw bad('"createdBy" is empty');
@@ -124,6 +137,7 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
     schemaVersion: o.schemaVersion,
     selection,
     columns,
+    ...(o.resolution === true ? { resolution: true as const } : {}),
     source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion,
