@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Open FITS files with astropy, check that every HDU's header and data read, print a JSON summary.
 
-Usage: /usr/bin/python3 scripts/check-fits-astropy.py [--values] FILE...
+Usage: /usr/bin/python3 scripts/check-fits-astropy.py [--values] [--row-digests] FILE...
 
 For each file: fits.open(...).verify('exception'), then every HDU's .data is read in full; any astropy
 warning (e.g. "File may have been truncated") is an error, and the HDUs must end exactly at the end of the
@@ -16,7 +16,13 @@ column of the afterburner tables (QN_RR, MGII, EMLINEFIT), also has "values", wh
 (and unsigned ones, TZERO applied) and logicals (1/0) as decimal strings, floats as the hex of their
 little-endian bytes in astropy's dtype (NaN payloads kept), strings as astropy's str (trailing blanks
 stripped); a vector column's row is its values' hex, concatenated.
+
+With --row-digests, every image HDU of two or more axes (FLUX, IVAR, MASK, RESOLUTION ...) also has
+"row_sha256": for each row i along the slowest axis, the SHA-256 of the little-endian bytes of
+`hdu.data[i].ravel()` in astropy's dtype (a byte swap of what astropy reads: every bit kept, NaN payloads too).
+A (nspec, 11, nwave) RESOLUTION image thus gives one digest per spectrum, over its 11 x nwave values.
 """
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +48,13 @@ VALUE_TABLES = ("REDSHIFTS", "FIBERMAP", "TSNR2", "SCORES")
 # The afterburners' tables (qso_qn, qso_mgii, emline): also their vector columns (COEFFS), a row per value.
 AFTERBURNER_TABLES = ("QN_RR", "QN+RR", "MGII", "EMLINEFIT")
 WITH_VALUES = False
+WITH_ROW_DIGESTS = False
+
+
+def row_digests(data):
+    """SHA-256 (hex) of each row's little-endian bytes, row i being data[i].ravel() in astropy's dtype."""
+    little = data.astype(data.dtype.newbyteorder("<"), copy=True)  # a byte swap: every bit kept
+    return [hashlib.sha256(np.ascontiguousarray(little[i]).tobytes()).hexdigest() for i in range(little.shape[0])]
 
 
 def column_values(values):
@@ -99,6 +112,8 @@ def summarize_hdu(index, hdu):
     else:
         out["shape"] = [] if data is None else list(data.shape)
         out["dtype"] = None if data is None else data.dtype.name
+        if WITH_ROW_DIGESTS and data is not None and data.ndim >= 2:
+            out["row_sha256"] = row_digests(data)
         if "BZERO" in header:
             out["bzero"] = card_value(header, "BZERO")
     return out
@@ -121,9 +136,12 @@ def summarize_file(path):
 
 
 def main(paths):
-    global WITH_VALUES
-    if paths and paths[0] == "--values":
-        WITH_VALUES = True
+    global WITH_VALUES, WITH_ROW_DIGESTS
+    while paths and paths[0] in ("--values", "--row-digests"):
+        if paths[0] == "--values":
+            WITH_VALUES = True
+        else:
+            WITH_ROW_DIGESTS = True
         paths = paths[1:]
     if not paths:
         print(__doc__, file=sys.stderr)

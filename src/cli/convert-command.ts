@@ -289,6 +289,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
   let columns: ColumnSet;
   let withAfterburners: AfterburnerKind[];
+  let withResolution: boolean;
   try {
     selection = parseSelection({
       select: a.select,
@@ -300,7 +301,9 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
       objtype: a.objtype,
     });
     columns = parseColumnSet(a.columns);
-    withAfterburners = afterburnerKinds(parseWith(a.with ?? []).afterburners);
+    const withGroups = parseWith(a.with ?? []);
+    withAfterburners = afterburnerKinds(withGroups.afterburners);
+    withResolution = withGroups.resolution;
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
@@ -395,6 +398,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     selection,
     columns,
     withAfterburners,
+    withResolution,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: tileSpecsOf(a),
     sample: a.sample,

@@ -37,6 +37,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
   let selection: Selection;
   let columns: ColumnSet;
   let withAfterburners: AfterburnerKind[];
+  let withResolution: boolean;
   let stores: Stores;
   try {
     selection = parseSelection({
@@ -49,7 +50,9 @@ export async function planCommand(a: PlanArgs): Promise<number> {
       objtype: a.objtype,
     });
     columns = parseColumnSet(a.columns);
-    withAfterburners = afterburnerKinds(parseWith(a.with ?? []).afterburners);
+    const withGroups = parseWith(a.with ?? []);
+    withAfterburners = afterburnerKinds(withGroups.afterburners);
+    withResolution = withGroups.resolution;
     stores = openStores({
       source: a.source ?? defaultSource(a.layout),
       layout: a.layout,
@@ -67,6 +70,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     selection,
     columns,
     withAfterburners,
+    withResolution,
     ...surveysPrograms(a),
     tiles: tileSpecsOf(a),
     sample: a.sample,
@@ -81,7 +85,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 /** What `desi-qad plan` was asked for, with its stores open. */
 export type PlanOptions = Pick<
   RunOptions,
-  'selection' | 'columns' | 'withAfterburners' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
+  'selection' | 'columns' | 'withAfterburners' | 'withResolution' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
 > & {
   stores: Stores;
   shards: number;
@@ -124,6 +128,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
       selection: sel,
       columns: o.columns,
       withAfterburners: o.withAfterburners,
+      withResolution: o.withResolution,
       version,
       run: registry.run,
       start,

@@ -1,7 +1,8 @@
 import type { Hdu } from '../fits/index.js';
 import { imageInfo } from '../fits/index.js';
 import { DesiError } from './errors.js';
-import { findArms, planRowRanges, spectraImageInfo, type RowRange } from './spectra.js';
+import { RESOLUTION_KIND } from './schema.js';
+import { findArms, planRowRanges, resolutionImageInfo, spectraImageInfo, type RowRange } from './spectra.js';
 import type { SpectraChunks, WavelengthData } from './tile-table.js';
 
 /**
@@ -14,7 +15,10 @@ export interface SpectraReadPlan {
   file: string;
   /** Arms in output order (B, R, Z, then any other), each with its WAVELENGTH HDU. */
   wavelengths: { arm: string; hdu: Hdu }[];
-  /** Spectra images in output order, with their row ranges in file order. */
+  /**
+   * Spectra images in output order (per arm FLUX, IVAR, MASK; then, with --with resolution, every arm's
+   * RESOLUTION), with their row ranges in file order.
+   */
   images: (Omit<SpectraChunks, 'chunks'> & { ranges: RowRange[] })[];
   reads: PlannedRead[];
 }
@@ -27,17 +31,21 @@ export interface PlannedRead {
 
 /**
  * Plans the reads of the selected rows (`coaddRows`, ascending FIBERMAP rows) of every spectra image of a
- * coadd, and of each arm's wavelength grid. Rows closer than `gapBytes` are read in one range (Infinity: one
- * range from the first to the last selected row of each image).
+ * coadd, and of each arm's wavelength grid; with `resolution` (--with resolution) of each arm's RESOLUTION
+ * image too, whose rows (11 x nwave values each) are planned like the others. Rows closer than `gapBytes` are
+ * read in one range (Infinity: one range from the first to the last selected row of each image).
  */
-export function planSpectraReads(file: string, hdus: Hdu[], nspec: number, coaddRows: Int32Array, gapBytes: number): SpectraReadPlan {
+export function planSpectraReads(file: string, hdus: Hdu[], nspec: number, coaddRows: Int32Array, gapBytes: number, resolution = false): SpectraReadPlan {
   const plan: SpectraReadPlan = { file, wavelengths: [], images: [], reads: [] };
-  for (const arm of findArms(file, hdus)) {
+  const arms = findArms(file, hdus, resolution);
+  const nwaves: number[] = [];
+  for (const arm of arms) {
     const w = arm.wavelength;
     const wInfo = imageInfo(file, w);
     if (wInfo.axes.length !== 1) throw new DesiError('SHAPE_MISMATCH', file, `expected a 1-D wavelength array, found NAXIS=${wInfo.axes.length}`, w.name);
     plan.reads.push({ start: w.dataStart, end: w.dataStart + w.dataLength, fills: { wavelength: plan.wavelengths.length } });
     plan.wavelengths.push({ arm: arm.arm, hdu: w });
+    nwaves.push(wInfo.axes[0]);
     for (const { kind, hdu } of arm.images) {
       const info = spectraImageInfo(file, hdu, nspec, wInfo.axes[0]);
       const ranges = planRowRanges(info, hdu, coaddRows, gapBytes);
@@ -46,6 +54,15 @@ export function planSpectraReads(file: string, hdus: Hdu[], nspec: number, coadd
       ranges.forEach((r, range) => plan.reads.push({ start: r.start, end: r.end, fills: { image, range } }));
     }
   }
+  arms.forEach((arm, a) => {
+    if (!arm.resolution) return;
+    const hdu = arm.resolution;
+    const info = resolutionImageInfo(file, hdu, nspec, nwaves[a]);
+    const ranges = planRowRanges(info, hdu, coaddRows, gapBytes);
+    const image = plan.images.length;
+    plan.images.push({ name: hdu.name, kind: RESOLUTION_KIND.suffix, hdu, info, ranges });
+    ranges.forEach((r, range) => plan.reads.push({ start: r.start, end: r.end, fills: { image, range } }));
+  });
   return plan;
 }
 

@@ -70,7 +70,22 @@ export const SPECTRA_KINDS = [
   { suffix: 'MASK', type: 'uint32' },
 ] as const;
 
-export type SpectraKind = (typeof SPECTRA_KINDS)[number];
+/**
+ * The resolution-matrix diagonals of one arm (`--with resolution`): an image of (nspec, 11, nwave) in numpy
+ * order, each row stored as one list of 11 x nwave float32 (diagonal after diagonal, as astropy's
+ * `data[i].ravel()`). Its columns follow every arm's FLUX, IVAR and MASK.
+ */
+export const RESOLUTION_KIND = { suffix: 'RESOLUTION', type: 'float32' } as const;
+
+/** Diagonals of DESI's resolution matrix (NAXIS2 of every *_RESOLUTION HDU). */
+export const RESOLUTION_DIAGONALS = 11;
+
+export type SpectraKind = (typeof SPECTRA_KINDS)[number] | typeof RESOLUTION_KIND;
+
+/** The kind of a spectra column suffix (FLUX, IVAR, MASK, RESOLUTION), or undefined. */
+export function spectraKindOf(suffix: string | undefined): SpectraKind | undefined {
+  return suffix === RESOLUTION_KIND.suffix ? RESOLUTION_KIND : SPECTRA_KINDS.find((k) => k.suffix === suffix);
+}
 
 /**
  * The footer's key-value metadata: one key, `desi_qad`, holding one JSON document. One key rather than
@@ -86,6 +101,7 @@ export interface FooterInfo {
   columns?: ColumnSet; // the column set (absent in files written before column sets: 'default' of that time)
   /** --with: the afterburners whose columns the file adds (absent when none). */
   with?: string[];
+  resolution?: true; // made with --with resolution (B/R/Z_RESOLUTION columns); absent without
   tile: string; // "main/dark/23040"
   sources: { role: 'coadd' | 'redrock' | 'qso_qn' | 'qso_mgii' | 'emline'; name: string; size: number; mtime?: string; etag?: string }[];
   provenance: { coadd: Record<string, string>; redrock: Record<string, string> };

@@ -2,13 +2,15 @@ import { FitsError } from '../fits/errors.js';
 import type { Hdu, ImageArray, ImageInfo } from '../fits/index.js';
 import { decodeImage, imageInfo, imageRowsRange } from '../fits/index.js';
 import { DesiError } from './errors.js';
-import { SPECTRA_KINDS, type SpectraKind } from './schema.js';
+import { RESOLUTION_DIAGONALS, SPECTRA_KINDS, type SpectraKind } from './schema.js';
 
 /** One arm of a coadd (B, R, Z, or whatever `X_FLUX` HDUs the file has) and the HDUs that hold it. */
 export interface Arm {
   arm: string;
   wavelength: Hdu;
   images: { kind: SpectraKind; hdu: Hdu }[];
+  /** The arm's X_RESOLUTION HDU, when findArms was asked for it (--with resolution). */
+  resolution?: Hdu;
 }
 
 /** DESI's spectrograph arms, in the order their columns appear in the output. */
@@ -16,9 +18,10 @@ export const ARM_ORDER = ['B', 'R', 'Z'];
 
 /**
  * Finds the arms of a coadd by EXTNAME, in the order B, R, Z (then any other, alphabetically): every `X_FLUX` must come with
- * `X_IVAR`, `X_MASK` and `X_WAVELENGTH`. RESOLUTION HDUs are not part of the output and are never read.
+ * `X_IVAR`, `X_MASK` and `X_WAVELENGTH`, and with `resolution` (--with resolution) `X_RESOLUTION` too; without it
+ * the RESOLUTION HDUs are not part of the output and are never read.
  */
-export function findArms(file: string, hdus: Hdu[]): Arm[] {
+export function findArms(file: string, hdus: Hdu[], resolution = false): Arm[] {
   const byName = new Map<string, Hdu[]>();
   for (const h of hdus) byName.set(h.name, [...(byName.get(h.name) ?? []), h]);
   const one = (name: string): Hdu => {
@@ -32,7 +35,12 @@ export function findArms(file: string, hdus: Hdu[]): Arm[] {
     const m = /^([A-Z0-9]+)_FLUX$/.exec(h.name);
     if (!m) continue;
     const arm = m[1];
-    arms.push({ arm, wavelength: one(`${arm}_WAVELENGTH`), images: SPECTRA_KINDS.map((kind) => ({ kind, hdu: one(`${arm}_${kind.suffix}`) })) });
+    arms.push({
+      arm,
+      wavelength: one(`${arm}_WAVELENGTH`),
+      images: SPECTRA_KINDS.map((kind) => ({ kind, hdu: one(`${arm}_${kind.suffix}`) })),
+      ...(resolution ? { resolution: one(`${arm}_RESOLUTION`) } : {}),
+    });
   }
   // Every file of a dataset has the same columns: a coadd without one of DESI's arms cannot be converted.
   for (const a of ARM_ORDER) {
@@ -70,6 +78,41 @@ export function spectraImageInfo(file: string, hdu: Hdu, nspec: number, nwave: n
   }
   if (nwave !== undefined && info.rowLength !== nwave) {
     throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rowLength} wavelengths (NAXIS1) but the WAVELENGTH HDU has ${nwave}`, hdu.name, 'NAXIS1');
+  }
+  return info;
+}
+
+/**
+ * Checks a RESOLUTION image's shape against the FIBERMAP and the arm's wavelength grid: (nspec, 11, nwave) in
+ * numpy order, i.e. NAXIS1 = nwave, NAXIS2 = 11 diagonals, NAXIS3 = nspec, float32. Each row (one target)
+ * is then 11 x nwave values. Header arithmetic only: no data is read.
+ */
+export function resolutionImageInfo(file: string, hdu: Hdu, nspec: number, nwave: number | undefined): ImageInfo {
+  const info = imageInfo(file, hdu);
+  if (info.axes.length !== 3)
+    throw new DesiError(
+      'SHAPE_MISMATCH',
+      file,
+      `expected a 3-D image (nwave, ${RESOLUTION_DIAGONALS}, nspec), found NAXIS=${info.axes.length}`,
+      hdu.name,
+      'NAXIS',
+    );
+  const [n1, n2, n3] = info.axes;
+  if (nwave !== undefined && n1 !== nwave)
+    throw new DesiError('SHAPE_MISMATCH', file, `has ${n1} wavelengths (NAXIS1) but the WAVELENGTH HDU has ${nwave}`, hdu.name, 'NAXIS1');
+  if (n2 !== RESOLUTION_DIAGONALS)
+    throw new DesiError('SHAPE_MISMATCH', file, `has ${n2} diagonals (NAXIS2), expected DESI's ${RESOLUTION_DIAGONALS}`, hdu.name, 'NAXIS2');
+  if (n3 !== nspec) throw new DesiError('SHAPE_MISMATCH', file, `has ${n3} spectra (NAXIS3) but FIBERMAP has ${nspec} rows`, hdu.name, 'NAXIS3');
+  if (info.bitpix !== -32 || info.type !== 'float32')
+    throw new DesiError('BAD_TYPE', file, `expected float32 (BITPIX -32, no scaling), found BITPIX ${info.bitpix} read as ${info.type}`, hdu.name, 'BITPIX');
+  if (info.rowLength * info.rows * info.bytesPerValue > hdu.dataLength) {
+    throw new DesiError(
+      'SHAPE_MISMATCH',
+      file,
+      `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`,
+      hdu.name,
+      'NAXIS',
+    );
   }
   return info;
 }

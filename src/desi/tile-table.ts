@@ -2,7 +2,7 @@ import type { Table } from 'apache-arrow';
 import type { Hdu, ImageInfo } from '../fits/index.js';
 import { buildTable, type ColumnSpec } from '../parquet/index.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
-import { catalogColumns, FOOTER_KEY, SPECTRA_KINDS, type CatalogColumnDef, type FooterInfo } from './schema.js';
+import { catalogColumns, FOOTER_KEY, spectraKindOf, type CatalogColumnDef, type FooterInfo, type SpectraKind } from './schema.js';
 import { gatherRows, type RowChunk } from './spectra.js';
 import type { MatchResult } from './tile-rows.js';
 import { gridSha256, type ArmGrid } from './wavelength.js';
@@ -10,7 +10,7 @@ import { gridSha256, type ArmGrid } from './wavelength.js';
 /** The fetched rows of one spectra image (B_FLUX ...), in read order. */
 export interface SpectraChunks {
   name: string; // EXTNAME, also the output column name (B_FLUX ...)
-  kind: 'FLUX' | 'IVAR' | 'MASK';
+  kind: SpectraKind['suffix'];
   hdu: Hdu;
   info: ImageInfo;
   chunks: RowChunk[];
@@ -104,7 +104,7 @@ export function buildTileTable(task: TileTableInput): { table: Table; rows: numb
   }
   for (const s of extra.values()) specs.push(s);
   for (const s of task.spectra) {
-    const kind = SPECTRA_KINDS.find((k) => k.suffix === s.kind)!;
+    const kind = spectraKindOf(s.kind)!;
     const values = gatherRows(task.coaddFile, s.hdu, s.info, kind, s.chunks, match.coaddRows);
     rawBytes += values.byteLength;
     const unit = imageUnit(s.hdu);

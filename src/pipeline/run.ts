@@ -45,6 +45,8 @@ export interface RunOptions {
   columns?: ColumnSet;
   /** --with's afterburners (their columns are added to any selection): part of the dataset's identity. */
   withAfterburners?: AfterburnerKind[];
+  /** --with resolution: the B/R/Z_RESOLUTION columns; part of the dataset's identity. */
+  withResolution?: boolean;
   surveys: string[];
   programs: string[];
   /** Only these tiles (--tiles, parsed by parseTileSpecs): a healpix number in any survey/program asked for, or one tile. */
@@ -190,6 +192,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       selection: sel,
       columns: o.columns ?? 'default',
       withAfterburners: o.withAfterburners,
+      withResolution: o.withResolution,
       version: o.version,
       run: o.run,
       start: startDate,
@@ -261,6 +264,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       selection: o.selection,
       withAfterburners: o.withAfterburners,
       columns: o.columns ?? 'default',
+      withResolution: o.withResolution === true,
       fetch: o.fetch,
       gapBytes: o.gapBytes,
       version: o.version,
@@ -533,6 +537,8 @@ export async function checkIdentity(o: {
   columns?: ColumnSet;
   /** --with's afterburners; none when not given. */
   withAfterburners?: readonly AfterburnerKind[];
+  /** --with resolution (default false). */
+  withResolution?: boolean;
   version: string;
   run: string;
   start: Date;
@@ -553,6 +559,7 @@ export async function checkIdentity(o: {
     selection: sel,
     columns: o.columns ?? 'default',
     ...(o.withAfterburners?.length ? { with: [...o.withAfterburners] } : {}),
+    ...(o.withResolution === true ? { resolution: true as const } : {}),
     source: o.source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion: o.version,

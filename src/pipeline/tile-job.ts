@@ -28,6 +28,8 @@ export interface TileJobContext extends FetchContext {
   withAfterburners?: AfterburnerKind[];
   /** The dataset's column set (--columns; default 'default'). */
   columns?: ColumnSet;
+  /** --with resolution: each kept row's B/R/Z_RESOLUTION rows are read (by their ranges) and written too. */
+  withResolution?: boolean;
   fetch: FetchMode;
   version: string;
   /**
@@ -201,8 +203,9 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     });
     if (match.coaddRows.length === 0) return await empty();
     // Plan every read first (header arithmetic only), then take the budget once for all of them: the fetched
-    // rows, and the worker's decoded copy of the selected ones.
-    const plan = planSpectraReads(coadd.name, cHdus, match.nspec, match.coaddRows, fetch.gapBytes);
+    // rows, and the worker's decoded copy of the selected ones. With --with resolution the plan holds the
+    // RESOLUTION rows too (11 x a FLUX row per arm), so the budget taken grows with them.
+    const plan = planSpectraReads(coadd.name, cHdus, match.nspec, match.coaddRows, fetch.gapBytes, ctx.withResolution === true);
     await fetch.holding(2 * planBytes(plan), `${coadd.name} spectra rows`, async () => {
       const { spectra, wavelengths } = fillPlan(plan, await io(fetch.readAll(coadd, plan.reads)));
       const metadata: FooterInfo = {
@@ -210,6 +213,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
         selection: selectionText(ctx.selection),
         columns: ctx.columns ?? 'default',
         ...(withKinds.length > 0 && { with: [...withKinds] }),
+        ...(ctx.withResolution === true ? { resolution: true as const } : {}),
         tile: key,
         sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef), ...sources],
         provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },

@@ -26,10 +26,16 @@ export interface DatasetIdentity {
   /** The column set (--columns): one dataset, one schema. Version-1 manifests, which had none, read as 'default'. */
   columns: ColumnSet;
   /**
-   * --with: the column groups the dataset adds to its selection (cli/with-option.ts WITH_NAMES, in that order).
-   * Absent when none, so the manifests written before --with read unchanged; a run with other groups is refused.
+   * --with: the afterburners whose columns the dataset adds to its selection (qso_qn, qso_mgii, emline, in
+   * cli/with-option.ts WITH_NAMES order). Absent when none, so the manifests written before --with read
+   * unchanged; a run with other groups is refused.
    */
   with?: string[];
+  /**
+   * true for a dataset made with `--with resolution` (the B/R/Z_RESOLUTION columns); absent without, so the
+   * manifests written before the option existed read unchanged. One dataset, one schema: never mixed.
+   */
+  resolution?: true;
   /** The source root (an absolute local path or s3://bucket/prefix). */
   source: string;
   /**
@@ -45,15 +51,20 @@ export interface DatasetIdentity {
 }
 
 /** The fields that make two runs' datasets incompatible; toolVersion, created and createdBy do not. */
-const MATTERS = ['selection', 'columns', 'with', 'source', 'layout', 'schemaVersion'] as const;
+const MATTERS = ['selection', 'columns', 'with', 'resolution', 'source', 'layout', 'schemaVersion'] as const;
 
 /**
- * Lines saying what differs that matters (selection, columns, with, source, layout, schemaVersion only), e.g.
+ * Lines saying what differs that matters (selection, columns, with, resolution, source, layout, schemaVersion only), e.g.
  * `selection: "SPECTYPE in (QSO) and ZWARN == 0" in the dataset, "all rows" in this run`; [] when compatible.
  */
 export function identityDifferences(dataset: DatasetIdentity, run: DatasetIdentity): string[] {
   const lines: string[] = [];
   for (const k of MATTERS) {
+    if (k === 'resolution') {
+      const [d, r] = [dataset.resolution === true, run.resolution === true];
+      if (d !== r) lines.push(`--with resolution: ${d ? 'with' : 'without'} B/R/Z_RESOLUTION in the dataset, ${r ? 'with' : 'without'} in this run`);
+      continue;
+    }
     const [d, r] =
       k === 'layout'
         ? [dataset.layout ?? 'healpix', run.layout ?? 'healpix']
@@ -83,6 +94,7 @@ export function formatIdentity(id: DatasetIdentity): string {
     selection: id.selection,
     columns: id.columns,
     ...(id.with && id.with.length > 0 ? { with: [...id.with] } : {}),
+    ...(id.resolution === true ? { resolution: true as const } : {}),
     source: id.source,
     ...(id.layout === 'tiles' ? { layout: id.layout } : {}),
     toolVersion: id.toolVersion,
@@ -126,6 +138,8 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
   const createdBy = text('createdBy');
   if (selection === '') throw bad('"selection" is empty');
   if (source === '') throw bad('"source" is empty');
+  if (o.resolution !== undefined && o.resolution !== true)
+    throw bad(`"resolution" is ${JSON.stringify(o.resolution)}, expected true or no "resolution" (made without --with resolution)`);
   if (o.layout !== undefined && o.layout !== 'tiles') throw bad(`"layout" is ${JSON.stringify(o.layout)}, expected "tiles" or no "layout" (healpix)`);
   if (!Number.isFinite(Date.parse(created))) throw bad(`"created" is ${JSON.stringify(created)}, expected an ISO time`);
   if (createdBy === '') throw bad('"createdBy" is empty');
@@ -144,6 +158,7 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
     selection,
     columns,
     ...(groups && groups.length > 0 ? { with: [...groups] } : {}),
+    ...(o.resolution === true ? { resolution: true as const } : {}),
     source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion,

@@ -172,7 +172,7 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       if (t.rec.rows !== undefined && footer.numRows !== t.rec.rows)
         findings.push(finding('row-count-mismatch', `its footer says ${footer.numRows} rows, the journal says ${t.rec.rows}`, where));
       const sig = schemaSignature(schema, footer);
-      const problems = codeSchemaProblems(sig, info.columns ?? 'default');
+      const problems = codeSchemaProblems(sig, info.columns ?? 'default', info.resolution === true);
       if (problems.length > 0) findings.push(finding('schema-mismatch', problems.slice(0, 3).join('; '), where));
       else signatures.set(t.path, sig);
     } catch (err) {

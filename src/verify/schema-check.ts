@@ -1,13 +1,13 @@
 /**
  * Whether a file has the dataset's schema. Two references: the schema the code defines (desi/schema.ts:
- * the catalog columns in their order and types, then spectra columns `{ARM}_{FLUX|IVAR|MASK}` as lists of
+ * the catalog columns in their order and types, then spectra columns `{ARM}_{FLUX|IVAR|MASK|RESOLUTION}` as lists of
  * float32 or uint32), checked on the Arrow schema, which carries the logical types (int16, uint32); and the
  * first good file of the dataset, whose column names, Arrow types and Parquet leaves with their physical
  * types every other file must repeat (the same arms, the same nesting), since readers unify files by them.
  */
 import type { Schema } from 'apache-arrow';
 import type { ColumnSet } from '../desi/column-sets.js';
-import { catalogColumns, SPECTRA_KINDS } from '../desi/schema.js';
+import { catalogColumns, spectraKindOf } from '../desi/schema.js';
 import { arrowType } from '../parquet/index.js';
 import type { ParquetFooter } from '../parquet/footer.js';
 
@@ -33,9 +33,10 @@ const SPECTRA_NAME = /^[A-Z][A-Z0-9]*_([A-Z]+)$/;
 
 /**
  * How the file's schema differs from the one the code defines for its column set (the footer's `columns`;
- * a file without one predates column sets, and is judged by today's default set, which it fails); [] when it holds.
+ * a file without one predates column sets, and is judged by today's default set, which it fails) and for its
+ * footer's `resolution` (B/R/Z_RESOLUTION are there exactly when it is true); [] when it holds.
  */
-export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'default'): string[] {
+export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'default', resolution = false): string[] {
   const problems: string[] = [];
   const expected = expectedCatalogColumns(columns);
   for (let i = 0; i < expected.length; i++) {
@@ -44,9 +45,19 @@ export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'd
   }
   for (const col of sig.columns.slice(expected.length)) {
     const [name, type] = col.split(': ');
-    const kind = SPECTRA_KINDS.find((k) => k.suffix === SPECTRA_NAME.exec(name)?.[1]);
-    if (!kind) problems.push(`column "${col}" is neither a catalog column nor a spectra column (ARM_FLUX, ARM_IVAR, ARM_MASK)`);
+    const kind = spectraKindOf(SPECTRA_NAME.exec(name)?.[1]);
+    if (!kind) problems.push(`column "${col}" is neither a catalog column nor a spectra column (ARM_FLUX, ARM_IVAR, ARM_MASK, ARM_RESOLUTION)`);
     else if (type !== `List<${String(arrowType(kind.type))}>`) problems.push(`column "${col}" should be List<${String(arrowType(kind.type))}>`);
+  }
+  // The footer's `resolution` (--with resolution) says whether the file has B/R/Z_RESOLUTION: one dataset, one schema.
+  const names = new Set(sig.columns.map((c) => c.split(': ')[0]));
+  const arms = ['B', 'R', 'Z'].map((a) => `${a}_RESOLUTION`);
+  if (resolution) {
+    const absent = arms.filter((n) => !names.has(n));
+    if (absent.length > 0) problems.push(`its footer says --with resolution, but ${absent.join(', ')} ${absent.length > 1 ? 'are' : 'is'} absent`);
+  } else {
+    const present = [...names].filter((n) => n.endsWith('_RESOLUTION'));
+    if (present.length > 0) problems.push(`${present.join(', ')} ${present.length > 1 ? 'are' : 'is'} there, but its footer does not say --with resolution`);
   }
   return problems;
 }

@@ -3,8 +3,10 @@
  * (scripts/check-fits-astropy.py --values): synthetic tiles of main, sv1, sv3 and cmx (each with its own
  * target-mask columns), and the real DESI samples in ../shared/desi-samples when that folder is there.
  * Each output row is found in the FITS tables by TARGETID; integers must be equal, floats bit-identical,
- * strings equal, and a column the file lacks must be null in every row. Skips without astropy, unless
- * DESI_QAD_REQUIRE_ORACLES=1.
+ * strings equal, and a column the file lacks must be null in every row. The spectra columns too
+ * (check-fits-astropy.py --row-digests): each row of B/R/Z_FLUX, _IVAR, _MASK and, with `--with resolution`,
+ * B/R/Z_RESOLUTION (11 x nwave float32, astropy's `data[i].ravel()`) has the bytes of the coadd's row.
+ * Skips without astropy, unless DESI_QAD_REQUIRE_ORACLES=1.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import type { Table } from 'apache-arrow';
 import { catalogColumns, type CatalogColumnDef } from '../../src/desi/schema.js';
 import { synthTree, type SynthTileSpec } from '../../src/synth/index.js';
 import { REPO, runCli } from '../helpers/cli.js';
-import { hexOf, readArrow, scalarBits } from '../helpers/parquet-bits.js';
+import { hexOf, listRow, readArrow, scalarBits, sha256Of } from '../helpers/parquet-bits.js';
 
 const PYTHON = '/usr/bin/python3';
 const CHECK_SCRIPT = join(REPO, 'scripts', 'check-fits-astropy.py');
@@ -39,12 +41,12 @@ interface Column {
 }
 interface Summary {
   ok: boolean;
-  hdus: { name: string; columns?: Column[] }[];
+  hdus: { name: string; columns?: Column[]; shape?: number[]; row_sha256?: string[] }[];
 }
 
-/** astropy's values of the REDSHIFTS/FIBERMAP/TSNR2 tables of the files. */
+/** astropy's values of the REDSHIFTS/FIBERMAP/TSNR2 tables of the files, and the digests of every image row. */
 function astropyValues(paths: string[]): Record<string, Summary> {
-  const run = spawnSync(PYTHON, [CHECK_SCRIPT, '--values', ...paths], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const run = spawnSync(PYTHON, [CHECK_SCRIPT, '--values', '--row-digests', ...paths], { encoding: 'utf8', maxBuffer: 256 << 20 });
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout) as Record<string, Summary>;
 }
@@ -99,6 +101,40 @@ function compareCatalog(table: Table, coadd: Summary, redrock: Summary, defs: re
   return compared;
 }
 
+const KINDS = ['FLUX', 'IVAR', 'MASK'];
+const ARMS = ['B', 'R', 'Z'];
+
+/**
+ * Checks every spectra column of the output file against the coadd's images, row by row (the output row's
+ * TARGETID found in FIBERMAP): the stored list's bytes must hash to astropy's digest of that image row. With
+ * `resolution`, B/R/Z_RESOLUTION are compared too (and must be lists of 11 x nwave float32); without, they
+ * must be absent. Returns how many rows were compared.
+ */
+function compareSpectra(table: Table, coadd: Summary, resolution: boolean): number {
+  const { rowOf } = tableOf(coadd, 'FIBERMAP');
+  const ids = table.getChild('TARGETID')!;
+  const names = [...ARMS.flatMap((a) => KINDS.map((k) => `${a}_${k}`)), ...(resolution ? ARMS.map((a) => `${a}_RESOLUTION`) : [])];
+  const spectra = table.schema.fields.map((f) => f.name).filter((n) => /^[BRZ]_(FLUX|IVAR|MASK|RESOLUTION)$/.test(n));
+  assert.deepEqual(spectra, names, 'the spectra columns, in order');
+  let compared = 0;
+  for (const name of names) {
+    const h = coadd.hdus.find((x) => x.name === name);
+    assert.ok(h?.row_sha256 && h.shape, `astropy read no rows of ${name}`);
+    for (let i = 0; i < table.numRows; i++) {
+      const r = rowOf.get(String(ids.get(i)));
+      assert.ok(r !== undefined, `TARGETID ${ids.get(i)} is not in FIBERMAP`);
+      const row = listRow(table, name, i);
+      if (name.endsWith('_RESOLUTION')) {
+        assert.ok(row instanceof Float32Array, `${name} is float32`);
+        assert.deepEqual(h.shape.slice(1), [11, row.length / 11], `${name}[${i}] holds 11 x nwave values`);
+      }
+      assert.equal(sha256Of(row), h.row_sha256[r], `${name} of TARGETID ${ids.get(i)} (FIBERMAP row ${r}): not the bytes astropy reads`);
+      compared++;
+    }
+  }
+  return compared;
+}
+
 const SPECS: SynthTileSpec[] = [
   { survey: 'main', program: 'dark', healpix: 23040, targets: 9, goodQso: 4, seed: 5 },
   { survey: 'sv1', program: 'dark', healpix: 1234, targets: 7, goodQso: 3, seed: 6 },
@@ -116,7 +152,9 @@ describe('catalog columns against astropy', { skip }, () => {
   });
 
   for (const set of ['all', 'default'] as const) {
-    test(`--columns ${set}: every catalog column of every survey's tiles is what astropy reads`, async () => {
+    // The default set's run also has --with resolution: its spectra then include B/R/Z_RESOLUTION.
+    const resolution = set === 'default';
+    test(`--columns ${set}${resolution ? ' --with resolution' : ''}: every column of every survey's tiles is what astropy reads`, async () => {
       const tree = join(work, `tree-${set}`);
       const report = await synthTree({ out: tree, tiles: SPECS, wavelength: 'short' });
       const out = join(work, `out-${set}`);
@@ -134,6 +172,7 @@ describe('catalog columns against astropy', { skip }, () => {
         'dark,bright,other',
         '--columns',
         set,
+        ...(resolution ? ['--with', 'resolution'] : []),
         '--quiet',
         '--threads',
         '1',
@@ -152,6 +191,7 @@ describe('catalog columns against astropy', { skip }, () => {
           `${rel}: the column set's fixed list, in order`,
         );
         assert.ok(compareCatalog(table, summary[t.coaddPath], summary[t.redrockPath], defs) > defs.length, rel);
+        assert.equal(compareSpectra(table, summary[t.coaddPath], resolution), t.goodQso * (resolution ? 12 : 9), rel);
         nulls[t.survey] = defs.filter((d) => table.getChild(d.name)!.nullCount === table.numRows).map((d) => d.name);
       }
       // Each survey has its own target masks and no other survey's.
@@ -170,7 +210,7 @@ describe('catalog columns against astropy', { skip }, () => {
 
   const samples = ['coadd-special-dark-27247.fits', 'redrock-special-dark-27247.fits'].map((f) => join(SAMPLES, f));
   test(
-    'the real DESI samples convert with --columns all, every column as astropy reads it',
+    'the real DESI samples convert with --columns all --with resolution, every column as astropy reads it',
     { skip: samples.every((p) => existsSync(p)) ? false : `no DESI samples in ${SAMPLES} (set DESI_QAD_SAMPLES)` },
     async () => {
       // The samples are linked (never copied) into a healpix tree: special/dark/272/27247.
@@ -195,6 +235,8 @@ describe('catalog columns against astropy', { skip }, () => {
         '--keep-zwarn',
         '--columns',
         'all',
+        '--with',
+        'resolution',
         '--quiet',
       ]);
       assert.equal(r.code, 0, r.stderr);
@@ -203,6 +245,9 @@ describe('catalog columns against astropy', { skip }, () => {
       const summary = astropyValues(samples);
       const defs = catalogColumns('all');
       compareCatalog(table, summary[samples[0]], summary[samples[1]], defs);
+      assert.equal(compareSpectra(table, summary[samples[0]], true), 12);
+      // DESI's full grids: B_RESOLUTION is 11 x 2751 values, about 3/4 of the row's spectra bytes.
+      assert.equal(listRow(table, 'B_RESOLUTION', 0).byteLength / 4, 11 * 2751);
       // The sample is a later production: DESINAME and the MJDs are there, and TSNR2 has real values.
       assert.match(String(table.getChild('DESINAME')!.get(0)), /^DESI J/);
       assert.ok((table.getChild('TSNR2_LRG')!.get(0) as number) > 0);

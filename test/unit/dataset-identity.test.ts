@@ -54,6 +54,19 @@ test('--with groups are part of the identity: absent reads as none, another list
   assert.throws(() => parseIdentity(JSON.stringify({ ...base, with: 'emline' }), '/o/m.json'), /\/o\/m.json: .*"with" is "emline", expected a list/);
 });
 
+test('--with resolution is part of the identity: written only when true, compared, a manifest without it reads as without', () => {
+  const withRes: DatasetIdentity = { ...base, resolution: true };
+  assert.deepEqual(identityDifferences(base, withRes), ['--with resolution: without B/R/Z_RESOLUTION in the dataset, with in this run']);
+  assert.deepEqual(identityDifferences(withRes, base), ['--with resolution: with B/R/Z_RESOLUTION in the dataset, without in this run']);
+  assert.deepEqual(identityDifferences(withRes, { ...withRes, createdBy: 'other' }), []);
+  assert.match(formatIdentity(withRes), /"columns": "default",\n {2}"resolution": true,\n {2}"source"/);
+  assert.doesNotMatch(formatIdentity(base), /resolution/);
+  assert.deepEqual(parseIdentity(formatIdentity(withRes), 'x'), withRes);
+  assert.equal(parseIdentity(formatIdentity(base), 'x').resolution, undefined);
+  assert.throws(() => parseIdentity(JSON.stringify({ ...base, resolution: false }), '/out/m.json'), /\/out\/m.json: .*"resolution" is false, expected true/);
+  assert.throws(() => parseIdentity(JSON.stringify({ ...base, resolution: 'yes' }), 'x'), /"resolution" is "yes"/);
+});
+
 test('a version-1 manifest (before column sets) reads as columns "default" and differs by its schemaVersion; a version-2 one must name its columns', () => {
   const v1: Partial<DatasetIdentity> = { ...base, schemaVersion: 1 };
   delete v1.columns;

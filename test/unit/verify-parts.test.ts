@@ -68,6 +68,14 @@ test('the schema the code defines: catalog columns in order and type, then ARM_F
   assert.match(codeSchemaProblems(maskAsInt).join(), /B_MASK: List<Int32>" should be List<Uint32>/);
   const extra = { ...good, columns: [...catalog, 'NOTES: Utf8'] };
   assert.match(codeSchemaProblems(extra).join(), /neither a catalog column nor a spectra column/);
+  // --with resolution: B/R/Z_RESOLUTION (float32 lists) exactly when the footer says so.
+  const res = ['B', 'R', 'Z'].map((a) => `${a}_RESOLUTION: List<Float32>`);
+  const withRes = { ...good, columns: [...good.columns, ...res] };
+  assert.deepEqual(codeSchemaProblems(withRes, 'default', true), []);
+  assert.match(codeSchemaProblems(withRes).join(), /B_RESOLUTION, R_RESOLUTION, Z_RESOLUTION are there, but its footer does not say --with resolution/);
+  assert.match(codeSchemaProblems(good, 'default', true).join(), /its footer says --with resolution, but B_RESOLUTION, R_RESOLUTION, Z_RESOLUTION are absent/);
+  const resAsDouble = { ...good, columns: [...good.columns, 'B_RESOLUTION: List<Float64>', ...res.slice(1)] };
+  assert.match(codeSchemaProblems(resAsDouble, 'default', true).join(), /B_RESOLUTION: List<Float64>" should be List<Float32>/);
   assert.deepEqual(referenceSchemaProblems(good, good, 'a.parquet'), []);
   const noB = { ...good, columns: [...catalog, 'R_FLUX: List<Float32>'] };
   assert.match(referenceSchemaProblems(noB, good, 'a.parquet').join(), /lacks: B_FLUX: List<Float32>/);
