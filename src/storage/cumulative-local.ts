@@ -7,6 +7,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTileidText } from '../desi/cumulative.js';
+import type { AfterburnerKind } from '../desi/selection.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import { unitsOfTile, type CumulativeEntry } from './cumulative-units.js';
 import { LocalTileStore } from './local-tree.js';
@@ -54,6 +55,14 @@ export class LocalCumulativeStore extends LocalTileStore {
       for (const u of units) {
         if (u.coadd) u.coadd = await statRef(u.coadd.path, problems, unreadable);
         if (u.redrock) u.redrock = await statRef(u.redrock.path, problems, unreadable);
+        if (u.afterburners) {
+          const found: Partial<Record<AfterburnerKind, ObjectRef>> = {};
+          for (const [kind, ref] of Object.entries(u.afterburners) as [AfterburnerKind, ObjectRef][]) {
+            const now = await statRef(ref.path, problems, unreadable);
+            if (now) found[kind] = now;
+          }
+          u.afterburners = Object.keys(found).length > 0 ? found : undefined;
+        }
         tiles.push(u);
       }
     }
