@@ -14,8 +14,11 @@ ZWARN == 0 ("good_qso"). Exits 1 if any file fails (the error is in the summary 
 With --values, every one-value-per-row column of the REDSHIFTS, FIBERMAP, TSNR2 and SCORES tables also has
 "values", what astropy reads: integers (and unsigned ones, TZERO applied) as decimal strings, floats as the
 hex of their little-endian bytes in astropy's dtype (NaN payloads kept), strings as astropy's str (trailing
-blanks stripped).
+blanks stripped). Every two-dimensional image HDU (a coadd's *_FLUX, *_IVAR, *_MASK) has "row_sha256": per
+row (spectrum), the sha256 of its values' little-endian bytes in astropy's dtype (BZERO applied, so an
+unsigned mask hashes as uint32).
 """
+import hashlib
 import json
 import os
 import sys
@@ -96,6 +99,9 @@ def summarize_hdu(index, hdu):
         out["dtype"] = None if data is None else data.dtype.name
         if "BZERO" in header:
             out["bzero"] = card_value(header, "BZERO")
+        if WITH_VALUES and data is not None and data.ndim == 2:
+            little = data.astype(data.dtype.newbyteorder("<"), copy=True)
+            out["row_sha256"] = [hashlib.sha256(row.tobytes()).hexdigest() for row in little]
     return out
 
 
@@ -111,7 +117,7 @@ def summarize_file(path):
             if end != size:
                 raise ValueError("HDUs end at byte %d but the file has %d bytes" % (end, size))
             primary = hdul[0].header
-            keys = {k: card_value(primary, k) for k in ("SPGRP", "SPGRPVAL", "HPXPIXEL", "HPXNSIDE", "HPXNEST", "SURVEY", "PROGRAM", "SPECPROD", "RRVER", "LONGSTRN") if k in primary}
+            keys = {k: card_value(primary, k) for k in ("SPGRP", "SPGRPVAL", "TILEID", "PETAL", "HPXPIXEL", "HPXNSIDE", "HPXNEST", "SURVEY", "PROGRAM", "SPECPROD", "RRVER", "LONGSTRN") if k in primary}
     return {"ok": True, "primary": keys, "hdus": hdus}
 
 
