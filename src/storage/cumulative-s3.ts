@@ -80,4 +80,27 @@ export class S3CumulativeStore extends S3TileStore {
     if (extra > 0) problems.push(`… and ${extra} more keys that do not fit the layout`);
     return { tiles, problems, unreadable: [] };
   }
+
+  /**
+   * The units of one TILEID folder (`{prefix}/{tileid}/`, listed without a delimiter), as discover finds them;
+   * none when the folder is empty. Verify looks up a dataset's units with it (one LIST per TILEID it holds).
+   */
+  async unitsOf(tileid: number, problem: (text: string) => void, signal?: AbortSignal): Promise<TileRef[]> {
+    const folder = `${folderPrefix(this.prefix)}${tileid}/`;
+    const entries: CumulativeEntry[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.list(folder, this.opts.maxKeys, token, { ...this.opts.retry, signal });
+      for (const obj of page.Contents ?? []) {
+        const key = obj.Key;
+        if (!key?.startsWith(folder)) continue;
+        const rest = key.slice(folder.length);
+        const slash = rest.indexOf('/');
+        if (slash < 0) continue;
+        entries.push({ night: rest.slice(0, slash), file: rest.slice(slash + 1), ref: objectRefOf(key, obj) });
+      }
+      token = this.nextToken(page, folder);
+    } while (token);
+    return unitsOfTile(tileid, entries, (night, file) => formatS3Url(this.bucket, `${folder}${night}/${file ?? ''}`), problem);
+  }
 }
