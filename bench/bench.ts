@@ -28,6 +28,7 @@ import { measureLinks, type LinkRuns } from './s3-link.js';
 import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
 import { costsMarkdown, DEFAULT_COST_TILES, measureCosts, type Costs } from './costs.js';
+import { measureRangedGets, rangedGetsMarkdown } from './ranged-gets.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -37,7 +38,7 @@ const opt = (name: string, def: string) => {
 };
 const scale = Number(opt('scale', '1'));
 // --only: the sections to run (comma list); the --skip-* flags take sections out of them.
-const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs'];
+const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs', 'gets'];
 const only = args.includes('--only') ? opt('only', '').split(',') : SECTIONS;
 if (only.some((s) => !SECTIONS.includes(s))) throw new Error(`bench: --only wants a comma list of ${SECTIONS.join(', ')}, got ${opt('only', '')}`);
 const skipWorker = !only.includes('worker');
@@ -64,6 +65,7 @@ const MB = 1e6;
 async function main(): Promise<void> {
   const cache = join(REPO, 'bench', '.cache');
   if (only.length === 1 && only[0] === 'costs') return costsOnly(cache);
+  if (only.length === 1 && only[0] === 'gets') return getsOnly();
   const { root, report } = await benchDataset(cache, scale);
   const tree = join(root, 'tree');
   const machine = machineText();
@@ -185,6 +187,21 @@ async function costsOnly(cache: string): Promise<void> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'costs.json'), JSON.stringify({ date, machine: machineText(), costs }, null, 2) + '\n');
   await writeFile(join(outDir, 'costs.md'), md + '\n');
+  process.stdout.write(md + '\n');
+}
+
+/**
+ * `--only gets [--gets 2000]`: client CPU per ranged GET, AWS SDK against the lean path (bench/ranged-gets.ts),
+ * written to bench/results/gets.{json,md}. No dataset is built.
+ */
+async function getsOnly(): Promise<void> {
+  const date = new Date().toISOString();
+  const gets = await measureRangedGets(Number(opt('gets', '2000')));
+  const md = [`Measured ${date} on ${machineText()}.`, '', ...rangedGetsMarkdown(gets)].join('\n');
+  const outDir = join(REPO, 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'gets.json'), JSON.stringify({ date, machine: machineText(), gets }, null, 2) + '\n');
+  await writeFile(join(outDir, 'gets.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
 

@@ -11,12 +11,14 @@ slowest axis first), BZERO and numpy dtype for images, and columns (name, TFORM,
 and row count for tables. For a REDSHIFTS table it also counts rows with SPECTYPE.strip() == 'QSO' and
 ZWARN == 0 ("good_qso"). Exits 1 if any file fails (the error is in the summary and on stderr).
 
-With --values, every one-value-per-row column of the REDSHIFTS, FIBERMAP, TSNR2 and SCORES tables also has
-"values", what astropy reads: integers (and unsigned ones, TZERO applied) as decimal strings, floats as the
-hex of their little-endian bytes in astropy's dtype (NaN payloads kept), strings as astropy's str (trailing
-blanks stripped). Every two-dimensional image HDU (a coadd's *_FLUX, *_IVAR, *_MASK) has "row_sha256": per
-row (spectrum), the sha256 of its values' little-endian bytes in astropy's dtype (BZERO applied, so an
-unsigned mask hashes as uint32).
+With --values, every one-value-per-row column of the REDSHIFTS, FIBERMAP, TSNR2 and SCORES tables, and every
+column of the afterburner tables (QN_RR, MGII, EMLINEFIT), also has "values", what astropy reads: integers
+(and unsigned ones, TZERO applied) and logicals (1/0) as decimal strings, floats as the hex of their
+little-endian bytes in astropy's dtype (NaN payloads kept), strings as astropy's str (trailing blanks
+stripped); a vector column's row is its values' hex, concatenated.
+Every two-dimensional image HDU (a coadd's *_FLUX, *_IVAR, *_MASK) has "row_sha256": per row (spectrum),
+the sha256 of its values' little-endian bytes in astropy's dtype (BZERO applied, so an unsigned mask hashes
+as uint32).
 """
 import hashlib
 import json
@@ -41,6 +43,8 @@ def card_value(header, key):
 
 
 VALUE_TABLES = ("REDSHIFTS", "FIBERMAP", "TSNR2", "SCORES")
+# The afterburners' tables (qso_qn, qso_mgii, emline): also their vector columns (COEFFS), a row per value.
+AFTERBURNER_TABLES = ("QN_RR", "QN+RR", "MGII", "EMLINEFIT")
 WITH_VALUES = False
 
 
@@ -82,8 +86,10 @@ def summarize_hdu(index, hdu):
             if data is not None:
                 values = data[c.name]
                 col["dtype"] = values.dtype.name if values.dtype.kind not in "SU" else "str"
-                if WITH_VALUES and hdu.name in VALUE_TABLES and values.ndim == 1:
+                if WITH_VALUES and hdu.name in VALUE_TABLES + AFTERBURNER_TABLES and values.ndim == 1:
                     col["values"] = column_values(values)
+                elif WITH_VALUES and hdu.name in AFTERBURNER_TABLES and values.ndim == 2:
+                    col["values"] = ["".join(column_values(row)) for row in values]
             columns.append(col)
         out["columns"] = columns
         if data is not None and hdu.name == "REDSHIFTS":

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
-import { parseSelection } from '../desi/selection.js';
+import { afterburnerKinds, parseSelection, type AfterburnerKind } from '../desi/selection.js';
+import { parseWith, WITH_NAMES } from './with-option.js';
 import { canonicalNames } from '../desi/names.js';
 import { parseCumulativeSpecs } from '../desi/cumulative.js';
 import { LAYOUTS, parseTileSpecs, PROGRAMS, SURVEYS, type Layout, type TileSpec } from '../desi/tile.js';
@@ -145,6 +146,12 @@ export function selectionOptions<T>(y: Argv<T>) {
       describe:
         'catalog column set: default (redshifts, targets of every survey, photometry, TSNR2) or all (every DR1 FIBERMAP column too); part of the dataset',
     })
+    .option('with', {
+      type: 'string',
+      describe: `add column groups to any selection, comma list or repeated: ${WITH_NAMES.join(', ')} (afterburners' columns, matched by TARGETID); part of the dataset`,
+      // Repeatable (an array to yargs, so not refused as given twice): every value is a comma list.
+      array: true,
+    })
     .option('allow-missing', {
       type: 'boolean',
       default: false,
@@ -281,6 +288,7 @@ function shardFrom(s: ShardChoice): string {
 export async function convertCommand(a: ConvertArgs): Promise<number> {
   let selection;
   let columns: ColumnSet;
+  let withAfterburners: AfterburnerKind[];
   try {
     selection = parseSelection({
       select: a.select,
@@ -292,6 +300,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
       objtype: a.objtype,
     });
     columns = parseColumnSet(a.columns);
+    withAfterburners = afterburnerKinds(parseWith(a.with ?? []).afterburners);
   } catch (err) {
     process.stderr.write(`desi-qad convert: ${(err as Error).message}\n`);
     return EXIT.usage;
@@ -385,6 +394,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     run: registry.run,
     selection,
     columns,
+    withAfterburners,
     ...(plan ? { surveys: plan.surveys, programs: plan.programs } : surveysPrograms(a)),
     tiles: tileSpecsOf(a),
     sample: a.sample,

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Argv } from 'yargs';
 import { parseColumnSet, type ColumnSet } from '../desi/column-sets.js';
-import { parseSelection, selectionText, type Selection } from '../desi/selection.js';
+import { afterburnerKinds, parseSelection, selectionText, type AfterburnerKind, type Selection } from '../desi/selection.js';
+import { parseWith } from './with-option.js';
 import { checkIdentity, discoverTiles, EXIT, logStop, type RunOptions } from '../pipeline/run.js';
 import { RunLog, type Level } from '../pipeline/log.js';
 import { Journal } from '../pipeline/journal.js';
@@ -35,6 +36,7 @@ type PlanArgs = Awaited<ReturnType<typeof planOptions>['argv']>;
 export async function planCommand(a: PlanArgs): Promise<number> {
   let selection: Selection;
   let columns: ColumnSet;
+  let withAfterburners: AfterburnerKind[];
   let stores: Stores;
   try {
     selection = parseSelection({
@@ -47,6 +49,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
       objtype: a.objtype,
     });
     columns = parseColumnSet(a.columns);
+    withAfterburners = afterburnerKinds(parseWith(a.with ?? []).afterburners);
     stores = openStores({
       source: a.source ?? defaultSource(a.layout),
       layout: a.layout,
@@ -63,6 +66,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     stores,
     selection,
     columns,
+    withAfterburners,
     ...surveysPrograms(a),
     tiles: tileSpecsOf(a),
     sample: a.sample,
@@ -77,7 +81,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 /** What `desi-qad plan` was asked for, with its stores open. */
 export type PlanOptions = Pick<
   RunOptions,
-  'selection' | 'columns' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
+  'selection' | 'columns' | 'withAfterburners' | 'surveys' | 'programs' | 'tiles' | 'sample' | 'seed' | 'allowMissing' | 'logDir' | 'command'
 > & {
   stores: Stores;
   shards: number;
@@ -119,6 +123,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
       layout: store.layout,
       selection: sel,
       columns: o.columns,
+      withAfterburners: o.withAfterburners,
       version,
       run: registry.run,
       start,

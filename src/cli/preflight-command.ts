@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { parseColumnSet } from '../desi/column-sets.js';
+import { parseWith } from './with-option.js';
 import { parseSelection } from '../desi/selection.js';
 import { EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
 import { RunLog } from '../pipeline/log.js';
@@ -90,6 +91,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       objtype: a.objtype,
     });
     parseColumnSet(a.columns);
+    parseWith(a.with ?? []);
   } catch (err) {
     return fail(EXIT.usage, (err as Error).message);
   }
@@ -220,6 +222,7 @@ function forwardedArgs(a: PreflightArgs): string[] {
   put('sign-request', a['sign-request']);
   for (const k of ['region', 'endpoint', 'profile', 'cli-read-timeout', 'cli-connect-timeout', 'max-attempts'] as const) put(k, a[k]);
   for (const k of ['survey', 'program', 'spectype', 'min-deltachi2', 'select', 'target', 'fiberstatus', 'objtype', 'columns'] as const) put(k, a[k]);
+  for (const v of a.with ?? []) put('with', v);
   put('keep-zwarn', a['keep-zwarn'] || undefined);
   put('allow-missing', a['allow-missing'] || undefined);
   for (const k of Object.keys(KNOBS) as (keyof typeof KNOBS)[]) put(k, a[k]);

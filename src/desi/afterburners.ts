@@ -1,7 +1,7 @@
 /**
- * The QSO afterburner files of a tile (same folder as its coadd and redrock): QuasarNET's
- * `qso_qn-{survey}-{program}-{healpix}.fits` (HDU QN_RR, older files QN+RR) and the MgII fit's
- * `qso_mgii-….fits` (HDU MGII). Their rows are matched to REDSHIFTS by TARGETID, whatever their order; a
+ * The afterburner files of a tile (same folder as its coadd and redrock): QuasarNET's
+ * `qso_qn-{survey}-{program}-{healpix}.fits` (HDU QN_RR, older files QN+RR), the MgII fit's
+ * `qso_mgii-….fits` (HDU MGII) and the emission-line fits' `emline-….fits` (HDU EMLINEFIT). Their rows are matched to REDSHIFTS by TARGETID, whatever their order; a
  * file whose set of TARGETIDs differs from REDSHIFTS' is a TARGET_MISMATCH naming both files.
  */
 import type { ColumnData, Hdu, TableInfo } from '../fits/index.js';
@@ -22,7 +22,7 @@ export function cumulativeAfterburnerFileName(kind: AfterburnerKind, c: { tileid
   return `${kind}-${c.petal}-${c.tileid}-thru${c.lastnight}.fits`;
 }
 
-export const AFTERBURNER_KINDS: readonly AfterburnerKind[] = ['qso_qn', 'qso_mgii'];
+export const AFTERBURNER_KINDS: readonly AfterburnerKind[] = ['qso_qn', 'qso_mgii', 'emline'];
 
 /** The tile with only the afterburner files the selection reads (so the others stay out of its fingerprint). */
 export function withAfterburners<T extends { afterburners?: Partial<Record<AfterburnerKind, unknown>> }>(tile: T, needed: readonly AfterburnerKind[]): T {
@@ -33,7 +33,7 @@ export function withAfterburners<T extends { afterburners?: Partial<Record<After
 }
 
 /** The HDU names of each afterburner, newest first. */
-export const AFTERBURNER_HDUS: Record<AfterburnerKind, readonly string[]> = { qso_qn: ['QN_RR', 'QN+RR'], qso_mgii: ['MGII'] };
+export const AFTERBURNER_HDUS: Record<AfterburnerKind, readonly string[]> = { qso_qn: ['QN_RR', 'QN+RR'], qso_mgii: ['MGII'], emline: ['EMLINEFIT'] };
 
 /** The QuasarNET confidences, in the order qso-rules.ts takes them. */
 export const QN_CONFIDENCES = ['C_LYA', 'C_CIV', 'C_CIII', 'C_MgII', 'C_Hbeta', 'C_Halpha'] as const;
@@ -68,9 +68,17 @@ export interface AlignedTable {
 
 /**
  * Lines the table's rows up with `targetids` (every REDSHIFTS TARGETID): each must be there once, and the
- * table must hold no other, or the tile fails naming both files.
+ * table must hold no other, or the tile fails naming both files. The rows given back are those of `selected`
+ * (a subset of `targetids`, in its order; default all of them).
  */
-export function alignByTargetid(file: string, hdu: Hdu, data: Uint8Array, targetids: BigInt64Array, redrockFile: string): AlignedTable {
+export function alignByTargetid(
+  file: string,
+  hdu: Hdu,
+  data: Uint8Array,
+  targetids: BigInt64Array,
+  redrockFile: string,
+  selected: BigInt64Array = targetids,
+): AlignedTable {
   const info = tableInfo(file, hdu);
   const col = findColumn(info, 'TARGETID');
   if (!col) throw new FitsError('MISSING_COLUMN', file, 'column TARGETID is missing', hdu.name, 'TARGETID');
@@ -105,7 +113,7 @@ export function alignByTargetid(file: string, hdu: Hdu, data: Uint8Array, target
       'TARGETID',
     );
   }
-  return { file, hdu, info, data, rows };
+  return { file, hdu, info, data, rows: selected === targetids ? rows : Int32Array.from(selected, (t) => rowOf.get(t)!) };
 }
 
 /** Numeric columns of an aligned table, for the output rows (`pick[i]`: the index into the aligned targetids). */

@@ -10,6 +10,7 @@ import { findColumn, readColumn } from '../fits/index.js';
 import { FitsError } from '../fits/errors.js';
 import type { ColumnSpec } from '../parquet/index.js';
 import { alignByTargetid, gatherAligned, gatherFlag, QN_CONFIDENCES, QN_NUMERIC, type AlignedTable } from './afterburners.js';
+import { gatherAfterburnerColumns } from './afterburner-columns.js';
 import { gatherSame, type CatalogValues } from './catalog.js';
 import { DesiError } from './errors.js';
 import { applyQsoRules } from './qso-rules.js';
@@ -29,6 +30,10 @@ export interface RefineInput {
   redrockFile: string;
   /** The REDSHIFTS candidates (in selection order): their TARGETIDs and output columns from REDSHIFTS. */
   targetids: BigInt64Array;
+  /** Every REDSHIFTS TARGETID (an afterburner must hold exactly these); default `targetids`. */
+  redshiftTargetids?: BigInt64Array;
+  /** `--with`: the afterburners whose columns are added (afterburner-columns.ts), whatever the selection. */
+  with?: AfterburnerKind[];
   redshifts: CatalogValues[];
   afterburners: AfterburnerTable[];
 }
@@ -113,7 +118,7 @@ export function refineRows(
     const table = (kind: AfterburnerKind): AlignedTable => {
       const t = inp.afterburners.find((a) => a.kind === kind);
       if (!t) throw new Error(`internal: the ${kind} afterburner was not read`);
-      return alignByTargetid(t.file, t.hdu, t.data, inp.targetids, inp.redrockFile);
+      return alignByTargetid(t.file, t.hdu, t.data, inp.redshiftTargetids ?? inp.targetids, inp.redrockFile, inp.targetids);
     };
     const qn = table('qso_qn');
     const mgii = table('qso_mgii');
@@ -167,9 +172,28 @@ export function refineRows(
       ...QN_CONFIDENCES.map((name): ColumnSpec => ({ name, kind: 'scalar', type: 'float32', values: pick(num(name).values as Float32Array) })),
       { name: 'IS_QSO_MGII', kind: 'scalar', type: 'bool', values: Uint8Array.from(keep, (i) => isMgii[i]) },
     );
-    return { keep, extra };
+    return { keep, extra: [...extra, ...withColumns(inp, keep, order, extra)] };
   }
-  return { keep: indices(keepMask), extra };
+  const keep = indices(keepMask);
+  return { keep, extra: withColumns(inp, keep, order, extra) };
+}
+
+/**
+ * The columns of the --with afterburners for the kept rows, but those the selection's own columns already
+ * hold (the QSO rules' Z_NEW, C_* ...: the same values of the same file, under the same name and type).
+ */
+function withColumns(inp: RefineInput, keep: Int32Array, order: Int32Array, already: readonly ColumnSpec[]): ColumnSpec[] {
+  const have = new Set(already.map((c) => c.name));
+  const out: ColumnSpec[] = [];
+  for (const kind of inp.with ?? []) {
+    const t = inp.afterburners.find((a) => a.kind === kind);
+    if (!t) throw new Error(`internal: the ${kind} afterburner was not read`);
+    const aligned = alignByTargetid(t.file, t.hdu, t.data, inp.redshiftTargetids ?? inp.targetids, inp.redrockFile, inp.targetids);
+    // Output row i is candidate order[keep[i]], which is row aligned.rows[order[keep[i]]] of the afterburner.
+    const rows = Int32Array.from(keep, (k) => aligned.rows[order[k]]);
+    for (const c of gatherAfterburnerColumns(kind, aligned, rows)) if (!have.has(c.name)) out.push(c);
+  }
+  return out;
 }
 
 function indices(mask: Uint8Array): Int32Array {

@@ -84,8 +84,10 @@ export interface FooterInfo {
   version: string; // "desi-qad 0.1.0"
   selection: string; // canonical text of the selection
   columns?: ColumnSet; // the column set (absent in files written before column sets: 'default' of that time)
+  /** --with: the afterburners whose columns the file adds (absent when none). */
+  with?: string[];
   tile: string; // "main/dark/23040"
-  sources: { role: 'coadd' | 'redrock' | 'qso_qn' | 'qso_mgii'; name: string; size: number; mtime?: string; etag?: string }[];
+  sources: { role: 'coadd' | 'redrock' | 'qso_qn' | 'qso_mgii' | 'emline'; name: string; size: number; mtime?: string; etag?: string }[];
   provenance: { coadd: Record<string, string>; redrock: Record<string, string> };
   /**
    * The hash of the tile's wavelength grids (desi/wavelength.ts gridSha256): the grids themselves are the rows

@@ -29,8 +29,8 @@ export type QsoRuleSet = 'desi-qso-dr1' | 'desi-qso';
 export const SELECTION_NAMES = ['redrock-qso', 'desi-qso-dr1', 'desi-qso', 'all'] as const;
 export type SelectionName = (typeof SELECTION_NAMES)[number];
 
-/** Afterburner files a tile needs for a selection. */
-export type AfterburnerKind = 'qso_qn' | 'qso_mgii';
+/** Afterburner files beside a tile's coadd and redrock: those a selection needs, and those --with adds. */
+export type AfterburnerKind = 'qso_qn' | 'qso_mgii' | 'emline';
 
 export const DEFAULT_SELECTION: Selection = { spectypes: ['QSO'], zwarnZero: true };
 
@@ -133,6 +133,20 @@ export function needsRefine(sel: Selection): boolean {
 /** The afterburner files a tile must have for the selection. */
 export function afterburnersNeeded(sel: Selection): AfterburnerKind[] {
   return sel.rules !== undefined ? ['qso_qn', 'qso_mgii'] : [];
+}
+
+/** --with's afterburner names (cli/with-option.ts) as kinds, in file-kind order; an unknown one is a usage error. */
+export function afterburnerKinds(names: readonly string[]): AfterburnerKind[] {
+  const all: AfterburnerKind[] = ['qso_qn', 'qso_mgii', 'emline'];
+  for (const n of names) if (!(all as string[]).includes(n)) throw new Error(`--with: ${JSON.stringify(n)} is not an afterburner (${all.join(', ')})`);
+  return all.filter((k) => names.includes(k));
+}
+
+/** The afterburner files a tile reads: the selection's, then those --with adds, each once. */
+export function afterburnersRead(sel: Selection, withKinds: readonly AfterburnerKind[] = []): AfterburnerKind[] {
+  const all: AfterburnerKind[] = ['qso_qn', 'qso_mgii', 'emline'];
+  const wanted = new Set([...afterburnersNeeded(sel), ...withKinds]);
+  return all.filter((k) => wanted.has(k));
 }
 
 /** A canonical, human-readable text of the selection: journaled, written to the footer, compared on resume. */

@@ -17,6 +17,7 @@ import { selectionColumns, type Selection } from './selection.js';
 export interface SelectResult {
   rows: number; // REDSHIFTS rows in the file
   targetids: BigInt64Array; // selected, in REDSHIFTS order
+  allTargetids: BigInt64Array; // every REDSHIFTS row's, in REDSHIFTS order (afterburners must hold exactly these)
   redshifts: CatalogValues[]; // output columns from REDSHIFTS, selected rows in REDSHIFTS order
 }
 
@@ -92,9 +93,9 @@ export function selectRows(file: string, hdu: Hdu, data: Uint8Array, sel: Select
     seen.add(id);
     targetids[i] = id;
   });
-  if (rows.length === 0) return { rows: info.rows, targetids, redshifts: [] };
+  if (rows.length === 0) return { rows: info.rows, targetids, allTargetids: ids, redshifts: [] };
   const redshifts = gatherColumns(file, hdu, info, data, defsFrom(columns, 'redshifts'), rows);
-  return { rows: info.rows, targetids, redshifts: [...redshifts, ...tsnr2Columns(file, ids, targetids, columns, tsnr2)] };
+  return { rows: info.rows, targetids, allTargetids: ids, redshifts: [...redshifts, ...tsnr2Columns(file, ids, targetids, columns, tsnr2)] };
 }
 
 /**

@@ -126,14 +126,17 @@ abstract class BaseFetch {
 
 /**
  * The seed's way: both files are read whole first, then the same reader slices memory. The whole files plus
- * what is cut from them are held for the whole tile (2 x their size, taken at once in begin()).
+ * what is cut from them are held for the whole tile (2 x their size, taken at once in begin()), the
+ * afterburner files the tile reads included.
  */
 class WholeFiles extends BaseFetch implements TileFetch {
   readonly gapBytes = Infinity;
   private files?: Promise<[ByteSource, ByteSource]>;
 
   async begin(): Promise<void> {
-    await this.hold(2 * tileFitsBytes(this.tile), `${tileKey(this.tile)} (whole files)`);
+    // The afterburners on the tile are those it reads (run.ts withAfterburners): whole too, so counted too.
+    const afterburners = Object.values(this.tile.afterburners ?? {}).reduce((s, ref) => s + (ref?.size ?? 0), 0);
+    await this.hold(2 * (tileFitsBytes(this.tile) + afterburners), `${tileKey(this.tile)} (whole files)`);
   }
 
   private both(): Promise<[ByteSource, ByteSource]> {

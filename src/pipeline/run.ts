@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { matchesTileSpec, outputPath, tileFitsBytes, tileKey, tileLabel, tileSpecText, type Layout, type TileRef, type TileSpec } from '../desi/tile.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import type { ColumnSet } from '../desi/column-sets.js';
-import { afterburnersNeeded, selectionText, type Selection } from '../desi/selection.js';
+import { afterburnersRead, selectionText, type AfterburnerKind, type Selection } from '../desi/selection.js';
 import { withAfterburners } from '../desi/afterburners.js';
 import type { TileStore } from '../storage/tile-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -43,6 +43,8 @@ export interface RunOptions {
   selection: Selection;
   /** The column set (--columns; default 'default'): part of the dataset's identity. */
   columns?: ColumnSet;
+  /** --with's afterburners (their columns are added to any selection): part of the dataset's identity. */
+  withAfterburners?: AfterburnerKind[];
   surveys: string[];
   programs: string[];
   /** Only these tiles (--tiles, parsed by parseTileSpecs): a healpix number in any survey/program asked for, or one tile. */
@@ -187,6 +189,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       layout: o.store.layout,
       selection: sel,
       columns: o.columns ?? 'default',
+      withAfterburners: o.withAfterburners,
       version: o.version,
       run: o.run,
       start: startDate,
@@ -204,8 +207,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     if (swept > 0) log.info(`Removed ${swept} temporary file(s) or upload(s) left by runs that are gone.`);
 
     // 3. Discovery (a hole in it is never a success), or the shard's tiles as the plan lists them.
-    // Only the afterburners the selection reads stay on each tile: they are part of its source fingerprint.
-    const needed = afterburnersNeeded(o.selection);
+    // Only the afterburners the selection and --with read stay on each tile: they are part of its source fingerprint.
+    const needed = afterburnersRead(o.selection, o.withAfterburners);
     const tiles = (plan && o.shard ? shardTiles(plan, o.shard.index) : await discoverTiles({ ...o, log, signal })).map((t) => withAfterburners(t, needed));
 
     // 4. Resume: what the journal calls done is skipped only if it still holds.
@@ -256,6 +259,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       out: o.out,
       pool,
       selection: o.selection,
+      withAfterburners: o.withAfterburners,
       columns: o.columns ?? 'default',
       fetch: o.fetch,
       gapBytes: o.gapBytes,
@@ -527,6 +531,8 @@ export async function checkIdentity(o: {
   selection: string;
   /** The column set; 'default' when not given. */
   columns?: ColumnSet;
+  /** --with's afterburners; none when not given. */
+  withAfterburners?: readonly AfterburnerKind[];
   version: string;
   run: string;
   start: Date;
@@ -546,6 +552,7 @@ export async function checkIdentity(o: {
     schemaVersion: DATASET_SCHEMA_VERSION,
     selection: sel,
     columns: o.columns ?? 'default',
+    ...(o.withAfterburners?.length ? { with: [...o.withAfterburners] } : {}),
     source: o.source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion: o.version,

@@ -1,12 +1,12 @@
-import { findHdu, readHduData, scanHdus, type Hdu } from '../fits/index.js';
+import { findHdu, readHduData, scanHdus, type ByteSource, type Hdu } from '../fits/index.js';
 import { DesiError } from '../desi/errors.js';
 import { provenanceOf } from '../desi/provenance.js';
 import { fillPlan, planBytes, planSpectraReads } from '../desi/read-plan.js';
 import type { TileTableInput } from '../desi/tile-table.js';
 import type { FooterInfo } from '../desi/schema.js';
-import { afterburnerHdu } from '../desi/afterburners.js';
+import { afterburnerFileName, afterburnerHdu } from '../desi/afterburners.js';
 import type { ColumnSet } from '../desi/column-sets.js';
-import { afterburnersNeeded, needsRefine, selectionText, type Selection } from '../desi/selection.js';
+import { afterburnersNeeded, afterburnersRead, needsRefine, selectionText, type AfterburnerKind, type Selection } from '../desi/selection.js';
 import { outputPath, tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { TileStatus } from '../storage/journal-store.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -24,6 +24,8 @@ export interface TileJobContext extends FetchContext {
   out: OutputStore;
   pool: WorkerPool;
   selection: Selection;
+  /** --with: the afterburners whose columns the dataset adds (afterburner-columns.ts), whatever the selection. */
+  withAfterburners?: AfterburnerKind[];
   /** The dataset's column set (--columns; default 'default'). */
   columns?: ColumnSet;
   fetch: FetchMode;
@@ -101,12 +103,18 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
     outcome.ms = performance.now() - t0;
     return outcome;
   }
-  const needed = afterburnersNeeded(ctx.selection);
+  const byRules = afterburnersNeeded(ctx.selection);
+  const withKinds = ctx.withAfterburners ?? [];
+  const needed = afterburnersRead(ctx.selection, withKinds);
   const absent = needed.filter((k) => tile.afterburners?.[k] === undefined);
   if (absent.length > 0) {
+    const why = absent.map((k) =>
+      byRules.includes(k) ? `the selection "${selectionText(ctx.selection)}" needs it` : `--with ${withKinds.join(',')} asks for its columns`,
+    );
+    const files = absent.map((k) => (tile.cumulative ? `${k} file` : `${k} file ${afterburnerFileName(k, tile)}`));
     outcome.status = 'missing';
     outcome.errorClass = 'MISSING_SOURCE';
-    outcome.error = `${key}: no ${absent.join(' and ')} file in the tile's directory (the selection "${selectionText(ctx.selection)}" needs it)`;
+    outcome.error = `${key}: no ${files.join(' and no ')} in the tile's directory (${[...new Set(why)].join('; ')})`;
     outcome.ms = performance.now() - t0;
     return outcome;
   }
@@ -155,33 +163,42 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
       return outcome;
     };
     if (sel.targetids.length === 0) return await empty();
-    // The afterburners the selection reads (a few KB each): headers, then the one table HDU.
-    const afterburners: RefineWire['afterburners'] = [];
+    // The afterburners the selection and --with read (a few KB each): headers now, the one table HDU each
+    // with the FIBERMAP below, inside its share of the memory budget.
+    const abHdus: { kind: AfterburnerKind; src: ByteSource; hdu: Hdu }[] = [];
     const sources: FooterInfo['sources'] = [];
     for (const kind of needed) {
       const ref = tile.afterburners![kind]!;
       const src = await fetch.afterburner(ref);
-      const hdu = afterburnerHdu(kind, src.name, await io(scanHdus(src)));
-      afterburners.push({ kind, file: src.name, hdu: toWire(hdu), data: await io(readHduData(src, hdu)) });
+      abHdus.push({ kind, src, hdu: afterburnerHdu(kind, src.name, await io(scanHdus(src))) });
       sources.push(describe(ctx, kind, ref));
     }
     const coadd = await fetch.coadd();
     const cHdus = await io(scanHdus(coadd));
     const identity = checkHeader(coadd.name, cHdus[0], tile);
-    // Built once the header is checked: a tile-layout unit learns its survey (whose target columns the rules read) there.
-    const refine: RefineWire | undefined = needsRefine(ctx.selection)
-      ? { selection: ctx.selection, survey: tile.survey, redrockFile: rr.name, targetids: sel.targetids, redshifts: sel.redshifts, afterburners }
-      : undefined;
     const fibermap = findHdu(coadd.name, cHdus, 'FIBERMAP');
-    const match = await fetch.holding(fibermap.dataLength, `${coadd.name} FIBERMAP`, async () =>
-      pool(
-        ctx.pool.run(
-          'match',
-          { file: coadd.name, hdu: toWire(fibermap), data: await io(readHduData(coadd, fibermap)), targetids: sel.targetids, columns: ctx.columns, refine },
-          ctx.signal,
-        ),
-      ),
-    );
+    const abBytes = abHdus.reduce((s, a) => s + a.hdu.dataLength, 0);
+    const what = `${coadd.name} FIBERMAP${abHdus.length > 0 ? ` and ${abHdus.map((a) => a.kind).join(', ')}` : ''}`;
+    const match = await fetch.holding(fibermap.dataLength + abBytes, what, async () => {
+      const afterburners: RefineWire['afterburners'] = [];
+      for (const a of abHdus) afterburners.push({ kind: a.kind, file: a.src.name, hdu: toWire(a.hdu), data: await io(readHduData(a.src, a.hdu)) });
+      // Built once the header is checked: a tile-layout unit learns its survey (whose target columns the rules read) there.
+      const refine: RefineWire | undefined =
+        needsRefine(ctx.selection) || withKinds.length > 0
+          ? {
+              selection: ctx.selection,
+              survey: tile.survey,
+              redrockFile: rr.name,
+              targetids: sel.targetids,
+              redshiftTargetids: sel.allTargetids,
+              redshifts: sel.redshifts,
+              afterburners,
+              with: withKinds,
+            }
+          : undefined;
+      const data = await io(readHduData(coadd, fibermap));
+      return pool(ctx.pool.run('match', { file: coadd.name, hdu: toWire(fibermap), data, targetids: sel.targetids, columns: ctx.columns, refine }, ctx.signal));
+    });
     if (match.coaddRows.length === 0) return await empty();
     // Plan every read first (header arithmetic only), then take the budget once for all of them: the fetched
     // rows, and the worker's decoded copy of the selected ones.
@@ -192,6 +209,7 @@ export async function runTile(ctx: TileJobContext, tile: TileRef): Promise<TileO
         version: ctx.version,
         selection: selectionText(ctx.selection),
         columns: ctx.columns ?? 'default',
+        ...(withKinds.length > 0 && { with: [...withKinds] }),
         tile: key,
         sources: [describe(ctx, 'coadd', coaddRef), describe(ctx, 'redrock', redrockRef), ...sources],
         provenance: { coadd: provenanceOf(cHdus[0].header), redrock: provenanceOf(rrHdus[0].header) },

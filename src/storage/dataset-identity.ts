@@ -25,6 +25,11 @@ export interface DatasetIdentity {
   selection: string;
   /** The column set (--columns): one dataset, one schema. Version-1 manifests, which had none, read as 'default'. */
   columns: ColumnSet;
+  /**
+   * --with: the column groups the dataset adds to its selection (cli/with-option.ts WITH_NAMES, in that order).
+   * Absent when none, so the manifests written before --with read unchanged; a run with other groups is refused.
+   */
+  with?: string[];
   /** The source root (an absolute local path or s3://bucket/prefix). */
   source: string;
   /**
@@ -40,19 +45,29 @@ export interface DatasetIdentity {
 }
 
 /** The fields that make two runs' datasets incompatible; toolVersion, created and createdBy do not. */
-const MATTERS = ['selection', 'columns', 'source', 'layout', 'schemaVersion'] as const;
+const MATTERS = ['selection', 'columns', 'with', 'source', 'layout', 'schemaVersion'] as const;
 
 /**
- * Lines saying what differs that matters (selection, columns, source, schemaVersion only), e.g.
+ * Lines saying what differs that matters (selection, columns, with, source, layout, schemaVersion only), e.g.
  * `selection: "SPECTYPE in (QSO) and ZWARN == 0" in the dataset, "all rows" in this run`; [] when compatible.
  */
 export function identityDifferences(dataset: DatasetIdentity, run: DatasetIdentity): string[] {
   const lines: string[] = [];
   for (const k of MATTERS) {
-    const [d, r] = k === 'layout' ? [dataset.layout ?? 'healpix', run.layout ?? 'healpix'] : [dataset[k], run[k]];
+    const [d, r] =
+      k === 'layout'
+        ? [dataset.layout ?? 'healpix', run.layout ?? 'healpix']
+        : k === 'with'
+          ? [withText(dataset.with), withText(run.with)]
+          : [dataset[k], run[k]];
     if (d !== r) lines.push(`${k}: ${JSON.stringify(d)} in the dataset, ${JSON.stringify(r)} in this run`);
   }
   return lines;
+}
+
+/** --with's groups as one text ("none" when there are none), for comparing and saying what differs. */
+function withText(groups: readonly string[] | undefined): string {
+  return groups && groups.length > 0 ? groups.join(',') : 'none';
 }
 
 /** Whether two identities are the same record, field by field (the same decision, not only compatible). */
@@ -67,6 +82,7 @@ export function formatIdentity(id: DatasetIdentity): string {
     schemaVersion: id.schemaVersion,
     selection: id.selection,
     columns: id.columns,
+    ...(id.with && id.with.length > 0 ? { with: [...id.with] } : {}),
     source: id.source,
     ...(id.layout === 'tiles' ? { layout: id.layout } : {}),
     toolVersion: id.toolVersion,
@@ -119,11 +135,15 @@ export function identityFromJson(value: unknown, where: string): DatasetIdentity
       throw bad(`"columns" is ${JSON.stringify(o.columns)}, expected one of ${COLUMN_SETS.join(', ')}`);
     columns = o.columns as ColumnSet;
   }
+  if (o.with !== undefined && (!Array.isArray(o.with) || o.with.some((g) => typeof g !== 'string' || g === '')))
+    throw bad(`"with" is ${JSON.stringify(o.with)}, expected a list of column group names`);
+  const groups = o.with as string[] | undefined;
   return {
     format: DATASET_FORMAT,
     schemaVersion: o.schemaVersion,
     selection,
     columns,
+    ...(groups && groups.length > 0 ? { with: [...groups] } : {}),
     source,
     ...(o.layout === 'tiles' ? { layout: 'tiles' as const } : {}),
     toolVersion,

@@ -8,6 +8,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { attemptsOf, httpStatusOf } from './retry.js';
 import { formatS3Url } from './s3-url.js';
+import { registerLeanTransport } from './ranged-get.js';
 import { redactSecrets, registerSecret } from '../util/secrets.js';
 
 export const DEFAULT_REGION = 'us-west-2';
@@ -45,15 +46,14 @@ export function makeS3Client(o: S3ClientOptions = {}): S3Client {
   const region = o.region ?? DEFAULT_REGION;
   const maxSockets = o.maxSockets ?? 64;
   const agentOptions = { keepAlive: true, maxSockets, keepAliveMsecs: 1000 };
+  const httpAgent = new HttpAgent(agentOptions);
+  const httpsAgent = new HttpsAgent(agentOptions);
+  const connectionTimeoutMs = o.connectionTimeoutMs ?? 5_000;
+  const socketTimeoutMs = o.socketTimeoutMs ?? 30_000;
   const config: S3ClientConfig = {
     region,
     maxAttempts: 1,
-    requestHandler: {
-      connectionTimeout: o.connectionTimeoutMs ?? 5_000,
-      socketTimeout: o.socketTimeoutMs ?? 30_000,
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
-    },
+    requestHandler: { connectionTimeout: connectionTimeoutMs, socketTimeout: socketTimeoutMs, httpAgent, httpsAgent },
   };
   if (o.endpoint) {
     config.endpoint = o.endpoint;
@@ -74,6 +74,8 @@ export function makeS3Client(o: S3ClientOptions = {}): S3Client {
   const client = new S3Client(config);
   labels.set(client, o.endpoint ? `endpoint ${withoutUserinfo(o.endpoint)}` : `AWS S3 in ${region}`);
   if (!o.noSignRequest) signed.add(client);
+  // Ranged reads of source objects may skip the SDK's per-request machinery (ranged-get.ts), on the same sockets.
+  registerLeanTransport(client, { httpAgent, httpsAgent, connectionTimeoutMs, socketTimeoutMs, signed: !o.noSignRequest });
   return client;
 }
 

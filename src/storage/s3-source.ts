@@ -13,6 +13,7 @@ import { mapLimit } from '../util/concurrency.js';
 import { alsoCountIn, BodyLengthError, httpStatusOf, newRetryCounters, StallError, withRetry, type RetryCounters, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { formatS3Url } from './s3-url.js';
+import { rangedGet, rangedGetPath, type RangedAnswer, type RangedGetPath } from './ranged-get.js';
 
 export interface S3SourceOptions {
   /** Slices larger than this are read as parallel ranged GETs of this size (default 16 MiB). */
@@ -70,6 +71,8 @@ export class S3ObjectSource implements OpenedObject {
   private readonly partConcurrency: number;
   private readonly stallMs: number;
   private readonly signal: AbortSignal | undefined;
+  /** How ranged GETs are sent: the lean path (ranged-get.ts) or the SDK's GetObjectCommand (DESI_QAD_S3_GET=sdk). */
+  readonly getPath: RangedGetPath;
 
   constructor(
     private readonly client: S3Client,
@@ -86,6 +89,7 @@ export class S3ObjectSource implements OpenedObject {
     this.stallMs = opts.stallMs ?? 30_000;
     this.signal = opts.signal ?? opts.retry?.signal;
     this.retry = { ...alsoCountIn(opts.retry, this.retries), signal: this.signal };
+    this.getPath = rangedGetPath(client);
   }
 
   /** The ETag every read is pinned to (unquoted), once known. */
@@ -125,6 +129,14 @@ export class S3ObjectSource implements OpenedObject {
     }
   }
 
+  /** One ranged GET's answer headers and body, by the lean path or the SDK's. */
+  private async send(range: string, signal: AbortSignal): Promise<RangedAnswer> {
+    const ifMatch = this.etag ? `"${this.etag}"` : undefined;
+    if (this.getPath === 'lean') return rangedGet(this.client, { bucket: this.bucket, key: this.key, range, ifMatch, signal });
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: range, IfMatch: ifMatch }), { abortSignal: signal });
+    return { ETag: r.ETag, ContentRange: r.ContentRange, Body: r.Body as Readable | undefined };
+  }
+
   /**
    * One attempt: a ranged GET whose body is streamed into out[offset, offset + end - start). Its own
    * controller is aborted by the stall timer (a StallError, retried) or by the run's signal (an
@@ -153,11 +165,8 @@ export class S3ObjectSource implements OpenedObject {
     try {
       // Until the answer's headers come, the client's connection and socket timeouts watch the request (a
       // request queued for a free socket is not stalled); from then on, this timer watches the body.
-      const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: `bytes=${start}-${end - 1}`, IfMatch: this.etag ? `"${this.etag}"` : undefined }),
-        { abortSignal: ac.signal },
-      );
-      body = r.Body as Readable | undefined;
+      const r = await this.send(`bytes=${start}-${end - 1}`, ac.signal);
+      body = r.Body;
       arm();
       const got = normalizeEtag(r.ETag);
       if (this.etag && got && got !== this.etag) throw new ObjectChangedError(this.bucket, this.key, `ETag ${got}, expected ${this.etag}`);
@@ -166,6 +175,11 @@ export class S3ObjectSource implements OpenedObject {
         const total = /\/(\d+)\s*$/.exec(r.ContentRange)?.[1];
         if (total !== undefined && Number(total) !== this.byteLength)
           throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
+        const span = /^\s*bytes\s+(\d+)-(\d+)\//i.exec(r.ContentRange);
+        if (span && (Number(span[1]) !== start || Number(span[2]) !== end - 1)) {
+          body?.destroy();
+          throw new Error(`${this.name}: the server answered bytes ${span[1]}-${span[2]} to a request for bytes ${start}-${end - 1}`);
+        }
       } else if (want !== this.byteLength) {
         body?.destroy();
         throw new Error(`${this.name}: the server ignored the Range header (answered the whole object to a request for bytes ${start}-${end - 1})`);
@@ -183,6 +197,8 @@ export class S3ObjectSource implements OpenedObject {
       }
       if (pos < limit) throw new BodyLengthError(`${this.name}: the body of bytes ${start}-${end - 1} ended after ${pos - offset} of ${want} bytes`);
     } catch (err) {
+      // A body left unread (a changed ETag, a wrong range) would hold its socket: let it go.
+      body?.destroy();
       if (this.signal?.aborted) throw new AbortedError(`${this.name} bytes ${start}-${end - 1}`, { cause: err });
       if (stalled) throw new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
       const status = httpStatusOf(err);

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { plantQsoCases, writeAfterburners } from './afterburners.js';
 import { buildCatalog, tileSeed } from './catalog.js';
+import { writeEmline } from './emline.js';
 import { writeCoadd, writeRedrock } from './files.js';
 import { armGrids, type WavelengthMode } from './grids.js';
 import { tileDir } from './healpix.js';
@@ -38,6 +39,7 @@ export async function synthTile(root: string, spec: SynthTileSpec, mode: Wavelen
   const catalog = buildCatalog(spec, nwaveTotal);
   if (spec.qsoCases) plantQsoCases(spec, catalog);
   await writeAfterburners(paths.dir, spec, catalog);
+  if (spec.emline !== 'none') await writeEmline(paths.dir, spec, catalog);
   const coaddBytes = await writeCoadd(paths.coadd, spec, mode, catalog, tileSeed(spec));
   const redrockBytes = await writeRedrock(paths.redrock, spec, catalog);
   return {

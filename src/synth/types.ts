@@ -18,6 +18,11 @@ export interface SynthTileSpec {
   mask?: 'int32' | 'uint32-bzero';
   /** Plant the QSO catalog's cases (synth/afterburners.ts) in the catalog; goodQso is then not redrock-qso's truth. */
   qsoCases?: boolean;
+  /**
+   * The emline afterburner (synth/emline.ts): written by default, rows shuffled; 'mismatch' writes one whose
+   * TARGETID set differs from REDSHIFTS'; 'none' writes no emline file.
+   */
+  emline?: 'mismatch' | 'none';
 }
 
 export interface SynthOptions {

@@ -59,7 +59,7 @@ test("S3 discovery of a tile-layout tree finds the local discovery's units, nigh
   assert.deepEqual(remote.tiles.map(view).sort(byKey), local.tiles.map(view).sort(byKey));
   for (const t of remote.tiles) {
     assert.ok(t.coadd?.etag, `${tileKey(t)}: the coadd's ETag is kept`);
-    assert.deepEqual(Object.keys(t.afterburners ?? {}).sort(), ['qso_mgii', 'qso_qn'], `${tileKey(t)}: its tile-style afterburners are found`);
+    assert.deepEqual(Object.keys(t.afterburners ?? {}).sort(), ['emline', 'qso_mgii', 'qso_qn'], `${tileKey(t)}: its tile-style afterburners are found`);
     assert.ok(t.afterburners!.qso_qn!.path.endsWith(`/qso_qn-${t.cumulative!.petal}-${t.cumulative!.tileid}-thru${t.cumulative!.lastnight}.fits`));
   }
   assert.ok(

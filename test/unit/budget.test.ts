@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BudgetExceededError, ByteBudget } from '../../src/pipeline/budget.js';
+import { readLimits, tileFetch } from '../../src/pipeline/fetch.js';
 
 test('the budget holds requests until they fit, first come first served, and never exceeds its limit', async () => {
   const b = new ByteBudget(100);
@@ -27,4 +28,29 @@ test('a request larger than the whole budget is refused with a clear error', asy
     b.acquire(2_000_000, 'coadd-main-dark-1.fits'),
     (e: unknown) => e instanceof BudgetExceededError && /coadd-main-dark-1\.fits needs 2\.0 MB .* --memory budget of 1\.0 MB/.test((e as Error).message),
   );
+});
+
+test('--fetch full holds the afterburner files a tile reads with its coadd and redrock', async () => {
+  const tile = {
+    survey: 'main',
+    program: 'dark',
+    healpix: 1,
+    coadd: { path: 'c', size: 100 },
+    redrock: { path: 'r', size: 100 },
+  };
+  const ctx = (limit: number) => ({ store: {} as never, budget: new ByteBudget(limit), limits: readLimits(), gapBytes: 0 });
+  const io = <T>(p: Promise<T>) => p;
+  // Without afterburners: 2 x 200 bytes fit in 500.
+  const plain = ctx(500);
+  await tileFetch('full', plain, tile, io).begin();
+  assert.equal(plain.budget.inUse, 400);
+  // With a 1000-byte emline file: 2 x 1200 bytes, more than the whole budget.
+  const withAb = { ...tile, afterburners: { emline: { path: 'e', size: 1000 } } };
+  await assert.rejects(
+    tileFetch('full', ctx(500), withAb, io).begin(),
+    (e: unknown) => e instanceof BudgetExceededError && (e as Error).message.includes('needs 0.0 MB'),
+  );
+  const big = ctx(10_000);
+  await tileFetch('full', big, withAb, io).begin();
+  assert.equal(big.budget.inUse, 2400);
 });

@@ -44,6 +44,16 @@ test('identityDifferences names selection, columns, source and schemaVersion, an
   assert.deepEqual(identityDifferences(base, { ...base, columns: 'all' }), ['columns: "default" in the dataset, "all" in this run']);
 });
 
+test('--with groups are part of the identity: absent reads as none, another list differs, and they round-trip', () => {
+  const withAb: DatasetIdentity = { ...base, with: ['qso_qn', 'emline'] };
+  assert.deepEqual(identityDifferences(base, withAb), ['with: "none" in the dataset, "qso_qn,emline" in this run']);
+  assert.deepEqual(identityDifferences(withAb, { ...base, with: ['emline'] }), ['with: "qso_qn,emline" in the dataset, "emline" in this run']);
+  assert.deepEqual(identityDifferences(base, { ...base, with: [] }), [], 'an empty list is none');
+  assert.deepEqual(parseIdentity(formatIdentity(withAb), 'x'), withAb);
+  assert.ok(!formatIdentity(base).includes('"with"'), 'a manifest without --with has no "with" (older manifests read unchanged)');
+  assert.throws(() => parseIdentity(JSON.stringify({ ...base, with: 'emline' }), '/o/m.json'), /\/o\/m.json: .*"with" is "emline", expected a list/);
+});
+
 test('a version-1 manifest (before column sets) reads as columns "default" and differs by its schemaVersion; a version-2 one must name its columns', () => {
   const v1: Partial<DatasetIdentity> = { ...base, schemaVersion: 1 };
   delete v1.columns;

@@ -282,8 +282,8 @@ describe('synth: small tree', () => {
       for (const s of specs) {
         const d = `${s.survey}/${s.program}/${Math.floor(s.healpix / 100)}/${s.healpix}`;
         const stem = `${s.survey}-${s.program}-${s.healpix}.fits`;
-        // the QSO afterburners beside coadd and redrock, as in DESI's tree
-        expectedFiles.push(`${d}/coadd-${stem}`, `${d}/redrock-${stem}`, `${d}/qso_qn-${stem}`, `${d}/qso_mgii-${stem}`);
+        // the afterburners (QSO and emission lines) beside coadd and redrock, as in DESI's tree
+        expectedFiles.push(`${d}/coadd-${stem}`, `${d}/redrock-${stem}`, `${d}/qso_qn-${stem}`, `${d}/qso_mgii-${stem}`, `${d}/emline-${stem}`);
       }
       assert.deepEqual(await listFiles(a), expectedFiles.sort(), 'exactly the DESI layout, no temp files left');
 
