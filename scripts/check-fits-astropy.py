@@ -21,6 +21,9 @@ With --row-digests, every image HDU of two or more axes (FLUX, IVAR, MASK, RESOL
 "row_sha256": for each row i along the slowest axis, the SHA-256 of the little-endian bytes of
 `hdu.data[i].ravel()` in astropy's dtype (a byte swap of what astropy reads: every bit kept, NaN payloads too).
 A (nspec, 11, nwave) RESOLUTION image thus gives one digest per spectrum, over its 11 x nwave values.
+
+With --values, every two-dimensional image HDU (a coadd's *_FLUX, *_IVAR, *_MASK) has the same
+"row_sha256" (BZERO applied, so an unsigned mask hashes as uint32).
 """
 import hashlib
 import json
@@ -112,7 +115,7 @@ def summarize_hdu(index, hdu):
     else:
         out["shape"] = [] if data is None else list(data.shape)
         out["dtype"] = None if data is None else data.dtype.name
-        if WITH_ROW_DIGESTS and data is not None and data.ndim >= 2:
+        if data is not None and ((WITH_ROW_DIGESTS and data.ndim >= 2) or (WITH_VALUES and data.ndim == 2)):
             out["row_sha256"] = row_digests(data)
         if "BZERO" in header:
             out["bzero"] = card_value(header, "BZERO")
@@ -131,7 +134,7 @@ def summarize_file(path):
             if end != size:
                 raise ValueError("HDUs end at byte %d but the file has %d bytes" % (end, size))
             primary = hdul[0].header
-            keys = {k: card_value(primary, k) for k in ("SPGRP", "SPGRPVAL", "HPXPIXEL", "HPXNSIDE", "HPXNEST", "SURVEY", "PROGRAM", "SPECPROD", "RRVER", "LONGSTRN") if k in primary}
+            keys = {k: card_value(primary, k) for k in ("SPGRP", "SPGRPVAL", "TILEID", "PETAL", "HPXPIXEL", "HPXNSIDE", "HPXNEST", "SURVEY", "PROGRAM", "SPECPROD", "RRVER", "LONGSTRN") if k in primary}
     return {"ok": True, "primary": keys, "hdus": hdus}
 
 

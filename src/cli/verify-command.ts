@@ -6,6 +6,7 @@ import { DatasetUnreadableError, LocalDatasetFiles, S3DatasetFiles, type Dataset
 import { checkDeep } from '../verify/deep.js';
 import { emptyChecked, finding, sortFindings, type Finding, type VerifyReport } from '../verify/findings.js';
 import { reportJson, reportLines } from '../verify/format.js';
+import { LocalCumulativeLookup, S3CumulativeLookup } from '../verify/cumulative-lookup.js';
 import { LocalSourceLookup, S3SourceLookup, type SourceLookup } from '../verify/source-lookup.js';
 import { checkSources } from '../verify/sources.js';
 import { writeLine } from './console.js';
@@ -61,14 +62,25 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
   const connection = connectionOf(a);
   let stores: ReturnType<typeof openStores>;
   let files: DatasetFiles;
-  let sources: SourceLookup | undefined;
+  // The lookup fits the dataset's layout, known once its manifest is read.
+  let sourceOf: ((layout: 'tiles' | undefined) => SourceLookup) | undefined;
   try {
     stores = openStores({ source: a.source ?? DR1_HEALPIX, out: a.out, ...connection });
     const retry = { maxAttempts: a['max-attempts'] };
     // The clients convert would use: the source anonymous for DESI's public bucket unless --sign-request, the
     // dataset signed with the credential chain.
     const { clients } = stores;
-    if (a.source !== undefined) sources = clients.source ? new S3SourceLookup(clients.source, a.source, retry) : new LocalSourceLookup(a.source);
+    if (a.source !== undefined) {
+      const source = a.source;
+      sourceOf = (layout) =>
+        layout === 'tiles'
+          ? clients.source
+            ? new S3CumulativeLookup(clients.source, source, retry)
+            : new LocalCumulativeLookup(source)
+          : clients.source
+            ? new S3SourceLookup(clients.source, source, retry)
+            : new LocalSourceLookup(source);
+    }
     files = clients.out ? new S3DatasetFiles(clients.out, a.out, retry) : new LocalDatasetFiles(a.out);
   } catch (err) {
     say((err as Error).message);
@@ -105,6 +117,7 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
     report.checked = base.checked;
     report.tiles = base.latest.size;
     report.files = base.parquetFiles;
+    const sources = sourceOf?.(id?.layout);
     if (a.source !== undefined && sources) {
       phase = 'source';
       const infos = new Map([...base.okTiles].filter(([, t]) => t.info !== undefined).map(([k, t]) => [k, t.info!]));

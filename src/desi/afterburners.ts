@@ -17,6 +17,11 @@ export function afterburnerFileName(kind: AfterburnerKind, t: { survey: string; 
   return `${kind}-${t.survey}-${t.program}-${t.healpix}.fits`;
 }
 
+/** `{kind}-{PETAL}-{TILEID}-thru{LASTNIGHT}.fits`: an afterburner's file name in a tile-layout LASTNIGHT folder. */
+export function cumulativeAfterburnerFileName(kind: AfterburnerKind, c: { tileid: number; petal: number; lastnight: number }): string {
+  return `${kind}-${c.petal}-${c.tileid}-thru${c.lastnight}.fits`;
+}
+
 export const AFTERBURNER_KINDS: readonly AfterburnerKind[] = ['qso_qn', 'qso_mgii', 'emline'];
 
 /** The tile with only the afterburner files the selection reads (so the others stay out of its fingerprint). */

@@ -7,6 +7,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTileidText } from '../desi/cumulative.js';
+import type { AfterburnerKind } from '../desi/selection.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import { unitsOfTile, type CumulativeEntry } from './cumulative-units.js';
 import { LocalTileStore } from './local-tree.js';
@@ -31,40 +32,55 @@ export class LocalCumulativeStore extends LocalTileStore {
       else if (!/^tiles-.*\.(csv|fits)$/.test(e.name)) problems.push(`${join(this.root, e.name)}: not a TILEID folder, skipped`);
     }
     tileDirs.sort((a, b) => a.tileid - b.tileid);
-    for (const t of tileDirs) {
-      const tileDir = join(this.root, t.name);
-      const entries: CumulativeEntry[] = [];
-      for (const night of await listDir(tileDir, unreadable)) {
-        const nightDir = join(tileDir, night.name);
-        if (!night.isDirectory() && !night.isSymbolicLink()) {
-          problems.push(`${nightDir}: not inside a LASTNIGHT folder, skipped`);
-          continue;
-        }
-        for (const f of await listDir(nightDir, unreadable)) {
-          if (!f.isFile() && !f.isSymbolicLink()) continue;
-          entries.push({ night: night.name, file: f.name, ref: { path: join(nightDir, f.name), size: -1 } });
-        }
+    for (const t of tileDirs) tiles.push(...(await this.unitsOf(t.tileid, problems, unreadable)));
+    return { tiles, problems, unreadable };
+  }
+
+  /**
+   * The units of one TILEID folder (`{root}/{tileid}/`), with the LASTNIGHT rule and the afterburners beside
+   * them, as discover finds them; none when the folder is not there. Verify looks up a dataset's units with it.
+   */
+  async unitsOf(tileid: number, problems: string[], unreadable: string[]): Promise<TileRef[]> {
+    const tileDir = join(this.root, String(tileid));
+    const entries: CumulativeEntry[] = [];
+    for (const night of await listDir(tileDir, unreadable, true)) {
+      const nightDir = join(tileDir, night.name);
+      if (!night.isDirectory() && !night.isSymbolicLink()) {
+        problems.push(`${nightDir}: not inside a LASTNIGHT folder, skipped`);
+        continue;
       }
-      const units = unitsOfTile(
-        t.tileid,
-        entries,
-        (night, file) => join(tileDir, night, file ?? ''),
-        (p) => problems.push(p),
-      );
-      for (const u of units) {
-        if (u.coadd) u.coadd = await statRef(u.coadd.path, problems, unreadable);
-        if (u.redrock) u.redrock = await statRef(u.redrock.path, problems, unreadable);
-        tiles.push(u);
+      for (const f of await listDir(nightDir, unreadable)) {
+        if (!f.isFile() && !f.isSymbolicLink()) continue;
+        entries.push({ night: night.name, file: f.name, ref: { path: join(nightDir, f.name), size: -1 } });
       }
     }
-    return { tiles, problems, unreadable };
+    const units = unitsOfTile(
+      tileid,
+      entries,
+      (night, file) => join(tileDir, night, file ?? ''),
+      (p) => problems.push(p),
+    );
+    for (const u of units) {
+      if (u.coadd) u.coadd = await statRef(u.coadd.path, problems, unreadable);
+      if (u.redrock) u.redrock = await statRef(u.redrock.path, problems, unreadable);
+      if (u.afterburners) {
+        const found: Partial<Record<AfterburnerKind, ObjectRef>> = {};
+        for (const [kind, ref] of Object.entries(u.afterburners) as [AfterburnerKind, ObjectRef][]) {
+          const now = await statRef(ref.path, problems, unreadable);
+          if (now) found[kind] = now;
+        }
+        u.afterburners = Object.keys(found).length > 0 ? found : undefined;
+      }
+    }
+    return units;
   }
 }
 
-async function listDir(dir: string, unreadable: string[]): Promise<Dirent[]> {
+async function listDir(dir: string, unreadable: string[], missingIsQuiet = false): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {
+    if (missingIsQuiet && (err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     unreadable.push(`${dir}: cannot list the folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     return [];
   }

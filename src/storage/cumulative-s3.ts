@@ -1,12 +1,17 @@
 /**
  * DESI's tile-based cumulative coadds under an S3 prefix (a production's `tiles/cumulative`):
- * `{prefix}/{TILEID}/{LASTNIGHT}/coadd-{PETAL}-{TILEID}-thru{LASTNIGHT}.fits`. Discovery lists the prefix
- * with a delimiter for its TILEID folders, then each TILEID folder (all its nights) without one, up to
- * listConcurrency at a time; cumulative-units.ts picks the latest LASTNIGHT. `ObjectRef.path` is the key.
+ * `{prefix}/{TILEID}/{LASTNIGHT}/coadd-{PETAL}-{TILEID}-thru{LASTNIGHT}.fits`. Discovery is one plain paged
+ * listing of the whole prefix (no delimiter), its keys grouped by TILEID folder; cumulative-units.ts picks
+ * each tile's latest LASTNIGHT. `ObjectRef.path` is the key.
+ *
+ * Why no delimited listing of the TILEID folders: it costs more requests, not fewer (every key is listed
+ * either way, and one listing per TILEID folder is at least one request per tile, ~5,000 in DR1, where the
+ * plain listing takes one request per 1,000 keys), and s3rver, which the tests run against, answers a
+ * delimited listing of a prefix whose objects lie two folders deeper with nothing (its file store does not
+ * walk below the first folder level when a delimiter is given).
  */
 import { isTileidText } from '../desi/cumulative.js';
 import type { TileRef } from '../desi/tile.js';
-import { mapLimit } from '../util/concurrency.js';
 import { allowManyListeners } from './abort.js';
 import { unitsOfTile, type CumulativeEntry } from './cumulative-units.js';
 import { objectRefOf, S3TileStore } from './s3-tree.js';
@@ -18,9 +23,10 @@ export class S3CumulativeStore extends S3TileStore {
   readonly layout = 'tiles' as const;
 
   /**
-   * Lists the TILEID folders, then each one. A listing that still fails after retries throws (a hole in
-   * discovery would look like a finished run); keys that do not fit the layout are problems. An empty prefix
-   * is a problem too (the run then stops for want of tiles).
+   * Lists every key under the prefix, page after page, and groups them by TILEID folder. A listing that still
+   * fails after retries throws (a hole in discovery would look like a finished run); keys that do not fit the
+   * layout are problems (a folder that is not a TILEID is named once). An empty prefix is a problem too (the
+   * run then stops for want of tiles).
    */
   override async discover(_filter?: unknown, signal?: AbortSignal): Promise<Discovery> {
     allowManyListeners(signal);
@@ -32,30 +38,55 @@ export class S3CumulativeStore extends S3TileStore {
       else extra += 1;
     };
     const root = folderPrefix(this.prefix);
-    const tileids: number[] = [];
+    const byTile = new Map<number, CumulativeEntry[]>();
+    const badFolders = new Set<string>();
     let token: string | undefined;
     do {
-      const page = await this.list(root, this.opts.maxKeys, token, { ...this.opts.retry, signal }, '/');
-      for (const p of page.CommonPrefixes ?? []) {
-        const name = (p.Prefix ?? '').slice(root.length).replace(/\/$/, '');
-        if (isTileidText(name)) tileids.push(Number(name));
-        else problem(`${formatS3Url(this.bucket, p.Prefix ?? '')}: not a TILEID folder, skipped`);
-      }
-      for (const o of page.Contents ?? []) {
-        const name = (o.Key ?? '').slice(root.length);
-        if (!/^tiles-.*\.(csv|fits)$/.test(name)) problem(`${formatS3Url(this.bucket, o.Key ?? '')}: not inside a TILEID folder, skipped`);
+      const page = await this.list(root, this.opts.maxKeys, token, { ...this.opts.retry, signal });
+      for (const obj of page.Contents ?? []) {
+        const key = obj.Key;
+        if (!key?.startsWith(root)) continue;
+        const rest = key.slice(root.length);
+        const slash = rest.indexOf('/');
+        if (slash < 0) {
+          if (!/^tiles-.*\.(csv|fits)$/.test(rest)) problem(`${formatS3Url(this.bucket, key)}: not inside a TILEID folder, skipped`);
+          continue;
+        }
+        const folder = rest.slice(0, slash);
+        if (!isTileidText(folder)) {
+          if (!badFolders.has(folder)) problem(`${formatS3Url(this.bucket, `${root}${folder}/`)}: not a TILEID folder, skipped`);
+          badFolders.add(folder);
+          continue;
+        }
+        const inTile = rest.slice(slash + 1);
+        const nightSlash = inTile.indexOf('/');
+        if (nightSlash < 0) {
+          problem(`${formatS3Url(this.bucket, key)}: not inside a LASTNIGHT folder, skipped`);
+          continue;
+        }
+        const tileid = Number(folder);
+        let entries = byTile.get(tileid);
+        if (!entries) byTile.set(tileid, (entries = []));
+        entries.push({ night: inTile.slice(0, nightSlash), file: inTile.slice(nightSlash + 1), ref: objectRefOf(key, obj) });
       }
       token = this.nextToken(page, root);
     } while (token);
-    if (tileids.length === 0) problems.push(`${formatS3Url(this.bucket, root)}: no TILEID folders under this prefix`);
-    tileids.sort((a, b) => a - b);
-    const perTile = await mapLimit(tileids, this.opts.listConcurrency ?? 32, (tileid) => this.listTile(root, tileid, problem, signal));
+    if (byTile.size === 0) problems.push(`${formatS3Url(this.bucket, root)}: no TILEID folders under this prefix`);
+    const tiles: TileRef[] = [];
+    for (const tileid of [...byTile.keys()].sort((a, b) => a - b)) {
+      const folder = `${root}${tileid}/`;
+      tiles.push(...unitsOfTile(tileid, byTile.get(tileid)!, (night, file) => formatS3Url(this.bucket, `${folder}${night}/${file ?? ''}`), problem));
+    }
     if (extra > 0) problems.push(`… and ${extra} more keys that do not fit the layout`);
-    return { tiles: perTile.flat(), problems, unreadable: [] };
+    return { tiles, problems, unreadable: [] };
   }
 
-  private async listTile(root: string, tileid: number, problem: (text: string) => void, signal?: AbortSignal): Promise<TileRef[]> {
-    const folder = `${root}${tileid}/`;
+  /**
+   * The units of one TILEID folder (`{prefix}/{tileid}/`, listed without a delimiter), as discover finds them;
+   * none when the folder is empty. Verify looks up a dataset's units with it (one LIST per TILEID it holds).
+   */
+  async unitsOf(tileid: number, problem: (text: string) => void, signal?: AbortSignal): Promise<TileRef[]> {
+    const folder = `${folderPrefix(this.prefix)}${tileid}/`;
     const entries: CumulativeEntry[] = [];
     let token: string | undefined;
     do {
@@ -65,10 +96,7 @@ export class S3CumulativeStore extends S3TileStore {
         if (!key?.startsWith(folder)) continue;
         const rest = key.slice(folder.length);
         const slash = rest.indexOf('/');
-        if (slash < 0) {
-          problem(`${formatS3Url(this.bucket, key)}: not inside a LASTNIGHT folder, skipped`);
-          continue;
-        }
+        if (slash < 0) continue;
         entries.push({ night: rest.slice(0, slash), file: rest.slice(slash + 1), ref: objectRefOf(key, obj) });
       }
       token = this.nextToken(page, folder);

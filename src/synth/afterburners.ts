@@ -1,6 +1,7 @@
 /**
  * The QSO afterburner files of a synthetic tile, beside its coadd and redrock: `qso_qn-S-P-N.fits` (HDU
- * QN_RR: QuasarNET's confidences and redrock's rerun with a QN prior) and `qso_mgii-S-P-N.fits` (HDU MGII),
+ * QN_RR: QuasarNET's confidences and redrock's rerun with a QN prior) and `qso_mgii-S-P-N.fits` (HDU MGII;
+ * in a tile tree `qso_qn-PETAL-TILEID-thruLASTNIGHT.fits`, as DESI names them there),
  * with DESI's columns (desi-science.md). Their rows are in an order of their own (neither FIBERMAP's nor
  * REDSHIFTS'), so a reader must match them by TARGETID.
  *
@@ -214,8 +215,14 @@ export async function writeAfterburners(
     SPECTYPE: pick(spectype),
   };
   for (const name of ['DELTA_CHI2', 'A', 'SIGMA', 'B', 'VAR_A', 'VAR_SIGMA', 'VAR_B']) mgii[name] = f32s((i) => (i % 7) + name.length * 0.25);
-  const stem = `${spec.survey}-${spec.program}-${spec.healpix}.fits`;
+  const stem = afterburnerStem(spec);
   const qnBytes = await writeTableFile(`${dir}/qso_qn-${stem}`, { extname: 'QN_RR', columns: qnColumns(spec.survey), nrows: n }, qn);
   const mgiiBytes = await writeTableFile(`${dir}/qso_mgii-${stem}`, { extname: 'MGII', columns: mgiiColumns(spec.survey), nrows: n }, mgii);
   return { qn: qnBytes, mgii: mgiiBytes, truth };
+}
+
+/** What follows `{kind}-` in an afterburner's name: `S-P-N.fits` in a healpix tree, `PETAL-TILEID-thruLASTNIGHT.fits` in a tile tree. */
+export function afterburnerStem(spec: Pick<SynthTileSpec, 'survey' | 'program' | 'healpix' | 'cumulative'>): string {
+  const c = spec.cumulative;
+  return c ? `${c.petal}-${c.tileid}-thru${c.lastnight}.fits` : `${spec.survey}-${spec.program}-${spec.healpix}.fits`;
 }

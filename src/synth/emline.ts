@@ -14,6 +14,7 @@ import type { ColumnSpec } from '../fits/hdu-spec.js';
 import type { TileCatalog } from './catalog.js';
 import { parseColumns } from './columns.js';
 import { writeTableFile } from './files.js';
+import { afterburnerStem } from './afterburners.js';
 import { mixSeed, Rng } from './random.js';
 import type { SynthTileSpec } from './types.js';
 
@@ -67,9 +68,5 @@ export async function writeEmline(dir: string, spec: SynthTileSpec, catalog: Til
     }
     values[`${l}_NDOF`] = Int32Array.from(order, () => rng.int(200));
   }
-  return writeTableFile(
-    `${dir}/emline-${spec.survey}-${spec.program}-${spec.healpix}.fits`,
-    { extname: 'EMLINEFIT', columns: emlineColumns(), nrows: n },
-    values,
-  );
+  return writeTableFile(`${dir}/emline-${afterburnerStem(spec)}`, { extname: 'EMLINEFIT', columns: emlineColumns(), nrows: n }, values);
 }

@@ -8,6 +8,7 @@
 import type { FooterInfo } from '../desi/schema.js';
 import { isDatasetTablePath, parseOutputPath } from '../desi/output-path.js';
 import { WAVELENGTH_REL } from '../desi/wavelength.js';
+import { cumulativeOutputPath, parseCumulativeKey } from '../desi/cumulative.js';
 import { outputPath, parseTileSpec, tileKey, type TileId } from '../desi/tile.js';
 import type { JournalRecord, TileRecord } from '../storage/journal-store.js';
 import { TEMP_MARK, temporaryOwner } from '../storage/output-local.js';
@@ -66,7 +67,9 @@ export function latestRecords(records: readonly JournalRecord[]): Map<string, Ti
 function recordPath(rec: TileRecord): string {
   if (rec.path !== undefined) return rec.path;
   const tile = tileOfKey(rec.tile);
-  return tile ? outputPath(tile) : rec.tile;
+  if (tile) return outputPath(tile);
+  const unit = parseCumulativeKey(rec.tile);
+  return unit ? cumulativeOutputPath(unit) : rec.tile;
 }
 
 /** The tile of a journal key "main/dark/23040"; undefined for anything else. */

@@ -97,6 +97,14 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
   const result: DeepCheck = { findings: [], compared: 0, tiles: chosen.map((t) => t.rec.tile) };
   if (chosen.length === 0) return result;
   const selectionArgs = selectionOptions(o.selection);
+  const unsupported = chosen.some((t) => tileOfKey(t.rec.tile) === undefined);
+  if (unsupported) {
+    for (const t of chosen)
+      result.findings.push(
+        finding('deep-failed', 'verify --deep does not convert tile-layout units again yet (only the healpix layout)', { tile: t.rec.tile, path: t.path }),
+      );
+    return result;
+  }
   if (!selectionArgs) {
     for (const t of chosen)
       result.findings.push(

@@ -16,6 +16,7 @@ import { checkListing } from '../storage/s3-answer.js';
 import { s3Error } from '../storage/s3-client.js';
 import { normalizeEtag } from '../storage/s3-source.js';
 import { folderPrefix, formatS3Url, joinKey, parseS3Url, s3UrlText } from '../storage/s3-url.js';
+import { tileOfKey } from './checks.js';
 import { DatasetUnreadableError } from './dataset-files.js';
 
 export interface SourceLookup {
@@ -25,7 +26,12 @@ export interface SourceLookup {
    * The tiles as found now, by key; a tile with neither file is absent. Throws when the source cannot be
    * read at all (no such folder or bucket, no endpoint); `unreadable` collects files that exist but cannot be stat'ed.
    */
-  lookup(tiles: readonly TileId[], unreadable: string[]): Promise<Map<string, TileRef>>;
+  lookup(keys: readonly string[], unreadable: string[]): Promise<Map<string, TileRef>>;
+}
+
+/** The healpix tiles among journal keys (a key of another layout is not looked up, so its tile is not found). */
+function healpixTiles(keys: readonly string[]): TileId[] {
+  return keys.map(tileOfKey).filter((t): t is TileId => t !== undefined);
 }
 
 /** Lookups in flight at once. */
@@ -39,7 +45,8 @@ export class LocalSourceLookup implements SourceLookup {
     this.root = resolve(root);
   }
 
-  async lookup(tiles: readonly TileId[], unreadable: string[]): Promise<Map<string, TileRef>> {
+  async lookup(keys: readonly string[], unreadable: string[]): Promise<Map<string, TileRef>> {
+    const tiles = healpixTiles(keys);
     let isDir = false;
     try {
       isDir = (await stat(this.root)).isDirectory();
@@ -91,7 +98,8 @@ export class S3SourceLookup implements SourceLookup {
     this.root = s3UrlText(u);
   }
 
-  async lookup(tiles: readonly TileId[]): Promise<Map<string, TileRef>> {
+  async lookup(keys: readonly string[]): Promise<Map<string, TileRef>> {
+    const tiles = healpixTiles(keys);
     const wanted = new Set(tiles.map(tileKey));
     const groups = new Map<string, { survey: string; program: string; group: number }>();
     for (const t of tiles)

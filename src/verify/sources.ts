@@ -8,9 +8,10 @@
  */
 import { sourceFingerprint } from '../desi/fingerprint.js';
 import type { FooterInfo } from '../desi/schema.js';
-import type { ObjectRef, TileId, TileRef } from '../desi/tile.js';
+import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { TileRecord } from '../storage/journal-store.js';
-import { tileOfKey } from './checks.js';
+import { withAfterburners } from '../desi/afterburners.js';
+import type { AfterburnerKind } from '../desi/selection.js';
 import type { SourceLookup } from './source-lookup.js';
 import { finding, type Finding } from './findings.js';
 
@@ -35,9 +36,11 @@ export async function checkSources(
 ): Promise<SourceCheck> {
   const done = [...latest.values()].filter((r) => r.status === 'ok' || r.status === 'empty');
   if (done.length === 0) return { findings: [], compared: 0, unknown: 0, found: new Map() };
-  const ids = done.map((r) => tileOfKey(r.tile)).filter((t): t is TileId => t !== undefined);
   const unreadable: string[] = [];
-  const found = await store.lookup(ids, unreadable);
+  const found = await store.lookup(
+    done.map((r) => r.tile),
+    unreadable,
+  );
   const result: SourceCheck = { findings: [], compared: 0, unknown: 0, found };
   for (const u of unreadable) result.findings.push(finding('source-unreadable', u));
   for (const rec of done.sort((a, b) => (a.tile < b.tile ? -1 : 1))) {
@@ -53,8 +56,8 @@ export async function checkSources(
       result.findings.push(finding('source-missing', `its ${gone.join(' and ')} ${gone.length > 1 ? 'are' : 'is'} no longer under ${store.root}`, where));
       continue;
     }
-    const fp = sourceFingerprint(now!);
-    if (fp === rec.sources) continue;
+    const fp = sourceFingerprint(withAfterburners(now!, []));
+    if (fingerprints(now!).includes(rec.sources)) continue;
     const info = infos.get(rec.tile);
     const changes = info?.sources ? describeChanges(info.sources, now!) : [];
     result.findings.push(
@@ -87,5 +90,26 @@ function describeChanges(then: NonNullable<FooterInfo['sources']>, now: TileRef)
     }
     if (parts.length > 0) out.push(`${role} ${parts.join(', ')}`);
   }
+  return out;
+}
+
+/**
+ * The fingerprints the tile's files now give, one per subset of the afterburners found beside them: a record's
+ * fingerprint covers the afterburners its selection read (none for redrock-qso), and the lookup does not know
+ * which those were. A record matches one of these only if every file it was made from is unchanged (the subset
+ * that left out a file it read, or kept one it did not, gives another text).
+ */
+function fingerprints(tile: TileRef): string[] {
+  const kinds = Object.keys(tile.afterburners ?? {}) as AfterburnerKind[];
+  const out: string[] = [];
+  for (let mask = 0; mask < 1 << kinds.length; mask++)
+    out.push(
+      sourceFingerprint(
+        withAfterburners(
+          tile,
+          kinds.filter((_, k) => (mask >> k) & 1),
+        ),
+      ),
+    );
   return out;
 }

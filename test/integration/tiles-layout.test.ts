@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthTree, tileLayoutSpecs, SYNTH_LASTNIGHT, SYNTH_TILEID } from '../../src/synth/index.js';
-import { latestLog, runCli } from '../helpers/cli.js';
-import { readArrow } from '../helpers/parquet-bits.js';
+import { latestLog, listFiles, runCli } from '../helpers/cli.js';
+import { readArrow, scalarBits } from '../helpers/parquet-bits.js';
 
 test('a tile-layout tree converts by TILEID and PETAL from the latest LASTNIGHT, and resumes', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'desi-qad-tiles-'));
@@ -67,6 +67,55 @@ test('a tile-layout tree converts by TILEID and PETAL from the latest LASTNIGHT,
     const bad = await runCli([...args, '--survey', 'main']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--survey cannot be given with --layout tiles/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--select desi-qso-dr1 --layout tiles reads the tile-style afterburners and agrees with the same tiles in the healpix layout', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'desi-qad-tiles-dr1-'));
+  try {
+    // The same tiles (same seeds, so the same targets and afterburner values), written in both layouts.
+    const specs = tileLayoutSpecs({ tiles: 6, seed: 9 }).map((s) => ({ ...s, qsoCases: true }));
+    const tiles = join(dir, 'cumulative');
+    const healpix = join(dir, 'healpix');
+    await synthTree({ out: tiles, tiles: specs, wavelength: 'short' });
+    await synthTree({ out: healpix, tiles: specs.map(({ cumulative: _, ...s }) => s), wavelength: 'short' });
+    const common = ['--select', 'desi-qso-dr1', '--threads', '1', '--quiet'];
+    const t = await runCli(['convert', '--layout', 'tiles', '--source', tiles, '--out', join(dir, 'out-tiles'), '--log-dir', join(dir, 'logs-t'), ...common]);
+    assert.equal(t.code, 0, t.stderr);
+    const surveys = [...new Set(specs.map((s) => s.survey))].join(',');
+    const programs = [...new Set(specs.map((s) => s.program))].join(',');
+    const h = await runCli([
+      'convert',
+      '--source',
+      healpix,
+      '--out',
+      join(dir, 'out-healpix'),
+      '--log-dir',
+      join(dir, 'logs-h'),
+      '--survey',
+      surveys,
+      '--program',
+      programs,
+      ...common,
+    ]);
+    assert.equal(h.code, 0, h.stderr);
+    const rowsOf = async (root: string) => {
+      const out = new Map<string, string>();
+      for (const f of (await listFiles(root)).filter((x) => x.endsWith('.parquet') && !x.startsWith('_'))) {
+        const table = await readArrow(join(root, f));
+        for (let i = 0; i < table.numRows; i++)
+          out.set(
+            String(table.getChild('TARGETID')!.get(i)),
+            JSON.stringify([table.getChild('QSO_MASKBITS')!.get(i), scalarBits(table, 'Z', i), scalarBits(table, 'ZERR', i), scalarBits(table, 'C_LYA', i)]),
+          );
+      }
+      return out;
+    };
+    const fromTiles = await rowsOf(join(dir, 'out-tiles'));
+    assert.ok(fromTiles.size > 0, 'the DR1 rules kept rows');
+    assert.deepEqual([...fromTiles].sort(), [...(await rowsOf(join(dir, 'out-healpix')))].sort(), 'same rows, same QSO_MASKBITS, Z, ZERR, C_LYA');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
