@@ -288,6 +288,42 @@ describe('list columns (spectra)', () => {
     assert.deepEqual(chunks.find((c) => c.path === 'Z')?.encodings.includes('RLE_DICTIONARY'), false, 'top-level columns stay dictionary-free');
   });
 
+  test('statistics: on every top-level column, none on list leaves (spectra), in both writers', async () => {
+    const columns: Extract<ColumnSpec, { kind: 'list' }>[] = [
+      { name: 'B_FLUX', kind: 'list', type: 'float32', values: spectra(Float32Array, rows, width, SPECIAL_F32, 5), width },
+      { name: 'B_MASK', kind: 'list', type: 'int32', values: new Int32Array(rows * width).fill(4, 7, 90), width },
+    ];
+    const table = buildTable(rows, [
+      { name: 'TARGETID', kind: 'scalar', type: 'int64', values: BigInt64Array.from([9n, 2n, 3n, 4n]) },
+      { name: 'Z', kind: 'scalar', type: 'float64', values: Float64Array.from([0.5, 2.25, -1, 1]) },
+      ...columns,
+    ]);
+    const cases: [Uint8Array, string[][]][] = [
+      [encodeParquet(table, {}), [['2', '9']]],
+      [
+        await encodeParquetStream(table, {}, { rowGroupRows: 2 }),
+        [
+          ['2', '9'],
+          ['3', '4'],
+        ],
+      ], // row groups of 2 rows
+    ];
+    for (const [bytes, targetidStats] of cases) {
+      const path = save(bytes);
+      await assertListsRoundTrip(path, columns);
+      const chunks = await duckColumnChunks(path);
+      assert.ok(chunks.length >= 4);
+      for (const c of chunks) {
+        const leaf = c.path.includes('.list.');
+        assert.equal(c.statsMin === null && c.statsMax === null && c.nullCount === null, leaf, `${c.path}: ${c.statsMin}..${c.statsMax}`);
+      }
+      assert.deepEqual(
+        chunks.filter((c) => c.path === 'TARGETID').map((c) => [c.statsMin, c.statsMax]),
+        targetidStats,
+      );
+    }
+  });
+
   test('the dictionary page limit follows the exact distinct count of each integer leaf class, also on a slice', () => {
     // 2 x value size x distinct values, rounded up to a power of two (8 KiB at least).
     const limit = (type: 'uint32' | 'int32' | 'int64', values: Uint32Array | Int32Array | BigInt64Array, w: number, slice?: [number, number]) => {
@@ -507,6 +543,22 @@ describe('encodeParquet', () => {
 });
 
 describe('encodeParquetStream', () => {
+  test('a table that fits in one slice gives the bytes of encodeParquet (one row group)', async () => {
+    const rows = 5;
+    const width = 2000;
+    const table = buildTable(rows, [
+      { name: 'TARGETID', kind: 'scalar', type: 'int64', values: BigInt64Array.from({ length: rows }, (_, i) => BigInt(i)) },
+      { name: 'B_FLUX', kind: 'list', type: 'float32', values: spectra(Float32Array, rows, width, SPECIAL_F32, 11), width },
+      { name: 'B_MASK', kind: 'list', type: 'int32', values: new Int32Array(rows * width).fill(2, 3, 40), width },
+    ]);
+    const streamed = await encodeParquetStream(table, { k: 'v' });
+    assert.deepEqual(streamed, encodeParquet(table, { k: 'v' }));
+    assert.deepEqual(
+      readParquetFooter(streamed).rowGroups.map((rg) => rg.numRows),
+      [rows],
+    );
+  });
+
   test('writes the same rows, types and encodings as encodeParquet, one row group per slice', async () => {
     // Row groups of 3, 3, 2 rows. arrow-rs checks for dictionary fallback after each spectrum, so a float
     // leaf's first spectrum in a row group overflows the small dictionary page and the next ones are
