@@ -5,7 +5,7 @@
  * (The IPC *file* format fails in parquet-wasm with "failed to fill whole buffer".)
  *
  * Writer settings: ZSTD (level 1: parquet-wasm 0.8.0 exposes no level), no dictionary on top-level
- * columns, statistics on (chunk and page level), Parquet 1.0 data pages, and BYTE_STREAM_SPLIT for
+ * columns, page-level statistics on top-level columns only (none on list leaves: min/max of spectra prune nothing, and writing them cost ~10 % of the encode), Parquet 1.0 data pages, and BYTE_STREAM_SPLIT for
  * floating-point values wherever parquet-wasm can be made to write it readably -- see
  * {@link planEncodings}. Footer key-value metadata = the caller's `metadata` plus arrow-rs's
  * "ARROW:schema" entry, so Arrow readers get the exact Arrow types back (uint32 lists, ...).
