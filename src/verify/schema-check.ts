@@ -8,7 +8,10 @@
 import type { Schema } from 'apache-arrow';
 import type { ColumnSet } from '../desi/column-sets.js';
 import { catalogColumns, SPECTRA_KINDS } from '../desi/schema.js';
+import { QN_CONFIDENCES } from '../desi/afterburners.js';
+import { RULE_TEXT } from '../desi/selection.js';
 import { arrowType } from '../parquet/index.js';
+import type { ScalarType } from '../parquet/index.js';
 import type { ParquetFooter } from '../parquet/footer.js';
 
 /** A file's schema as comparable text: `NAME: ArrowType` per column, `path.to.leaf: PHYSICAL` per leaf. */
@@ -32,12 +35,33 @@ export function expectedCatalogColumns(columns: ColumnSet = 'default'): string[]
 const SPECTRA_NAME = /^[A-Z][A-Z0-9]*_([A-Z]+)$/;
 
 /**
- * How the file's schema differs from the one the code defines for its column set (the footer's `columns`;
- * a file without one predates column sets, and is judged by today's default set, which it fails); [] when it holds.
+ * The columns a QSO rule set (`--select desi-qso-dr1|desi-qso`) adds after the catalog columns (desi/refine.ts:
+ * QSO_MASKBITS, redrock's Z and ZERR, the afterburner values that decided), as `NAME: ArrowType`; [] for the
+ * other selections. `selection` is the footer's selection text.
  */
-export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'default'): string[] {
+export function selectionExtraColumns(selection: unknown): string[] {
+  if (!(Object.values(RULE_TEXT) as unknown[]).includes(selection)) return [];
+  const col = (name: string, type: ScalarType) => `${name}: ${String(arrowType(type))}`;
+  return [
+    col('QSO_MASKBITS', 'int32'),
+    col('Z_RR', 'float64'),
+    col('ZERR_RR', 'float64'),
+    col('Z_NEW', 'float64'),
+    col('ZERR_NEW', 'float32'),
+    col('IS_QSO_QN_NEW_RR', 'bool'),
+    ...QN_CONFIDENCES.map((c) => col(c, 'float32')),
+    col('IS_QSO_MGII', 'bool'),
+  ];
+}
+
+/**
+ * How the file's schema differs from the one the code defines for its column set (the footer's `columns`;
+ * a file without one predates column sets, and is judged by today's default set, which it fails), with the
+ * columns its selection adds (`extra`, selectionExtraColumns) after the catalog ones; [] when it holds.
+ */
+export function codeSchemaProblems(sig: SchemaSignature, columns: ColumnSet = 'default', extra: readonly string[] = []): string[] {
   const problems: string[] = [];
-  const expected = expectedCatalogColumns(columns);
+  const expected = [...expectedCatalogColumns(columns), ...extra];
   for (let i = 0; i < expected.length; i++) {
     const got = sig.columns[i];
     if (got !== expected[i]) problems.push(`column ${i + 1} is ${got === undefined ? 'absent' : `"${got}"`}, expected "${expected[i]}"`);

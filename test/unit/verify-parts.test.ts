@@ -6,13 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSelection, selectionText } from '../../src/desi/selection.js';
+import { afterburnersNeeded, parseSelection, selectionText } from '../../src/desi/selection.js';
 import { buildTable, encodeParquet } from '../../src/parquet/index.js';
 import { readParquetFooter } from '../../src/parquet/footer.js';
 import { MemorySource } from '../../src/storage/source.js';
 import { registerSecret } from '../../src/util/secrets.js';
 import { latestRecords } from '../../src/verify/checks.js';
-import { firstDifference, selectionOptions } from '../../src/verify/deep.js';
+import { firstDifference, selectionOfText, selectionOptions } from '../../src/verify/deep.js';
 import { FooterProblem, readFileFooter } from '../../src/verify/file-footer.js';
 import { finding, sortFindings, emptyChecked, type VerifyReport } from '../../src/verify/findings.js';
 import { reportJson, reportLines } from '../../src/verify/format.js';
@@ -93,6 +93,63 @@ test('a selection text is turned back into the convert options that give it', ()
     assert.equal(selectionText(back), text);
   }
   assert.equal(selectionOptions('SPECTYPE like QSO'), undefined);
+});
+
+test('named selections and the --target/--fiberstatus/--objtype cuts are turned back into convert options', () => {
+  // The options as convert parses them: a flag and its value, or --flag=value.
+  const parseArgs = (args: string[]) => {
+    const get = (k: string) => {
+      const i = args.findIndex((a) => a === k || a.startsWith(`${k}=`));
+      return i < 0 ? undefined : args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+    };
+    const d = get('--min-deltachi2');
+    return parseSelection({
+      select: get('--select'),
+      spectype: get('--spectype'),
+      keepZwarn: args.includes('--keep-zwarn') || undefined,
+      minDeltachi2: d === undefined ? undefined : Number(d),
+      target: get('--target'),
+      fiberstatus: get('--fiberstatus'),
+      objtype: get('--objtype'),
+    });
+  };
+  const cases: [Parameters<typeof parseSelection>[0], string[] | undefined][] = [
+    [{ select: 'desi-qso-dr1' }, ['--select', 'desi-qso-dr1']],
+    [{ select: 'desi-qso' }, ['--select', 'desi-qso']],
+    [{ select: 'all' }, undefined],
+    [{ select: 'redrock-qso' }, undefined],
+    [{ target: 'QSO' }, undefined],
+    [{ target: 'lrg,QSO,BGS_ANY', fiberstatus: 'good', objtype: 'tgt' }, undefined],
+    [
+      { spectype: 'any', keepZwarn: true, target: 'SCND_ANY', fiberstatus: '0x900' },
+      ['--spectype', 'any', '--keep-zwarn', '--target', 'SCND_ANY', '--fiberstatus', '2304'],
+    ],
+    [{ spectype: 'QSO,GALAXY', minDeltachi2: 25, objtype: 'TGT' }, undefined],
+  ];
+  for (const [opts, expected] of cases) {
+    const sel = parseSelection(opts);
+    const text = selectionText(sel);
+    const args = selectionOptions(text);
+    assert.ok(args, text);
+    if (expected) assert.deepEqual(args, expected, text);
+    assert.equal(selectionText(parseArgs(args)), text, `${text} -> ${args.join(' ')}`);
+    const back = selectionOfText(text);
+    assert.ok(back, text);
+    assert.deepEqual(afterburnersNeeded(back), afterburnersNeeded(sel), text);
+    assert.equal(selectionText(back), text);
+  }
+  assert.deepEqual(afterburnersNeeded(selectionOfText(selectionText(parseSelection({ select: 'desi-qso-dr1' })))!), ['qso_qn', 'qso_mgii']);
+  // Texts no selection writes are refused, not guessed at.
+  for (const bad of [
+    'TARGET in (QUASAR)',
+    '(COADD_FIBERSTATUS & 0) == 0',
+    "OBJTYPE == 'SKY'",
+    'desi-qso-dr1: QSO_MASKBITS > 0',
+    "SPECTYPE == 'QSO' and TARGET in (LRG, QSO)",
+  ]) {
+    assert.equal(selectionOptions(bad), undefined, bad);
+    assert.equal(selectionOfText(bad), undefined, bad);
+  }
 });
 
 test('the latest record of a tile wins; the first differing byte', () => {
