@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
  *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3] [--skip-costs] [--cost-tiles 1000,4000,12207,40000]
- *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs]
+ *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs,selections]
  *
  * Sections: the worker's conversion rate on one thread, for the default cut and for `--spectype any --keep-zwarn`,
  * with where the encode's time goes (next to a memcpy); `desi-qad convert` on the local
@@ -14,7 +14,9 @@
  * their ratio; peak memory with a 2 GB coadd in the set; and scale-out (bench/scale-out.ts): 1, 2, 4 shards
  * each through its own shaped link, and `plan --shards 32` on a DR1-sized listing; and costs at scale
  * (bench/costs.ts): discovery, journal, resume and status at 1,000 to 40,000 tiny tiles, local and on s3rver.
- * `--only costs` runs that section alone (no dataset is built).
+ * `--only costs` runs that section alone (no dataset is built). Selections (bench/selections.ts): bytes
+ * fetched, requests and rows for `--select redrock-qso` next to `desi-qso-dr1` and `desi-qso`, also written
+ * to bench/results/selections.{json,md}; `--only selections` runs it alone (latest.* are then left as they are).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -29,6 +31,7 @@ import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
 import { costsMarkdown, DEFAULT_COST_TILES, measureCosts, type Costs } from './costs.js';
 import { measureRangedGets, rangedGetsMarkdown } from './ranged-gets.js';
+import { measureSelections, selectionsMarkdown, type Selections } from './selections.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -38,7 +41,7 @@ const opt = (name: string, def: string) => {
 };
 const scale = Number(opt('scale', '1'));
 // --only: the sections to run (comma list); the --skip-* flags take sections out of them.
-const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs', 'gets'];
+const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs', 'gets', 'selections'];
 const only = args.includes('--only') ? opt('only', '').split(',') : SECTIONS;
 if (only.some((s) => !SECTIONS.includes(s))) throw new Error(`bench: --only wants a comma list of ${SECTIONS.join(', ')}, got ${opt('only', '')}`);
 const skipWorker = !only.includes('worker');
@@ -49,6 +52,7 @@ const skipScale = args.includes('--skip-scale') || !only.includes('scale');
 const dr1S3 = args.includes('--dr1-s3');
 const skipCosts = args.includes('--skip-costs') || !only.includes('costs');
 const keepCosts = args.includes('--keep-costs');
+const skipSelections = !only.includes('selections');
 const costTiles = opt('cost-tiles', DEFAULT_COST_TILES.join(',')).split(',').map(Number);
 if (costTiles.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`bench: --cost-tiles wants a comma list of positive integers, got ${opt('cost-tiles', '')}`);
@@ -70,6 +74,9 @@ async function main(): Promise<void> {
   const tree = join(root, 'tree');
   const machine = machineText();
   const date = new Date().toISOString().slice(0, 10);
+  let selections: Selections | undefined;
+  if (!skipSelections) selections = await selectionsSection(cache, tree, report);
+  if (only.length === 1 && selections) return;
 
   const workers: { label: string; rate: WorkerRate }[] = [];
   if (!skipWorker) {
@@ -128,6 +135,7 @@ async function main(): Promise<void> {
     memory,
     scaleOut,
     costs,
+    selections,
   };
   const row = (r: CliRun) =>
     `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
@@ -170,6 +178,7 @@ async function main(): Promise<void> {
     ...memLines,
     ...(scaleOut ? scaleOutMarkdown(scaleOut) : []),
     ...(costs ? costsMarkdown(costs) : []),
+    ...(selections ? selectionsMarkdown(selections) : []),
   ].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
@@ -203,6 +212,20 @@ async function getsOnly(): Promise<void> {
   await writeFile(join(outDir, 'gets.json'), JSON.stringify({ date, machine: machineText(), gets }, null, 2) + '\n');
   await writeFile(join(outDir, 'gets.md'), md + '\n');
   process.stdout.write(md + '\n');
+}
+
+/** The selections section, also written alone to bench/results/selections.{json,md}. */
+async function selectionsSection(cache: string, tree: string, report: Awaited<ReturnType<typeof benchDataset>>['report']): Promise<Selections> {
+  const date = new Date().toISOString();
+  const s = await measureSelections(cache, tree, report, 2);
+  const dataset = `the seed dry run's shape at scale ${scale} (${report.tiles.length} tiles)`;
+  const md = [`Measured ${date} on ${machineText()}; dataset: ${dataset}.`, '', ...selectionsMarkdown(s)].join('\n');
+  const outDir = join(REPO, 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'selections.json'), JSON.stringify({ date, machine: machineText(), scale, selections: s }, null, 2) + '\n');
+  await writeFile(join(outDir, 'selections.md'), md + '\n');
+  if (only.length === 1) process.stdout.write(md + '\n');
+  return s;
 }
 
 function machineText(): string {

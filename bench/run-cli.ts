@@ -52,8 +52,9 @@ export async function runCliMeasured(label: string, args: string[], logDir: stri
   };
 }
 
+/** The newest run log of `dir` (a run also writes its .report.html there: not a log). */
 async function newestLog(dir: string): Promise<string> {
-  const files = await readdir(dir);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.log'));
   const withTimes = await Promise.all(files.map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
   withTimes.sort((a, b) => b.t - a.t);
   return readFile(join(dir, withTimes[0].f), 'utf8');

@@ -15,7 +15,7 @@ import { connectionOf, DR1_HEALPIX, DR1_TILES, openStores, registerStoreSecrets 
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
-import { PlanError, readPlan, type Plan } from '../pipeline/plan-file.js';
+import { PlanError, planColumns, readPlan, type Plan } from '../pipeline/plan-file.js';
 import { redactSecrets } from '../util/secrets.js';
 import { notifierOptions, notifyOptions } from '../notify/options.js';
 import { createNotifier } from '../notify/notifier.js';
@@ -142,7 +142,7 @@ export function selectionOptions<T>(y: Argv<T>) {
     .option('objtype', { type: 'string', describe: "TGT: keep science targets only (OBJTYPE == 'TGT')" })
     .option('columns', {
       type: 'string',
-      default: 'default',
+      defaultDescription: "default (a shard: its plan's)",
       describe:
         'catalog column set: default (redshifts, targets of every survey, photometry, TSNR2) or all (every DR1 FIBERMAP column too); part of the dataset',
     })
@@ -372,6 +372,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
         `the plan in ${a.out} has ${plan.shards} shards, but ${shardFrom(shard)} says ${count}: run \`desi-qad plan --shards ${count}\` again, or run ${plan.shards} shards`,
       );
     sharding = { index: shard.index, count, from: shard.from };
+    // The plan records the column set: a shard uses it unless --columns is given (then it must be the plan's).
+    if (a.columns === undefined) columns = planColumns(plan);
     if (a.source === undefined && plan.source !== stores.store.root) {
       // The plan's source, opened under the same run id (nothing was started under the first one).
       try {

@@ -149,6 +149,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
       createdBy: registry.run,
       source: store.root,
       selection: sel,
+      columns: o.columns ?? 'default',
       surveys: o.surveys,
       programs: o.programs,
     });

@@ -3,7 +3,8 @@ import { EXIT } from '../pipeline/run.js';
 import type { JournalRecord } from '../storage/journal-store.js';
 import { checkDataset } from '../verify/checks.js';
 import { DatasetUnreadableError, LocalDatasetFiles, S3DatasetFiles, type DatasetFiles } from '../verify/dataset-files.js';
-import { checkDeep } from '../verify/deep.js';
+import { checkDeep, selectionOfText } from '../verify/deep.js';
+import { afterburnersNeeded } from '../desi/selection.js';
 import { emptyChecked, finding, sortFindings, type Finding, type VerifyReport } from '../verify/findings.js';
 import { reportJson, reportLines } from '../verify/format.js';
 import { LocalCumulativeLookup, S3CumulativeLookup } from '../verify/cumulative-lookup.js';
@@ -121,7 +122,9 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
     if (a.source !== undefined && sources) {
       phase = 'source';
       const infos = new Map([...base.okTiles].filter(([, t]) => t.info !== undefined).map(([k, t]) => [k, t.info!]));
-      const s = await checkSources(sources, base.latest, infos);
+      // The afterburners the selection reads are sources too (a text this version cannot read back reads none).
+      const read = selection !== undefined ? selectionOfText(selection) : undefined;
+      const s = await checkSources(sources, base.latest, infos, read ? afterburnersNeeded(read) : []);
       findings.push(...s.findings);
       report.checked.sources = s.compared;
       report.checked.sourcesUnknown = s.unknown;
@@ -129,6 +132,7 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
         const d = await checkDeep(files, base.okTiles, {
           source: a.source,
           selection: selection ?? '(unknown: no manifest and no run record)',
+          columns: id?.columns,
           passOn: passOnOptions(a),
           count: a.deep,
           seed: a.seed,

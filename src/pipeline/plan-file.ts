@@ -1,4 +1,5 @@
 import type { AfterburnerKind } from '../desi/selection.js';
+import { COLUMN_SETS, type ColumnSet } from '../desi/column-sets.js';
 import { parseCumulativeKey } from '../desi/cumulative.js';
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -34,6 +35,8 @@ export interface Plan {
   /** 'tiles' for a plan of the tile layout; absent for the healpix layout (the plans made before the tile layout). */
   layout?: 'tiles';
   selection: string;
+  /** The column set (--columns) the shards convert with; absent in plans made before it was recorded (then 'default'). */
+  columns?: ColumnSet;
   surveys: string[];
   programs: string[];
   totalTiles: number;
@@ -71,6 +74,8 @@ export function makePlan(o: {
   createdBy: string;
   source: string;
   selection: string;
+  /** The column set; 'default' when not given. */
+  columns?: ColumnSet;
   surveys: string[];
   programs: string[];
 }): Plan {
@@ -97,6 +102,7 @@ export function makePlan(o: {
     source: o.source,
     ...(o.tiles.some((t) => t.cumulative) ? { layout: 'tiles' as const } : {}),
     selection: o.selection,
+    columns: o.columns ?? 'default',
     surveys: o.surveys,
     programs: o.programs,
     totalTiles: tiles.length,
@@ -144,6 +150,8 @@ export function parsePlan(text: string, where: string): Plan {
   if (!Number.isInteger(p.shards) || p.shards! < 1) throw bad('"shards" is not a positive integer');
   if (!Array.isArray(p.tiles)) throw bad('"tiles" is not a list');
   for (const k of ['source', 'selection', 'created', 'createdBy'] as const) if (typeof p[k] !== 'string') throw bad(`"${k}" is not a string`);
+  if (p.columns !== undefined && !(COLUMN_SETS as readonly unknown[]).includes(p.columns))
+    throw bad(`"columns" ${JSON.stringify(p.columns)} is not a column set (${COLUMN_SETS.join(', ')})`);
   for (const k of ['surveys', 'programs'] as const)
     if (!Array.isArray(p[k]) || !p[k].every((x) => typeof x === 'string')) throw bad(`"${k}" is not a list of names`);
   for (const k of ['shardBytes', 'shardTiles'] as const)
@@ -163,6 +171,11 @@ export function parsePlan(text: string, where: string): Plan {
         throw bad(`tile ${t.key}: a file without path or size`);
   }
   return p as Plan;
+}
+
+/** The column set a plan's shards convert with ('default' for a plan made before plans recorded it). */
+export function planColumns(plan: Plan): ColumnSet {
+  return plan.columns ?? 'default';
 }
 
 /** The plan in --out, or undefined when there is none. */

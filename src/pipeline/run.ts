@@ -27,7 +27,7 @@ import { checkResume } from './resume-check.js';
 import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
-import { PLAN_REL, shardTiles, type Plan } from './plan-file.js';
+import { PLAN_REL, planColumns, shardTiles, type Plan } from './plan-file.js';
 import { emit, type BatchFigures, type RunCounts, type RunIdentity, type RunObserver } from './events.js';
 
 export interface RunOptions {
@@ -183,6 +183,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     // 1. The dataset's identity, before anything is written: a dataset never mixes selections or sources.
     journal = await Journal.open(o.journal);
+    // A plan of another column set than the dataset's is refused in the plan's words (before the identity's).
+    if (o.shard && o.plan) await checkPlanDataset(o.plan, o.identity, o.out, signal);
     await checkIdentity({
       identity: o.identity,
       journal,
@@ -199,7 +201,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log,
       signal,
     });
-    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.store.root, o.out, o.store.layout ?? 'healpix') : undefined;
+    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.columns ?? 'default', o.store.root, o.out, o.store.layout ?? 'healpix') : undefined;
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
 
     // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
@@ -632,7 +634,15 @@ export async function discoverTiles(o: {
 }
 
 /** A shard's plan must be of this run's selection, source and number of shards: a UsageError otherwise. */
-function checkPlan(plan: Plan | undefined, shard: { index: number; count: number }, sel: string, source: string, out: OutputStore, layout: string): Plan {
+function checkPlan(
+  plan: Plan | undefined,
+  shard: { index: number; count: number },
+  sel: string,
+  columns: ColumnSet,
+  source: string,
+  out: OutputStore,
+  layout: string,
+): Plan {
   const where = out.location(PLAN_REL);
   if (!plan) throw new UsageError(noPlanMessage(out.root));
   if (plan.shards !== shard.count)
@@ -640,9 +650,20 @@ function checkPlan(plan: Plan | undefined, shard: { index: number; count: number
   if (plan.selection !== sel)
     throw new UsageError(`${where} was made for the selection "${plan.selection}", not "${sel}": run the shard with the plan's selection options`);
   if (plan.source !== source) throw new UsageError(`${where} was made for the source ${plan.source}, not ${source}: omit --source, or give the plan's`);
+  if (planColumns(plan) !== columns)
+    throw new UsageError(`${where} was made for --columns ${planColumns(plan)}, not ${columns}: omit --columns (the plan's is used), or give the plan's`);
   const planLayout = plan.layout ?? 'healpix';
   if (planLayout !== layout) throw new UsageError(`${where} was made for --layout ${planLayout}, not ${layout}: run the shard with --layout ${planLayout}`);
   return plan;
+}
+
+/** A plan whose column set is not the dataset's (a plan.json from elsewhere, or an older one) is refused, naming both. */
+async function checkPlanDataset(plan: Plan, identity: IdentityStore, out: OutputStore, signal?: AbortSignal): Promise<void> {
+  const dataset = await identity.read(signal);
+  if (dataset && dataset.columns !== planColumns(plan))
+    throw new UsageError(
+      `${out.location(PLAN_REL)} was made for --columns ${planColumns(plan)}, but the dataset in ${out.root} has --columns ${dataset.columns} (${identity.location}): run \`desi-qad plan\` again for this dataset`,
+    );
 }
 
 /** What a shard without a plan is told (exit 2). */

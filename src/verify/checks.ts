@@ -18,7 +18,8 @@ import type { DatasetFiles, ListedFile } from './dataset-files.js';
 import { FooterProblem, readFileFooter } from './file-footer.js';
 import { emptyChecked, finding, type Checked, type Finding } from './findings.js';
 import { checkWavelengths } from './wavelength-check.js';
-import { codeSchemaProblems, referenceSchemaProblems, schemaSignature, type SchemaSignature } from './schema-check.js';
+import { codeSchemaProblems, referenceSchemaProblems, schemaSignature, selectionExtraColumns, withColumns, type SchemaSignature } from './schema-check.js';
+import { afterburnerKinds } from '../desi/selection.js';
 
 /** Footers read at once. */
 const FOOTER_READS = 16;
@@ -175,7 +176,10 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       if (t.rec.rows !== undefined && footer.numRows !== t.rec.rows)
         findings.push(finding('row-count-mismatch', `its footer says ${footer.numRows} rows, the journal says ${t.rec.rows}`, where));
       const sig = schemaSignature(schema, footer);
-      const problems = codeSchemaProblems(sig, info.columns ?? 'default', info.resolution === true);
+      const problems = codeSchemaProblems(sig, info.columns ?? 'default', info.resolution === true, [
+        ...selectionExtraColumns(info.selection),
+        ...withColumns(afterburnerKinds(info.with ?? [])),
+      ]);
       if (problems.length > 0) findings.push(finding('schema-mismatch', problems.slice(0, 3).join('; '), where));
       else signatures.set(t.path, sig);
     } catch (err) {

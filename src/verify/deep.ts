@@ -15,7 +15,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSelection, selectionText } from '../desi/selection.js';
+import { parseSelection, RULE_TEXT, selectionText, type QsoRuleSet, type Selection } from '../desi/selection.js';
+import type { ColumnSet } from '../desi/column-sets.js';
 import { tileKey, type TileRef } from '../desi/tile.js';
 import { makePlan, writePlan } from '../pipeline/plan-file.js';
 import { sample } from '../pipeline/sample.js';
@@ -30,36 +31,60 @@ import { finding, type Finding } from './findings.js';
 /** The CLI entry of this very installation. */
 const BIN = fileURLToPath(new URL('../../../bin/desi-qad.js', import.meta.url));
 
+type SelectionArgs = Parameters<typeof parseSelection>[0];
+
 /**
  * The convert options that give `selection` (its canonical text, desi/selection.ts selectionText) back;
- * undefined when the text is not one selectionText writes.
+ * undefined when the text is not one selectionText writes. A named rule set (RULE_TEXT) gives `--select
+ * NAME`; a cut gives the options it is made of (--spectype, --keep-zwarn, --min-deltachi2, --target,
+ * --fiberstatus, --objtype).
  */
 export function selectionOptions(selection: string): string[] | undefined {
-  const opts: string[] = [];
-  let keepZwarn = true;
-  let spectype = 'any';
-  let minDeltachi2: number | undefined;
+  return readSelectionText(selection)?.options;
+}
+
+/** The Selection whose canonical text is `selection` (which afterburners it reads, say); undefined for an unknown text. */
+export function selectionOfText(selection: string): Selection | undefined {
+  return readSelectionText(selection)?.selection;
+}
+
+/** The text read back into parseSelection's arguments and the same as convert options, checked to give the very text again. */
+function readSelectionText(selection: string): { selection: Selection; options: string[] } | undefined {
+  const named = (Object.entries(RULE_TEXT) as [QsoRuleSet, string][]).find(([, text]) => text === selection);
+  if (named) return roundTrip(selection, { select: named[0] }, ['--select', named[0]]);
+  const o: SelectionArgs = { spectype: 'any', keepZwarn: true };
   if (selection !== 'all rows') {
     for (const part of selection.split(' and ')) {
       let m: RegExpExecArray | null;
-      if (part === 'ZWARN == 0') keepZwarn = false;
-      else if ((m = /^SPECTYPE == '([A-Z0-9_]+)'$/.exec(part))) spectype = m[1];
+      if (part === 'ZWARN == 0') o.keepZwarn = false;
+      else if ((m = /^SPECTYPE == '([A-Z0-9_]+)'$/.exec(part))) o.spectype = m[1];
       else if ((m = /^SPECTYPE in \((.+)\)$/.exec(part)))
-        spectype = m[1]
+        o.spectype = m[1]
           .split(', ')
           .map((s) => s.replace(/^'|'$/g, ''))
           .join(',');
-      else if ((m = /^DELTACHI2 > (\S+)$/.exec(part)) && Number.isFinite(Number(m[1]))) minDeltachi2 = Number(m[1]);
+      else if ((m = /^DELTACHI2 > (\S+)$/.exec(part)) && Number.isFinite(Number(m[1]))) o.minDeltachi2 = Number(m[1]);
+      else if ((m = /^TARGET in \(([A-Z_, ]+)\)$/.exec(part))) o.target = m[1].split(', ').join(',');
+      else if (part === 'COADD_FIBERSTATUS == 0') o.fiberstatus = 'good';
+      else if ((m = /^\(COADD_FIBERSTATUS & (\d+)\) == 0$/.exec(part))) o.fiberstatus = m[1];
+      else if (part === "OBJTYPE == 'TGT'") o.objtype = 'TGT';
       else return undefined;
     }
   }
-  opts.push('--spectype', spectype);
-  if (keepZwarn) opts.push('--keep-zwarn');
-  if (minDeltachi2 !== undefined) opts.push(`--min-deltachi2=${minDeltachi2}`);
-  // The options must give the very text back, or the re-conversion would be of another selection.
+  const opts = ['--spectype', o.spectype!];
+  if (o.keepZwarn) opts.push('--keep-zwarn');
+  if (o.minDeltachi2 !== undefined) opts.push(`--min-deltachi2=${o.minDeltachi2}`);
+  if (o.target !== undefined) opts.push('--target', o.target);
+  if (o.fiberstatus !== undefined) opts.push('--fiberstatus', o.fiberstatus);
+  if (o.objtype !== undefined) opts.push('--objtype', o.objtype);
+  return roundTrip(selection, o, opts);
+}
+
+/** The selection and its options when they give the very text back, or the re-conversion would be of another. */
+function roundTrip(text: string, args: SelectionArgs, options: string[]): { selection: Selection; options: string[] } | undefined {
   try {
-    const sel = parseSelection({ spectype, keepZwarn, minDeltachi2 });
-    return selectionText(sel) === selection ? opts : undefined;
+    const selection = parseSelection(args);
+    return selectionText(selection) === text ? { selection, options } : undefined;
   } catch {
     return undefined;
   }
@@ -70,6 +95,8 @@ export interface DeepOptions {
   source: string;
   /** The dataset's selection text. */
   selection: string;
+  /** The dataset's column set (--columns; 'default' when not given). */
+  columns?: ColumnSet;
   /** Options passed on to convert as they are (S3 connection options). */
   passOn: string[];
   count: number;
@@ -131,13 +158,29 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
         createdBy: newRunId(),
         source: o.sourceRoot ?? o.source,
         selection: o.selection,
+        columns: o.columns ?? 'default',
         surveys,
         programs,
       });
       await writePlan(new LocalOutputStore(out), plan);
       which = ['--shard', '0/1'];
     } else which = ['--tiles', chosen.map((t) => t.rec.tile).join(','), '--survey', surveys.join(','), '--program', programs.join(','), '--shard', 'none'];
-    const args = [BIN, 'convert', '--source', o.source, '--out', out, ...which, '--quiet', '--log-dir', join(scratch, 'logs'), ...selectionArgs, ...o.passOn];
+    const args = [
+      BIN,
+      'convert',
+      '--source',
+      o.source,
+      '--out',
+      out,
+      ...which,
+      '--quiet',
+      '--log-dir',
+      join(scratch, 'logs'),
+      ...selectionArgs,
+      '--columns',
+      o.columns ?? 'default',
+      ...o.passOn,
+    ];
     const run = await runChild(args);
     const records = latestRecords((await new LocalJournalStore(join(out, '_desi-qad', 'journal'), 'verify-reader').load()).records);
     for (const t of chosen) {

@@ -1,5 +1,5 @@
 /**
- * The coadd and redrock of given tiles, looked up in --source the way discovery sees them (size and mtime
+ * The coadd and redrock (and QSO afterburners) of given tiles, looked up in --source the way discovery sees them (size and mtime
  * of a local file; size and ETag of an S3 object, from a LIST), but only where those tiles live: a stat of
  * each file locally, one LIST per pixgroup folder that holds a tile on S3. Verify compares the fingerprint
  * of what it finds with the journal's, so the references must be built exactly as discovery builds them
@@ -8,6 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { AFTERBURNER_KINDS, afterburnerFileName } from '../desi/afterburners.js';
 import { parseTileObjectKey, pixgroupDir } from '../desi/layout.js';
 import { coaddName, pixgroup, redrockName, tileDir, tileKey, type ObjectRef, type TileId, type TileRef } from '../desi/tile.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -63,6 +64,11 @@ export class LocalSourceLookup implements SourceLookup {
       const redrock = await statRef(join(dir, redrockName(t)), unreadable);
       if (coadd) ref.coadd = coadd;
       if (redrock) ref.redrock = redrock;
+      // The afterburners beside them, as discovery finds them (checkSources keeps those the selection reads).
+      for (const kind of AFTERBURNER_KINDS) {
+        const ab = await statRef(join(dir, afterburnerFileName(kind, t)), unreadable);
+        if (ab) (ref.afterburners ??= {})[kind] = ab;
+      }
       if (coadd || redrock) found.set(tileKey(t), ref);
     });
     return found;
@@ -115,8 +121,11 @@ export class S3SourceLookup implements SourceLookup {
         for (const obj of page.Contents ?? []) {
           if (!obj.Key?.startsWith(folder)) continue;
           const parsed = parseTileObjectKey(survey, program, group, obj.Key.slice(folder.length));
-          if (parsed.kind !== 'coadd' && parsed.kind !== 'redrock') continue;
-          const key = tileKey({ survey, program, healpix: parsed.healpix });
+          if (parsed.kind === 'problem') continue;
+          const id = { survey, program, healpix: parsed.healpix };
+          const afterburner = parsed.kind === 'other' ? AFTERBURNER_KINDS.find((k) => parsed.file === afterburnerFileName(k, id)) : undefined;
+          if (parsed.kind === 'other' && afterburner === undefined) continue;
+          const key = tileKey(id);
           if (!wanted.has(key)) continue;
           let tile = found.get(key);
           if (!tile) found.set(key, (tile = { survey, program, healpix: parsed.healpix }));
@@ -124,7 +133,8 @@ export class S3SourceLookup implements SourceLookup {
           const etag = normalizeEtag(obj.ETag);
           if (etag) ref.etag = etag;
           if (obj.LastModified) ref.mtimeMs = obj.LastModified.getTime();
-          tile[parsed.kind] = ref;
+          if (afterburner !== undefined) (tile.afterburners ??= {})[afterburner] = ref;
+          else if (parsed.kind !== 'other') tile[parsed.kind] = ref;
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);

@@ -1,19 +1,21 @@
 /**
- * Check 6 of `desi-qad verify --source SRC`: the coadd and redrock each done tile was converted from are
- * still there and unchanged. A fresh look at the tiles' files (what discovery sees: size and mtime
+ * Check 6 of `desi-qad verify --source SRC`: the coadd and redrock each done tile was converted from (and
+ * the qso_qn/qso_mgii files, when the dataset's selection reads them) are still there and unchanged. A fresh look at the tiles' files (what discovery sees: size and mtime
  * locally, size and ETag on S3; source-lookup.ts) gives each tile's fingerprint now, which is compared with
  * the one its journal record kept (desi/fingerprint.ts). A tile whose file is gone is `source-missing`;
  * one whose fingerprint differs is `source-changed`, said in the footer's words (which file, what size and
  * mtime or ETag it had) when the footer was read.
  */
+import { basename } from 'node:path';
+import { AFTERBURNER_KINDS, afterburnerFileName, withAfterburners } from '../desi/afterburners.js';
 import { sourceFingerprint } from '../desi/fingerprint.js';
+import type { AfterburnerKind } from '../desi/selection.js';
 import type { FooterInfo } from '../desi/schema.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { TileRecord } from '../storage/journal-store.js';
-import { withAfterburners } from '../desi/afterburners.js';
-import type { AfterburnerKind } from '../desi/selection.js';
 import type { SourceLookup } from './source-lookup.js';
 import { finding, type Finding } from './findings.js';
+import { tileOfKey } from './checks.js';
 
 export interface SourceCheck {
   findings: Finding[];
@@ -33,6 +35,7 @@ export async function checkSources(
   store: SourceLookup,
   latest: ReadonlyMap<string, TileRecord>,
   infos: ReadonlyMap<string, Partial<FooterInfo>>,
+  afterburners: readonly AfterburnerKind[] = [],
 ): Promise<SourceCheck> {
   const done = [...latest.values()].filter((r) => r.status === 'ok' || r.status === 'empty');
   if (done.length === 0) return { findings: [], compared: 0, unknown: 0, found: new Map() };
@@ -51,13 +54,20 @@ export async function checkSources(
     result.compared += 1;
     const where = { tile: rec.tile };
     const now = found.get(rec.tile);
-    const gone = [!now?.coadd ? 'coadd' : undefined, !now?.redrock ? 'redrock' : undefined].filter((x) => x !== undefined);
+    // The afterburners the record was made from: its footer lists them; else those its selection and --with
+    // read; else unknown, and any subset of the ones found now may be the one (fingerprints()).
+    const read = readAfterburners(infos.get(rec.tile)) ?? (afterburners.length > 0 ? afterburners : undefined);
+    const gone = [
+      !now?.coadd ? 'coadd' : undefined,
+      !now?.redrock ? 'redrock' : undefined,
+      ...(read ?? []).filter((k) => !now?.afterburners?.[k]).map((k) => `${k} (${abName(k, rec.tile)}, which the selection reads)`),
+    ].filter((x) => x !== undefined);
     if (gone.length > 0) {
       result.findings.push(finding('source-missing', `its ${gone.join(' and ')} ${gone.length > 1 ? 'are' : 'is'} no longer under ${store.root}`, where));
       continue;
     }
-    const fp = sourceFingerprint(withAfterburners(now!, []));
-    if (fingerprints(now!).includes(rec.sources)) continue;
+    const fp = sourceFingerprint(withAfterburners(now!, read ?? []));
+    if (read ? fp === rec.sources : fingerprints(now!).includes(rec.sources)) continue;
     const info = infos.get(rec.tile);
     const changes = info?.sources ? describeChanges(info.sources, now!) : [];
     result.findings.push(
@@ -65,7 +75,7 @@ export async function checkSources(
         'source-changed',
         changes.length > 0
           ? `changed since it was converted: ${changes.join('; ')}`
-          : `its coadd or redrock changed since it was converted (fingerprint ${rec.sources} in the journal, ${fp} now)`,
+          : `its ${['coadd', 'redrock', ...afterburners].join(' or ')} changed since it was converted (fingerprint ${rec.sources} in the journal, ${fp} now)`,
         where,
       ),
     );
@@ -73,12 +83,23 @@ export async function checkSources(
   return result;
 }
 
+/** The afterburner's file name of the tile with key `key` (healpix layout), for messages. */
+function abName(kind: AfterburnerKind, key: string): string {
+  const t = tileOfKey(key);
+  return t ? afterburnerFileName(kind, t) : kind;
+}
+
+/** The afterburners a footer's `sources` lists (undefined without a footer or its sources). */
+function readAfterburners(info: Partial<FooterInfo> | undefined): AfterburnerKind[] | undefined {
+  return info?.sources?.map((x) => x.role).filter((r): r is AfterburnerKind => (AFTERBURNER_KINDS as readonly string[]).includes(r));
+}
+
 /** What differs between the footer's record of the sources and what discovery sees now. */
 function describeChanges(then: NonNullable<FooterInfo['sources']>, now: TileRef): string[] {
   const out: string[] = [];
-  for (const role of ['coadd', 'redrock'] as const) {
+  for (const role of ['coadd', 'redrock', ...AFTERBURNER_KINDS] as const) {
     const was = then.find((s) => s.role === role);
-    const is: ObjectRef | undefined = now[role];
+    const is: ObjectRef | undefined = role === 'coadd' || role === 'redrock' ? now[role] : now.afterburners?.[role];
     if (!was || !is) continue;
     const parts: string[] = [];
     if (was.size !== is.size) parts.push(`size ${was.size} → ${is.size}`);
@@ -88,7 +109,7 @@ function describeChanges(then: NonNullable<FooterInfo['sources']>, now: TileRef)
       const mtime = new Date(is.mtimeMs).toISOString();
       if (was.mtime !== undefined && was.mtime !== mtime) parts.push(`mtime ${was.mtime} → ${mtime}`);
     }
-    if (parts.length > 0) out.push(`${role} ${parts.join(', ')}`);
+    if (parts.length > 0) out.push(`${role === 'coadd' || role === 'redrock' ? role : `${role} ${basename(was.name)}`} ${parts.join(', ')}`);
   }
   return out;
 }

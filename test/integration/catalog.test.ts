@@ -7,9 +7,10 @@
  * the FITS files read by astropy, agrees on every PRIMARY/NSPEC flag (skipped when python3/astropy are
  * missing, unless DESI_QAD_REQUIRE_ORACLES=1).
  *
- * Today's per-tile files have no TSNR2_LRG column, so the rule ranks by ZWARN and the tie-break only, and
- * the oracle is told so (--no-tsnr2); once they carry it, the same test checks the TSNR2_LRG ranking and
- * its values against the FITS. The TSNR2 ranking itself is tested on in-memory rows in unit/catalog-primary.
+ * The per-tile files carry TSNR2_LRG (from redrock's TSNR2 HDU), so the rule ranks by ZWARN, then TSNR2_LRG,
+ * then the tie-break, and the oracle checks that ranking and the TSNR2_LRG values against the FITS (it is
+ * given --no-tsnr2 only for a table without any TSNR2_LRG value, which the planted cases rule out here). The
+ * TSNR2 ranking itself is also tested on in-memory rows in unit/catalog-primary.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -136,6 +137,7 @@ test('the planted cases: ZWARN decides, three surveys, another pixel, special co
   const where = (r: Record<string, unknown>) => `${String(r.SURVEY)}/${String(r.PROGRAM)}/${String(r.HEALPIX)}`;
   const groups = [...byTarget.values()].map((g) => ({ g, at: g.map(where).sort().join(' ') }));
   const hasTsnr2 = rows.some((r) => r.TSNR2_LRG !== null);
+  assert.ok(hasTsnr2, 'the per-tile files carry TSNR2_LRG (redrock TSNR2 HDU)');
 
   const zwarn = groups.find((x) => x.g.some((r) => where(r) === 'main/bright/6026' && r.ZWARN === 4n))!;
   assert.deepEqual(zwarn.g.filter((r) => r.ZCAT_PRIMARY).map(where), ['main/dark/6026'], 'ZWARN 0 beats ZWARN 4 with a larger TSNR2');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseShard, resolveShard, shardFromEnv } from '../../src/pipeline/shard.js';
-import { balanceShards, makePlan, parsePlan, planTileRef, shardTiles, type Plan } from '../../src/pipeline/plan-file.js';
+import { balanceShards, makePlan, parsePlan, planColumns, planTileRef, shardTiles, type Plan } from '../../src/pipeline/plan-file.js';
 import { UsageError } from '../../src/pipeline/run.js';
 import type { TileRef } from '../../src/desi/tile.js';
 
@@ -102,17 +102,17 @@ test('balanceShards: deterministic, a big tile alone on its shard, the rest spre
   assert.throws(() => balanceShards(tiles, 0), RangeError);
 });
 
-const planOf = (tiles: TileRef[], shards: number): Plan =>
-  makePlan({
-    tiles,
-    shards,
-    created: new Date('2026-01-02T03:04:05Z'),
-    createdBy: 'run-1',
-    source: '/src',
-    selection: "SPECTYPE == 'QSO' and ZWARN == 0",
-    surveys: ['main'],
-    programs: ['dark'],
-  });
+const planArgs = (tiles: TileRef[], shards: number) => ({
+  tiles,
+  shards,
+  created: new Date('2026-01-02T03:04:05Z'),
+  createdBy: 'run-1',
+  source: '/src',
+  selection: "SPECTYPE == 'QSO' and ZWARN == 0",
+  surveys: ['main'],
+  programs: ['dark'],
+});
+const planOf = (tiles: TileRef[], shards: number): Plan => makePlan(planArgs(tiles, shards));
 
 test('makePlan/parsePlan: a round trip keeps every tile, its shard and its files (missing files as null)', () => {
   const missing: TileRef = { survey: 'main', program: 'dark', healpix: 9, coadd: { path: '/src/9/coadd.fits', size: 7 } };
@@ -140,6 +140,19 @@ test('makePlan/parsePlan: a round trip keeps every tile, its shard and its files
       t,
     );
   assert.deepEqual(planTileRef(back.tiles[2]), missing, 'no redrock key, as discovery gives a missing file');
+});
+
+test('makePlan records the column set; parsePlan keeps it, reads a plan without one as default, refuses another', () => {
+  const tiles = [ref(1, 100), ref(2, 300)];
+  assert.equal(planOf(tiles, 1).columns, 'default', 'no --columns: the default set, written out');
+  const all = makePlan({ ...planArgs(tiles, 2), columns: 'all' });
+  const back = parsePlan(JSON.stringify(all), 'plan.json');
+  assert.equal(back.columns, 'all');
+  assert.equal(planColumns(back), 'all');
+  const old: Partial<Plan> = { ...all };
+  delete old.columns;
+  assert.equal(planColumns(parsePlan(JSON.stringify(old), 'plan.json')), 'default', 'a plan made before plans recorded it');
+  assert.throws(() => parsePlan(JSON.stringify({ ...all, columns: 'some' }), 'p.json'), /p\.json: .*"columns" "some" is not a column set \(default, all\)/);
 });
 
 test('parsePlan refuses what is not a plan, naming the file and the cause', () => {

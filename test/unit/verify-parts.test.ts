@@ -6,17 +6,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSelection, selectionText } from '../../src/desi/selection.js';
+import { afterburnersNeeded, parseSelection, selectionText } from '../../src/desi/selection.js';
 import { buildTable, encodeParquet } from '../../src/parquet/index.js';
 import { readParquetFooter } from '../../src/parquet/footer.js';
 import { MemorySource } from '../../src/storage/source.js';
 import { registerSecret } from '../../src/util/secrets.js';
 import { latestRecords } from '../../src/verify/checks.js';
-import { firstDifference, selectionOptions } from '../../src/verify/deep.js';
+import { firstDifference, selectionOfText, selectionOptions } from '../../src/verify/deep.js';
 import { FooterProblem, readFileFooter } from '../../src/verify/file-footer.js';
 import { finding, sortFindings, emptyChecked, type VerifyReport } from '../../src/verify/findings.js';
 import { reportJson, reportLines } from '../../src/verify/format.js';
-import { codeSchemaProblems, expectedCatalogColumns, referenceSchemaProblems, type SchemaSignature } from '../../src/verify/schema-check.js';
+import { RULE_TEXT } from '../../src/desi/selection.js';
+import {
+  codeSchemaProblems,
+  expectedCatalogColumns,
+  referenceSchemaProblems,
+  selectionExtraColumns,
+  withColumns,
+  type SchemaSignature,
+} from '../../src/verify/schema-check.js';
 import type { JournalRecord } from '../../src/storage/journal-store.js';
 
 /** A small real Parquet file with one `desi_qad` key. */
@@ -67,7 +75,16 @@ test('the schema the code defines: catalog columns in order and type, then ARM_F
   const maskAsInt = { ...good, columns: [...catalog, 'B_MASK: List<Int32>'] };
   assert.match(codeSchemaProblems(maskAsInt).join(), /B_MASK: List<Int32>" should be List<Uint32>/);
   const extra = { ...good, columns: [...catalog, 'NOTES: Utf8'] };
-  assert.match(codeSchemaProblems(extra).join(), /neither a catalog column nor a spectra column/);
+  assert.match(codeSchemaProblems(extra).join(), /neither a catalog column, nor one its selection or --with adds, nor a spectra column/);
+  // The columns a selection and --with add: each once, all there, between the catalog and the spectra.
+  const added = [...selectionExtraColumns(RULE_TEXT['desi-qso-dr1']), ...withColumns(['emline'])];
+  assert.ok(added.includes('QSO_MASKBITS: Int32') && added.includes('EMLINE_Z: Float64') && added.includes('OII_NDOF: Int32'), added.join());
+  const withAdded = { ...good, columns: [...catalog, ...added, 'B_FLUX: List<Float32>'] };
+  assert.deepEqual(codeSchemaProblems(withAdded, 'default', false, added), []);
+  assert.match(codeSchemaProblems(withAdded).join(), /"QSO_MASKBITS: Int32" is neither a catalog column/);
+  assert.match(codeSchemaProblems(good, 'default', false, added).join(), /its selection or --with adds QSO_MASKBITS: Int32, .*absent here/);
+  const twice = { ...good, columns: [...catalog, ...added, 'EMLINE_Z: Float64'] };
+  assert.match(codeSchemaProblems(twice, 'default', false, added).join(), /"EMLINE_Z: Float64" is there twice/);
   // --with resolution: B/R/Z_RESOLUTION (float32 lists) exactly when the footer says so.
   const res = ['B', 'R', 'Z'].map((a) => `${a}_RESOLUTION: List<Float32>`);
   const withRes = { ...good, columns: [...good.columns, ...res] };
@@ -101,6 +118,63 @@ test('a selection text is turned back into the convert options that give it', ()
     assert.equal(selectionText(back), text);
   }
   assert.equal(selectionOptions('SPECTYPE like QSO'), undefined);
+});
+
+test('named selections and the --target/--fiberstatus/--objtype cuts are turned back into convert options', () => {
+  // The options as convert parses them: a flag and its value, or --flag=value.
+  const parseArgs = (args: string[]) => {
+    const get = (k: string) => {
+      const i = args.findIndex((a) => a === k || a.startsWith(`${k}=`));
+      return i < 0 ? undefined : args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+    };
+    const d = get('--min-deltachi2');
+    return parseSelection({
+      select: get('--select'),
+      spectype: get('--spectype'),
+      keepZwarn: args.includes('--keep-zwarn') || undefined,
+      minDeltachi2: d === undefined ? undefined : Number(d),
+      target: get('--target'),
+      fiberstatus: get('--fiberstatus'),
+      objtype: get('--objtype'),
+    });
+  };
+  const cases: [Parameters<typeof parseSelection>[0], string[] | undefined][] = [
+    [{ select: 'desi-qso-dr1' }, ['--select', 'desi-qso-dr1']],
+    [{ select: 'desi-qso' }, ['--select', 'desi-qso']],
+    [{ select: 'all' }, undefined],
+    [{ select: 'redrock-qso' }, undefined],
+    [{ target: 'QSO' }, undefined],
+    [{ target: 'lrg,QSO,BGS_ANY', fiberstatus: 'good', objtype: 'tgt' }, undefined],
+    [
+      { spectype: 'any', keepZwarn: true, target: 'SCND_ANY', fiberstatus: '0x900' },
+      ['--spectype', 'any', '--keep-zwarn', '--target', 'SCND_ANY', '--fiberstatus', '2304'],
+    ],
+    [{ spectype: 'QSO,GALAXY', minDeltachi2: 25, objtype: 'TGT' }, undefined],
+  ];
+  for (const [opts, expected] of cases) {
+    const sel = parseSelection(opts);
+    const text = selectionText(sel);
+    const args = selectionOptions(text);
+    assert.ok(args, text);
+    if (expected) assert.deepEqual(args, expected, text);
+    assert.equal(selectionText(parseArgs(args)), text, `${text} -> ${args.join(' ')}`);
+    const back = selectionOfText(text);
+    assert.ok(back, text);
+    assert.deepEqual(afterburnersNeeded(back), afterburnersNeeded(sel), text);
+    assert.equal(selectionText(back), text);
+  }
+  assert.deepEqual(afterburnersNeeded(selectionOfText(selectionText(parseSelection({ select: 'desi-qso-dr1' })))!), ['qso_qn', 'qso_mgii']);
+  // Texts no selection writes are refused, not guessed at.
+  for (const bad of [
+    'TARGET in (QUASAR)',
+    '(COADD_FIBERSTATUS & 0) == 0',
+    "OBJTYPE == 'SKY'",
+    'desi-qso-dr1: QSO_MASKBITS > 0',
+    "SPECTYPE == 'QSO' and TARGET in (LRG, QSO)",
+  ]) {
+    assert.equal(selectionOptions(bad), undefined, bad);
+    assert.equal(selectionOfText(bad), undefined, bad);
+  }
 });
 
 test('the latest record of a tile wins; the first differing byte', () => {
