@@ -133,6 +133,7 @@ export async function verifyCommand(a: VerifyArgs): Promise<number> {
           source: a.source,
           selection: selection ?? '(unknown: no manifest and no run record)',
           columns: id?.columns,
+          withGroups: [...(id?.resolution === true ? ['resolution'] : []), ...(id?.with ?? [])],
           passOn: passOnOptions(a),
           count: a.deep,
           seed: a.seed,

@@ -97,6 +97,8 @@ export interface DeepOptions {
   selection: string;
   /** The dataset's column set (--columns; 'default' when not given). */
   columns?: ColumnSet;
+  /** The dataset's --with groups (its identity's `with` afterburners, and `resolution`); none when not given. */
+  withGroups?: readonly string[];
   /** Options passed on to convert as they are (S3 connection options). */
   passOn: string[];
   count: number;
@@ -179,6 +181,7 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
       ...selectionArgs,
       '--columns',
       o.columns ?? 'default',
+      ...(o.withGroups && o.withGroups.length > 0 ? ['--with', o.withGroups.join(',')] : []),
       ...o.passOn,
     ];
     const run = await runChild(args);

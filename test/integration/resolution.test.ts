@@ -61,6 +61,11 @@ test('--with resolution: ranged reads, a misshapen RESOLUTION fails its tile onl
     // verify: the footers say --with resolution and the files have the columns.
     const v = await runCli(['verify', '--json', '--out', out]);
     assert.doesNotMatch(v.stdout, /schema-mismatch/, v.stdout);
+    // verify --deep converts the ok tile again with the dataset's --with, so the bytes are the same.
+    const deep = await runCli(['verify', '--json', '--out', out, '--source', tree, '--deep', '5']);
+    const report = JSON.parse(deep.stdout) as { checked: { deep?: number } };
+    assert.ok((report.checked.deep ?? 0) >= 1, deep.stdout);
+    assert.doesNotMatch(deep.stdout, /deep-mismatch|deep-failed/, deep.stdout);
 
     // The same --out without the option: refused before anything is read, saying why.
     const again = await runCli(['convert', '--source', tree, '--out', out, '--log-dir', join(work, 'logs2'), ...ALL]);
