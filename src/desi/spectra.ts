@@ -59,6 +59,13 @@ export interface RowRange {
   end: number;
 }
 
+/** A SHAPE_MISMATCH when the image's NAXISn describe more bytes than its HDU holds. */
+function checkDataSize(file: string, hdu: Hdu, info: ImageInfo): void {
+  const described = info.rowLength * info.rows * info.bytesPerValue;
+  if (described > hdu.dataLength)
+    throw new DesiError('SHAPE_MISMATCH', file, `NAXISn describe ${described} bytes but the HDU holds ${hdu.dataLength}`, hdu.name, 'NAXIS');
+}
+
 /**
  * Checks an image HDU's shape against the FIBERMAP (one row per target, `nwave` values each) and returns its
  * layout. Header arithmetic only: no data is read.
@@ -67,15 +74,7 @@ export function spectraImageInfo(file: string, hdu: Hdu, nspec: number, nwave: n
   const info = imageInfo(file, hdu);
   if (info.axes.length !== 2) throw new DesiError('SHAPE_MISMATCH', file, `expected a 2-D image (nwave, nspec), found NAXIS=${info.axes.length}`, hdu.name);
   if (info.rows !== nspec) throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rows} spectra (NAXIS2) but FIBERMAP has ${nspec} rows`, hdu.name, 'NAXIS2');
-  if (info.rowLength * info.rows * info.bytesPerValue > hdu.dataLength) {
-    throw new DesiError(
-      'SHAPE_MISMATCH',
-      file,
-      `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`,
-      hdu.name,
-      'NAXIS',
-    );
-  }
+  checkDataSize(file, hdu, info);
   if (nwave !== undefined && info.rowLength !== nwave) {
     throw new DesiError('SHAPE_MISMATCH', file, `has ${info.rowLength} wavelengths (NAXIS1) but the WAVELENGTH HDU has ${nwave}`, hdu.name, 'NAXIS1');
   }
@@ -105,15 +104,7 @@ export function resolutionImageInfo(file: string, hdu: Hdu, nspec: number, nwave
   if (n3 !== nspec) throw new DesiError('SHAPE_MISMATCH', file, `has ${n3} spectra (NAXIS3) but FIBERMAP has ${nspec} rows`, hdu.name, 'NAXIS3');
   if (info.bitpix !== -32 || info.type !== 'float32')
     throw new DesiError('BAD_TYPE', file, `expected float32 (BITPIX -32, no scaling), found BITPIX ${info.bitpix} read as ${info.type}`, hdu.name, 'BITPIX');
-  if (info.rowLength * info.rows * info.bytesPerValue > hdu.dataLength) {
-    throw new DesiError(
-      'SHAPE_MISMATCH',
-      file,
-      `NAXISn describe ${info.rowLength * info.rows * info.bytesPerValue} bytes but the HDU holds ${hdu.dataLength}`,
-      hdu.name,
-      'NAXIS',
-    );
-  }
+  checkDataSize(file, hdu, info);
   return info;
 }
 

@@ -5,7 +5,6 @@
  * so a tile that gained a later night gives another fingerprint (LASTNIGHT is part of it) and is reported as
  * changed. Locally a readdir of each TILEID folder and its nights; on S3 one LIST (paged) per TILEID folder.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parseCumulativeKey } from '../desi/cumulative.js';
@@ -14,8 +13,7 @@ import { LocalCumulativeStore } from '../storage/cumulative-local.js';
 import { S3CumulativeStore } from '../storage/cumulative-s3.js';
 import type { RetryOptions } from '../storage/retry.js';
 import { mapLimit } from '../util/concurrency.js';
-import { DatasetUnreadableError } from './dataset-files.js';
-import type { SourceLookup } from './source-lookup.js';
+import { assertSourceFolder, type SourceLookup } from './source-lookup.js';
 
 /** TILEID folders read at once. */
 const CONCURRENCY = 32;
@@ -41,14 +39,7 @@ export class LocalCumulativeLookup implements SourceLookup {
   }
 
   async lookup(keys: readonly string[], unreadable: string[]): Promise<Map<string, TileRef>> {
-    let isDir = false;
-    try {
-      isDir = (await stat(this.root)).isDirectory();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new DatasetUnreadableError(`--source ${this.root}: ${code === 'ENOENT' ? 'the folder does not exist' : `cannot be read (${code ?? String(err)})`}`);
-    }
-    if (!isDir) throw new DatasetUnreadableError(`--source ${this.root}: not a folder`);
+    await assertSourceFolder(this.root);
     const { tileids, wanted } = wantedTiles(keys);
     const found = new Map<string, TileRef>();
     const problems: string[] = [];

@@ -38,6 +38,18 @@ function healpixTiles(keys: readonly string[]): TileId[] {
 /** Lookups in flight at once. */
 const CONCURRENCY = 32;
 
+/** Throws a DatasetUnreadableError unless `root` (a local --source) is a folder that can be read. */
+export async function assertSourceFolder(root: string): Promise<void> {
+  let isDir = false;
+  try {
+    isDir = (await stat(root)).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DatasetUnreadableError(`--source ${root}: ${code === 'ENOENT' ? 'the folder does not exist' : `cannot be read (${code ?? String(err)})`}`);
+  }
+  if (!isDir) throw new DatasetUnreadableError(`--source ${root}: not a folder`);
+}
+
 /** A healpix tree in a local folder. */
 export class LocalSourceLookup implements SourceLookup {
   readonly root: string;
@@ -48,14 +60,7 @@ export class LocalSourceLookup implements SourceLookup {
 
   async lookup(keys: readonly string[], unreadable: string[]): Promise<Map<string, TileRef>> {
     const tiles = healpixTiles(keys);
-    let isDir = false;
-    try {
-      isDir = (await stat(this.root)).isDirectory();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new DatasetUnreadableError(`--source ${this.root}: ${code === 'ENOENT' ? 'the folder does not exist' : `cannot be read (${code ?? String(err)})`}`);
-    }
-    if (!isDir) throw new DatasetUnreadableError(`--source ${this.root}: not a folder`);
+    await assertSourceFolder(this.root);
     const found = new Map<string, TileRef>();
     await mapLimit(tiles, CONCURRENCY, async (t) => {
       const dir = join(this.root, ...tileDir(t).split('/'));
