@@ -15,7 +15,7 @@ import { connectionOf, DR1_HEALPIX, DR1_TILES, openStores, registerStoreSecrets 
 import { isS3Url } from '../storage/s3-url.js';
 import { leaseMsFromEnv } from '../storage/run-registry.js';
 import { resolveShard, type ShardChoice } from '../pipeline/shard.js';
-import { PlanError, planColumns, readPlan, type Plan } from '../pipeline/plan-file.js';
+import { PlanError, planColumns, planWith, readPlan, type Plan } from '../pipeline/plan-file.js';
 import { redactSecrets } from '../util/secrets.js';
 import { notifierOptions, notifyOptions } from '../notify/options.js';
 import { createNotifier } from '../notify/notifier.js';
@@ -374,6 +374,12 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     sharding = { index: shard.index, count, from: shard.from };
     // The plan records the column set: a shard uses it unless --columns is given (then it must be the plan's).
     if (a.columns === undefined) columns = planColumns(plan);
+    // So are the --with groups: a shard without --with converts with the plan's (with --with, they must be the plan's).
+    if (a.with === undefined) {
+      const groups = parseWith(planWith(plan));
+      withAfterburners = afterburnerKinds(groups.afterburners);
+      withResolution = groups.resolution;
+    }
     if (a.source === undefined && plan.source !== stores.store.root) {
       // The plan's source, opened under the same run id (nothing was started under the first one).
       try {

@@ -6,7 +6,7 @@ import { parseWith } from './with-option.js';
 import { checkIdentity, discoverTiles, EXIT, logStop, type RunOptions } from '../pipeline/run.js';
 import { RunLog, type Level } from '../pipeline/log.js';
 import { Journal } from '../pipeline/journal.js';
-import { makePlan, PLAN_REL, readPlan, writePlan, type Plan } from '../pipeline/plan-file.js';
+import { makePlan, PLAN_REL, readPlan, withGroupsOf, writePlan, type Plan } from '../pipeline/plan-file.js';
 import { MAX_SHARDS } from '../pipeline/shard.js';
 import { mb } from '../pipeline/format.js';
 import { explainError } from './explain.js';
@@ -150,6 +150,7 @@ export async function runPlan(o: PlanOptions): Promise<number> {
       source: store.root,
       selection: sel,
       columns: o.columns ?? 'default',
+      with: withGroupsOf(o),
       surveys: o.surveys,
       programs: o.programs,
     });

@@ -1,4 +1,5 @@
 import type { AfterburnerKind } from '../desi/selection.js';
+import { WITH_NAMES } from '../cli/with-option.js';
 import { COLUMN_SETS, type ColumnSet } from '../desi/column-sets.js';
 import { parseCumulativeKey } from '../desi/cumulative.js';
 import { tileFitsBytes, tileKey, type ObjectRef, type TileRef } from '../desi/tile.js';
@@ -37,6 +38,11 @@ export interface Plan {
   selection: string;
   /** The column set (--columns) the shards convert with; absent in plans made before it was recorded (then 'default'). */
   columns?: ColumnSet;
+  /**
+   * The --with groups the shards convert with (cli/with-option.ts names, in its order: 'resolution' first, then
+   * the afterburners); absent when none, and in plans made before plans recorded it.
+   */
+  with?: string[];
   surveys: string[];
   programs: string[];
   totalTiles: number;
@@ -76,6 +82,8 @@ export function makePlan(o: {
   selection: string;
   /** The column set; 'default' when not given. */
   columns?: ColumnSet;
+  /** The --with groups (absent or empty: none). */
+  with?: readonly string[];
   surveys: string[];
   programs: string[];
 }): Plan {
@@ -103,6 +111,7 @@ export function makePlan(o: {
     ...(o.tiles.some((t) => t.cumulative) ? { layout: 'tiles' as const } : {}),
     selection: o.selection,
     columns: o.columns ?? 'default',
+    ...(o.with && o.with.length > 0 ? { with: WITH_NAMES.filter((n) => o.with!.includes(n)) } : {}),
     surveys: o.surveys,
     programs: o.programs,
     totalTiles: tiles.length,
@@ -150,6 +159,8 @@ export function parsePlan(text: string, where: string): Plan {
   if (!Number.isInteger(p.shards) || p.shards! < 1) throw bad('"shards" is not a positive integer');
   if (!Array.isArray(p.tiles)) throw bad('"tiles" is not a list');
   for (const k of ['source', 'selection', 'created', 'createdBy'] as const) if (typeof p[k] !== 'string') throw bad(`"${k}" is not a string`);
+  if (p.with !== undefined && (!Array.isArray(p.with) || p.with.some((w) => !(WITH_NAMES as readonly unknown[]).includes(w))))
+    throw bad(`"with" ${JSON.stringify(p.with)} is not a list of --with groups (${WITH_NAMES.join(', ')})`);
   if (p.columns !== undefined && !(COLUMN_SETS as readonly unknown[]).includes(p.columns))
     throw bad(`"columns" ${JSON.stringify(p.columns)} is not a column set (${COLUMN_SETS.join(', ')})`);
   for (const k of ['surveys', 'programs'] as const)
@@ -176,6 +187,16 @@ export function parsePlan(text: string, where: string): Plan {
 /** The column set a plan's shards convert with ('default' for a plan made before plans recorded it). */
 export function planColumns(plan: Plan): ColumnSet {
   return plan.columns ?? 'default';
+}
+
+/** The --with groups a plan's shards convert with (none for a plan made before plans recorded them). */
+export function planWith(plan: Plan): string[] {
+  return plan.with ?? [];
+}
+
+/** The --with groups of a run as a plan records them: 'resolution' first, then the afterburners, in WITH_NAMES order. */
+export function withGroupsOf(o: { withResolution?: boolean; withAfterburners?: readonly string[] }): string[] {
+  return WITH_NAMES.filter((n) => (n === 'resolution' ? o.withResolution === true : (o.withAfterburners ?? []).includes(n)));
 }
 
 /** The plan in --out, or undefined when there is none. */

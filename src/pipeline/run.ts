@@ -27,7 +27,7 @@ import { checkResume } from './resume-check.js';
 import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
 import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from './summary.js';
 import { duration, mb, pct } from './format.js';
-import { PLAN_REL, planColumns, shardTiles, type Plan } from './plan-file.js';
+import { PLAN_REL, planColumns, planWith, shardTiles, withGroupsOf, type Plan } from './plan-file.js';
 import { emit, type BatchFigures, type RunCounts, type RunIdentity, type RunObserver } from './events.js';
 
 export interface RunOptions {
@@ -201,7 +201,9 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       log,
       signal,
     });
-    const plan = o.shard ? checkPlan(o.plan, o.shard, sel, o.columns ?? 'default', o.store.root, o.out, o.store.layout ?? 'healpix') : undefined;
+    const plan = o.shard
+      ? checkPlan(o.plan, o.shard, sel, o.columns ?? 'default', withGroupsOf(o), o.store.root, o.out, o.store.layout ?? 'healpix')
+      : undefined;
     if (journal.damagedLines > 0) log.warn(`Journal ${journal.location}: ${journal.damagedLines} damaged line(s) skipped; their tiles will be redone.`);
 
     // 2. This run's heartbeat, then the leftovers of runs that are provably gone (never a live run's).
@@ -639,6 +641,7 @@ function checkPlan(
   shard: { index: number; count: number },
   sel: string,
   columns: ColumnSet,
+  withGroups: string[],
   source: string,
   out: OutputStore,
   layout: string,
@@ -652,6 +655,11 @@ function checkPlan(
   if (plan.source !== source) throw new UsageError(`${where} was made for the source ${plan.source}, not ${source}: omit --source, or give the plan's`);
   if (planColumns(plan) !== columns)
     throw new UsageError(`${where} was made for --columns ${planColumns(plan)}, not ${columns}: omit --columns (the plan's is used), or give the plan's`);
+  const planGroups = planWith(plan).join(',');
+  if (planGroups !== withGroups.join(','))
+    throw new UsageError(
+      `${where} was made for ${planGroups ? `--with ${planGroups}` : 'no --with'}, not ${withGroups.length > 0 ? `--with ${withGroups.join(',')}` : 'no --with'}: omit --with (the plan's is used), or give the plan's`,
+    );
   const planLayout = plan.layout ?? 'healpix';
   if (planLayout !== layout) throw new UsageError(`${where} was made for --layout ${planLayout}, not ${layout}: run the shard with --layout ${planLayout}`);
   return plan;

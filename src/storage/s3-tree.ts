@@ -173,25 +173,16 @@ export class S3TileStore implements TileStore {
     return token;
   }
 
-  /** One page of a listing, with retries; `delimiter` lists the folders under `prefix` (CommonPrefixes). */
-  protected async list(
-    prefix: string,
-    maxKeys: number | undefined,
-    token: string | undefined,
-    retry = this.opts.retry,
-    delimiter?: string,
-  ): Promise<ListObjectsV2CommandOutput> {
+  /** One page of a listing (no delimiter: every key under `prefix`), with retries. */
+  protected async list(prefix: string, maxKeys: number | undefined, token: string | undefined, retry = this.opts.retry): Promise<ListObjectsV2CommandOutput> {
     try {
       return await withRetry(
         `list ${formatS3Url(this.bucket, prefix)}`,
         async () => {
           this.stats.listRequests += 1;
-          const page = await this.client.send(
-            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, MaxKeys: maxKeys, ContinuationToken: token }),
-            {
-              abortSignal: retry?.signal,
-            },
-          );
+          const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: maxKeys, ContinuationToken: token }), {
+            abortSignal: retry?.signal,
+          });
           // A 200 that is not S3's (an HTML page) parses as an empty listing: retried as a bad body, then thrown.
           checkListing(page, `ListObjectsV2 ${formatS3Url(this.bucket, prefix)}`);
           this.stats.keys += page.Contents?.length ?? 0;

@@ -161,6 +161,7 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
         source: o.sourceRoot ?? o.source,
         selection: o.selection,
         columns: o.columns ?? 'default',
+        with: o.withGroups,
         surveys,
         programs,
       });

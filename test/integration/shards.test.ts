@@ -15,6 +15,7 @@ import { assertSameDataset } from '../helpers/dataset.js';
 import { S3_TEST_TIMEOUT, signedClient, startS3 } from '../helpers/s3.js';
 import { smallSpecs, synthTree } from '../../src/synth/index.js';
 import { parsePlan, type Plan } from '../../src/pipeline/plan-file.js';
+import { readParquetFooter } from '../../src/parquet/footer.js';
 import type { LocalS3 } from '../../src/dev/local-s3.js';
 
 const SHARD_VARS = ['SLURM_ARRAY_TASK_ID', 'SLURM_ARRAY_TASK_MIN', 'SLURM_ARRAY_TASK_COUNT', 'JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY_INDEX'];
@@ -173,6 +174,25 @@ test('refusals (exit 2): no plan, a plan of 4 and --shard 1/3, --tiles given to 
   await assertExit(plain, 0, join(work, 'logs-none'));
   const [log] = await readdir(join(work, 'logs-none'));
   assert.match(log, /^run_\d{8}_\d{6}\.log$/);
+});
+
+test("plan --with resolution: the shards take the plan's --with (their files have B_RESOLUTION); another --with is refused (exit 2)", async () => {
+  const out = join(work, 'with');
+  const p = await plan(out, 2, ['--with', 'resolution']);
+  assert.deepEqual(p?.with, ['resolution'], 'the plan records --with');
+  const refused = await runCli(['convert', '--out', out, '--shard', '0/2', '--with', 'resolution,qso_qn', ...RUN], undefined, BASE_ENV);
+  await assertExit(refused, 2);
+  // The dataset's identity (made by plan) refuses it first; the plan's own check is the unit test's.
+  assert.match(refused.stderr, /with: "none" in the dataset, "qso_qn" in this run/);
+  const logs = join(work, 'logs-with');
+  const rs = await Promise.all([0, 1].map((k) => runCli(['convert', '--out', out, '--shard', `${k}/2`, '--log-dir', logs, ...RUN], undefined, BASE_ENV)));
+  for (const r of rs) await assertExit(r, 0, logs);
+  const files = (await readdir(out, { recursive: true })).filter((f) => f.endsWith('.parquet') && !f.startsWith('_'));
+  assert.ok(files.length > 0, 'the shards wrote files');
+  for (const f of files) {
+    const names = readParquetFooter(new Uint8Array(await readFile(join(out, f)))).rowGroups[0].columns.map((c) => c.path[0]);
+    for (const arm of ['B', 'R', 'Z']) assert.ok(names.includes(`${arm}_RESOLUTION`), `${f} has ${arm}_RESOLUTION`);
+  }
 });
 
 test("--out s3://…: plan and 4 shards (--shard K/4) on s3rver give the plain run's dataset", { timeout: S3_TEST_TIMEOUT }, async () => {

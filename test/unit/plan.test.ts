@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseShard, resolveShard, shardFromEnv } from '../../src/pipeline/shard.js';
-import { balanceShards, makePlan, parsePlan, planColumns, planTileRef, shardTiles, type Plan } from '../../src/pipeline/plan-file.js';
+import { balanceShards, makePlan, parsePlan, planColumns, planTileRef, planWith, shardTiles, withGroupsOf, type Plan } from '../../src/pipeline/plan-file.js';
 import { UsageError } from '../../src/pipeline/run.js';
 import type { TileRef } from '../../src/desi/tile.js';
 
@@ -153,6 +153,18 @@ test('makePlan records the column set; parsePlan keeps it, reads a plan without 
   delete old.columns;
   assert.equal(planColumns(parsePlan(JSON.stringify(old), 'plan.json')), 'default', 'a plan made before plans recorded it');
   assert.throws(() => parsePlan(JSON.stringify({ ...all, columns: 'some' }), 'p.json'), /p\.json: .*"columns" "some" is not a column set \(default, all\)/);
+});
+
+test('makePlan records the --with groups in their canonical order; parsePlan keeps them, reads none as [], refuses a bad one', () => {
+  const tiles = [ref(1, 100), ref(2, 300)];
+  assert.equal(planOf(tiles, 1).with, undefined, 'no --with: nothing written');
+  assert.deepEqual(planWith(planOf(tiles, 1)), []);
+  const w = makePlan({ ...planArgs(tiles, 2), with: ['qso_mgii', 'resolution', 'qso_qn'] });
+  assert.deepEqual(w.with, ['resolution', 'qso_qn', 'qso_mgii'], 'the order of with-option.ts, whatever the order given');
+  assert.deepEqual(planWith(parsePlan(JSON.stringify(w), 'plan.json')), ['resolution', 'qso_qn', 'qso_mgii']);
+  assert.deepEqual(withGroupsOf({ withResolution: true, withAfterburners: ['emline', 'qso_qn'] }), ['resolution', 'qso_qn', 'emline']);
+  assert.throws(() => parsePlan(JSON.stringify({ ...w, with: ['fastspec'] }), 'p.json'), /p\.json: .*"with" \["fastspec"\] is not a list of --with groups/);
+  assert.throws(() => parsePlan(JSON.stringify({ ...w, with: 'qso_qn' }), 'p.json'), /"with" "qso_qn" is not a list/);
 });
 
 test('parsePlan refuses what is not a plan, naming the file and the cause', () => {
