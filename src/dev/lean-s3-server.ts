@@ -139,12 +139,16 @@ function listObjectsV2(res: ServerResponse, url: URL, bucket: string, entries: E
 async function serveObject(req: IncomingMessage, res: ServerResponse, e: Entry): Promise<void> {
   const head = req.method === 'HEAD';
   const ifMatch = req.headers['if-match'];
-  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== e.etag) return xmlError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', head);
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== e.etag) {
+    xmlError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', head);
+    return;
+  }
   const rangeHeader = req.headers.range;
   const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, e.size);
   if (range === null) {
     res.setHeader('content-range', `bytes */${e.size}`);
-    return xmlError(res, 416, 'InvalidRange', 'The requested range is not satisfiable', head);
+    xmlError(res, 416, 'InvalidRange', 'The requested range is not satisfiable', head);
+    return;
   }
   const [start, end] = range ?? [0, e.size - 1];
   const length = e.size === 0 ? 0 : end - start + 1;
@@ -188,14 +192,24 @@ export async function serveLeanS3(o: LeanS3Options, port = 0): Promise<number> {
     const slash = path.indexOf('/', 1);
     const bucket = slash < 0 ? path.slice(1) : path.slice(1, slash);
     const key = slash < 0 ? '' : path.slice(slash + 1);
-    if (bucket !== o.bucket) return xmlError(res, 404, 'NoSuchBucket', `no bucket ${bucket}`, req.method === 'HEAD');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return xmlError(res, 405, 'MethodNotAllowed', 'this server is read-only');
+    if (bucket !== o.bucket) {
+      xmlError(res, 404, 'NoSuchBucket', `no bucket ${bucket}`, req.method === 'HEAD');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      xmlError(res, 405, 'MethodNotAllowed', 'this server is read-only');
+      return;
+    }
     if (key === '') {
       if (req.method === 'HEAD') return void res.writeHead(200, { 'content-length': 0 }).end();
-      return listObjectsV2(res, url, o.bucket, entries);
+      listObjectsV2(res, url, o.bucket, entries);
+      return;
     }
     const e = byKey.get(key);
-    if (!e) return xmlError(res, 404, 'NoSuchKey', `no key ${key}`, req.method === 'HEAD');
+    if (!e) {
+      xmlError(res, 404, 'NoSuchKey', `no key ${key}`, req.method === 'HEAD');
+      return;
+    }
     serveObject(req, res, e).catch((err: unknown) => res.destroy(err as Error));
   });
   server.keepAliveTimeout = 60_000;
@@ -238,6 +252,7 @@ export async function startLeanS3(o: LeanS3Options): Promise<LeanS3> {
     stop: async () => {
       process.off('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) {
+        child.ref(); // the child was unref'd: without this, awaiting its exit would not keep this process alive
         child.kill('SIGTERM');
         await exited;
       }
