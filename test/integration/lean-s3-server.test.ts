@@ -75,8 +75,14 @@ for (const signed of [false, true]) {
 test('If-Match with another ETag is refused (412); a range past the end is 416', async () => {
   const client = anonClient(server.endpoint);
   clients.push(client);
-  await assert.rejects(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY, Range: 'bytes=0-9', IfMatch: '"nope"' })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 412);
-  await assert.rejects(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY, Range: `bytes=${SIZE}-` })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 416);
+  await assert.rejects(
+    client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY, Range: 'bytes=0-9', IfMatch: '"nope"' })),
+    (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 412,
+  );
+  await assert.rejects(
+    client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY, Range: `bytes=${SIZE}-` })),
+    (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 416,
+  );
   const whole = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }));
   assert.ok(Buffer.from(await whole.Body!.transformToByteArray()).equals(Buffer.from(bytes)));
 });
@@ -85,8 +91,14 @@ test('ListObjectsV2: common prefixes with a delimiter, and every key once over p
   const client = anonClient(server.endpoint);
   clients.push(client);
   const top = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/main/`, Delimiter: '/' }));
-  assert.deepEqual(top.CommonPrefixes?.map((p) => p.Prefix), [`${PREFIX}/main/dark/`]);
-  assert.deepEqual(top.Contents?.map((c) => c.Key), [0, 1, 2, 3, 4].map((i) => `${PREFIX}/main/f${i}.txt`));
+  assert.deepEqual(
+    top.CommonPrefixes?.map((p) => p.Prefix),
+    [`${PREFIX}/main/dark/`],
+  );
+  assert.deepEqual(
+    top.Contents?.map((c) => c.Key),
+    [0, 1, 2, 3, 4].map((i) => `${PREFIX}/main/f${i}.txt`),
+  );
   const keys: string[] = [];
   let token: string | undefined;
   let pages = 0;
