@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
  *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3] [--skip-costs] [--cost-tiles 1000,4000,12207,40000]
- *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs,selections]
+ *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs,gets,selections,link]
  *
  * Sections: the worker's conversion rate on one thread, for the default cut and for `--spectype any --keep-zwarn`,
  * with where the encode's time goes (next to a memcpy); `desi-qad convert` on the local
@@ -27,6 +27,7 @@ import { measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate } 
 import { DEFAULT_SELECTION, parseSelection } from '../src/desi/selection.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 import { measureLinks, type LinkRuns } from './s3-link.js';
+import { linkSectionTable, measureLinkSection, type LinkMode, type LinkServer } from './link-section.js';
 import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
 import { costsMarkdown, DEFAULT_COST_TILES, measureCosts, type Costs } from './costs.js';
@@ -41,7 +42,7 @@ const opt = (name: string, def: string) => {
 };
 const scale = Number(opt('scale', '1'));
 // --only: the sections to run (comma list); the --skip-* flags take sections out of them.
-const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs', 'gets', 'selections'];
+const SECTIONS = ['worker', 'local', 's3', 'memory', 'scale', 'costs', 'gets', 'selections', 'link'];
 const only = args.includes('--only') ? opt('only', '').split(',') : SECTIONS;
 if (only.some((s) => !SECTIONS.includes(s))) throw new Error(`bench: --only wants a comma list of ${SECTIONS.join(', ')}, got ${opt('only', '')}`);
 const skipWorker = !only.includes('worker');
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   const tree = join(root, 'tree');
   const machine = machineText();
   const date = new Date().toISOString().slice(0, 10);
+  if (only.length === 1 && only[0] === 'link') return linkOnly(cache, tree);
   let selections: Selections | undefined;
   if (!skipSelections) selections = await selectionsSection(cache, tree, report);
   if (only.length === 1 && selections) return;
@@ -211,6 +213,27 @@ async function getsOnly(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'gets.json'), JSON.stringify({ date, machine: machineText(), gets }, null, 2) + '\n');
   await writeFile(join(outDir, 'gets.md'), md + '\n');
+  process.stdout.write(md + '\n');
+}
+
+/**
+ * `--only link [--link-runs lean:full,lean:ranges,s3rver:ranges]`: the link section with default settings
+ * against the lean bench server and s3rver (bench/link-section.ts), written to bench/results/link.{json,md}.
+ */
+async function linkOnly(cache: string, tree: string): Promise<void> {
+  const date = new Date().toISOString();
+  const pairs = opt('link-runs', 'lean:full,lean:ranges,s3rver:ranges,s3rver:full')
+    .split(',')
+    .map((p) => p.split(':') as [LinkServer, LinkMode]);
+  for (const [s, m] of pairs)
+    if (!['lean', 's3rver'].includes(s) || !['full', 'ranges'].includes(m))
+      throw new Error(`bench: --link-runs wants server:mode pairs (lean|s3rver : full|ranges), got ${s}:${m}`);
+  const runs = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, pairs);
+  const md = [`Measured ${date} on ${machineText()}; dataset at scale ${scale}.`, '', ...linkSectionTable(runs, { bandwidth, rttMs })].join('\n');
+  const outDir = join(REPO, 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'link.json'), JSON.stringify({ date, machine: machineText(), scale, bandwidth, rttMs, runs }, null, 2) + '\n');
+  await writeFile(join(outDir, 'link.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
 

@@ -34,7 +34,7 @@ export interface RangedGets {
 
 function runProbe(args: RangedProbeArgs, path: 'sdk' | 'lean'): Promise<RangedProbeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PROBE, JSON.stringify(args)], {
+    const child = spawn(process.execPath, [...(process.env.BENCH_PROBE_NODE_ARGS ?? '').split(' ').filter(Boolean), PROBE, JSON.stringify(args)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, DESI_QAD_S3_GET: path, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });

@@ -15,6 +15,10 @@ export interface CliRun {
   requests: number;
   parquetBytes: number;
   rows: number;
+  /** CPU seconds (user + system, all threads) of the desi-qad process, from /proc (sampled every 50 ms). */
+  cpuSec?: number;
+  /** The run log's lines on the link: the gap --gap-bytes auto chose, and the reads in flight. */
+  linkLines?: string[];
 }
 
 /** Runs `desi-qad ARGS` as users do, samples its peak RSS, and reads the numbers back from its log's TOTALS. */
@@ -24,10 +28,14 @@ export async function runCliMeasured(label: string, args: string[], logDir: stri
   let stderr = '';
   child.stderr.on('data', (d: Buffer | string) => (stderr += d.toString()));
   let peakKB = 0;
+  let cpuSec = 0;
   const sample = async () => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peakKB = Math.max(peakKB, Number(m[1]));
+      const st = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      cpuSec = Math.max(cpuSec, (Number(f[11]) + Number(f[12])) / 100);
     } catch {
       /* the process has ended */
     }
@@ -49,6 +57,11 @@ export async function runCliMeasured(label: string, args: string[], logDir: stri
     requests: num(/TOTALS:[\s\S]*?Bytes Fetched\s+: [\d,.]+ MB in (\d+) requests/),
     parquetBytes: num(/TOTALS:[\s\S]*?Parquet Created : ([\d,.]+) MB/) * 1e6,
     rows: num(/TOTALS:[\s\S]*?Parquet Created : [\d,.]+ MB \((\d+) rows\)/),
+    cpuSec,
+    linkLines: log
+      .split('\n')
+      .filter((l) => /\] - (Gap: |Reads in flight: )/.test(l))
+      .map((l) => l.replace(/^.*\] - /, '')),
   };
 }
 

@@ -23,7 +23,8 @@ import { writeRunReport } from './report-command.js';
 import { writeRunCatalog } from './catalog-command.js';
 
 /**
- * Rows of an image closer than this are fetched in one read. A coadd row is about 11 KB (2751 float32), and
+ * Rows of an image closer than this are fetched in one read with a fixed --gap-bytes default (now the
+ * fallback of --gap-bytes auto until the run has measured its link). A coadd row is about 11 KB (2751 float32), and
  * kept quasars are a few percent of the rows, so merging rows far apart reads mostly rows nobody keeps. The
  * reads of a tile go out concurrently, so the round trip of an extra request is mostly hidden: measured by
  * `npm run bench` on the seed-shaped set, a 16 KiB gap fetched under 5% of the FITS bytes and was as fast as
@@ -31,6 +32,17 @@ import { writeRunCatalog } from './catalog-command.js';
  */
 export const DEFAULT_GAP_LOCAL = 64 * 1024;
 export const DEFAULT_GAP_S3 = 16 * 1024;
+
+/**
+ * --gap-bytes: "auto" (the default: chosen per run from the link, pipeline/auto-gap.ts; the fixed defaults
+ * above are used until it has measured enough) or a number of bytes >= 0.
+ */
+export function parseGapBytes(v: unknown): number | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!(n >= 0)) throw new Error(`--gap-bytes must be "auto" or a number of bytes >= 0, not ${JSON.stringify(v)}`);
+  return n;
+}
 
 /**
  * The usage error for an option given more than once (yargs collects the values in an array, which code
@@ -243,7 +255,11 @@ export function convertOptions(y: Argv) {
       default: 'ranges' as const,
       describe: "read only the byte ranges kept (ranges) or whole files (full, the seed's way); same output",
     })
-    .option('gap-bytes', { type: 'number', describe: 'rows closer than this are read in one request (ranges; default 64 KiB on a local disk, 16 KiB on S3)' })
+    .option('gap-bytes', {
+      type: 'string',
+      default: 'auto',
+      describe: 'rows closer than this many bytes are read in one request (ranges); auto: chosen from the round trip and bandwidth the run measures',
+    })
     .option('memory', { type: 'string', describe: "budget of tile data in flight, e.g. 4GB or 512MiB (default: a quarter of the machine's memory, 1–16 GiB)" })
     .option('keep-fits', { type: 'string', describe: 'also keep the downloaded FITS files in this folder (implies --fetch full)' })
     .option('log-dir', { type: 'string', default: 'logs', describe: 'where run_YYYYMMDD_HHMMSS.log goes (run_…_shard-K-of-N.log for a shard)' })
@@ -268,7 +284,7 @@ export function convertOptions(y: Argv) {
       if (a['max-batches'] !== undefined && (!Number.isInteger(a['max-batches']) || a['max-batches'] < 1))
         throw new Error('--max-batches must be a positive integer');
       for (const k of ['max-failure-rate', 'min-reduction'] as const) if (!(a[k] >= 0 && a[k] <= 1)) throw new Error(`--${k} must be between 0 and 1`);
-      if (a['gap-bytes'] !== undefined && !(a['gap-bytes'] >= 0)) throw new Error('--gap-bytes must be >= 0');
+      parseGapBytes(a['gap-bytes']);
       return checkSharedOptions(a);
     });
 }
@@ -393,7 +409,8 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
   const sourceUrl = plan && a.source === undefined ? plan.source : (a.source ?? defaultSource(a.layout));
   const { store: source, out, journal, identity, registry, relativeOf } = stores;
   const keep = a['keep-fits'] !== undefined ? new LocalOutputStore(a['keep-fits']) : undefined;
-  const gapBytes = a['gap-bytes'] ?? (isS3Url(sourceUrl) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL);
+  const gapBytes = parseGapBytes(a['gap-bytes']);
+  const gapFallback = isS3Url(sourceUrl) ? DEFAULT_GAP_S3 : DEFAULT_GAP_LOCAL;
   // --notify: registers the webhook URLs as secrets before the run logs its command line.
   const notifier = createNotifier(notifierOptions(a));
   const opts: RunOptions = {
@@ -428,6 +445,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
         await keep.writeAtomic(relativeOf(ref), bytes);
       }),
     gapBytes,
+    gapFallback,
     version: toolVersion(),
     quiet: a.quiet,
     retries: stores.retries,

@@ -32,7 +32,7 @@ const KNOBS = {
   'reads-per-tile': { type: 'number', describe: "passed to convert: ranged reads of one tile's rows in flight" },
   'reads-in-flight': { type: 'number', describe: 'passed to convert: reads in flight across all tiles' },
   fetch: { choices: ['ranges', 'full'] as const, describe: 'passed to convert: ranges (default) or full files' },
-  'gap-bytes': { type: 'number', describe: 'passed to convert: rows closer than this are read in one request' },
+  'gap-bytes': { type: 'string', describe: 'passed to convert: rows closer than this are read in one request (auto: chosen from the link)' },
   memory: { type: 'string', describe: 'passed to convert: budget of tile data in flight, e.g. 4GB' },
   'max-failure-rate': {
     type: 'number',

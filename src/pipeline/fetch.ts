@@ -7,6 +7,7 @@ import { addRetryCounters, newRetryCounters, type RetryCounters } from '../stora
 import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import { Limiter, mapLimit } from '../util/concurrency.js';
 import type { ByteBudget } from './budget.js';
+import type { AutoGap } from './auto-gap.js';
 
 export type FetchMode = 'ranges' | 'full';
 
@@ -34,8 +35,10 @@ export interface FetchContext {
   store: TileStore;
   budget: ByteBudget;
   limits: ReadLimits;
-  /** Rows of an image closer than this many bytes are read in one request (ranges mode). */
+  /** Rows of an image closer than this many bytes are read in one request (ranges mode; with autoGap, its fallback). */
   gapBytes: number;
+  /** --gap-bytes auto: chooses the gap of each tile from the reads measured so far (ranges mode). */
+  autoGap?: AutoGap;
   /** With --keep-fits: where whole downloaded files are also written (a local folder). */
   keepFits?: (ref: ObjectRef, bytes: Uint8Array) => Promise<void>;
   /**
@@ -181,7 +184,24 @@ class WholeFiles extends BaseFetch implements TileFetch {
  */
 class Ranges extends BaseFetch implements TileFetch {
   get gapBytes(): number {
-    return this.ctx.gapBytes;
+    return this.ctx.autoGap?.current() ?? this.ctx.gapBytes;
+  }
+
+  /** With --gap-bytes auto, each read of the object is timed for the link's estimates. */
+  private async metered(opened: Promise<ByteSource>): Promise<ByteSource> {
+    const o = await opened;
+    const meter = this.ctx.autoGap?.meter;
+    if (!meter) return o;
+    return {
+      name: o.name,
+      byteLength: o.byteLength,
+      slice: async (start: number, end: number) => {
+        const t0 = performance.now();
+        const bytes = await o.slice(start, end);
+        meter.record(end - start, t0);
+        return bytes;
+      },
+    };
   }
 
   async begin(): Promise<void> {
@@ -190,16 +210,16 @@ class Ranges extends BaseFetch implements TileFetch {
 
   redrock(): Promise<ByteSource> {
     if (!this.tile.redrock) throw new Error('internal: a tile without a redrock file reached the fetch');
-    return this.open(this.tile.redrock);
+    return this.metered(this.open(this.tile.redrock));
   }
 
   coadd(): Promise<ByteSource> {
     if (!this.tile.coadd) throw new Error('internal: a tile without a coadd file reached the fetch');
-    return this.open(this.tile.coadd);
+    return this.metered(this.open(this.tile.coadd));
   }
 
   afterburner(ref: ObjectRef): Promise<ByteSource> {
-    return this.open(ref);
+    return this.metered(this.open(ref));
   }
 
   async holding<T>(bytes: number, what: string, step: () => Promise<T>): Promise<T> {

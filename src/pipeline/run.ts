@@ -22,6 +22,7 @@ import { WavelengthTable } from './wavelength-table.js';
 import { BatchTracker, type Batch } from './batches.js';
 import { mapLimit } from '../util/concurrency.js';
 import { readLimits } from './fetch.js';
+import { gapFallbackOf, inFlightLine, runAutoGap } from './link-settings.js';
 import { ByteBudget } from './budget.js';
 import { checkResume } from './resume-check.js';
 import { formatRetryCounters, newRetryCounters, type RetryCounters } from '../storage/retry.js';
@@ -66,7 +67,10 @@ export interface RunOptions {
   maxFailureRate: number;
   minReduction: number;
   fetch: FetchMode;
-  gapBytes: number;
+  /** The merge gap of ranged reads, or 'auto' (pipeline/auto-gap.ts: chosen from the link the run measures). */
+  gapBytes: number | 'auto';
+  /** With gapBytes 'auto': the gap used until the link is measured (default 16 KiB on S3, 64 KiB otherwise). */
+  gapFallback?: number;
   /** Budget of tile bytes in flight (--memory). */
   memoryBytes: number;
   keepFits?: TileJobContext['keepFits'];
@@ -261,6 +265,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     id = { run, shard, dataset: o.datasetName ?? o.out.root, selection: sel, source: o.store.root, logPath: log.path, warn };
     emit(o.observers, { kind: 'started', id, counts: counts(), batches: batches.length });
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
+    const autoGap = o.gapBytes === 'auto' && o.fetch === 'ranges' ? runAutoGap(o, limits, log) : undefined;
     const ctx: TileJobContext = {
       store: o.store,
       out: o.out,
@@ -270,7 +275,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       columns: o.columns ?? 'default',
       withResolution: o.withResolution === true,
       fetch: o.fetch,
-      gapBytes: o.gapBytes,
+      gapBytes: typeof o.gapBytes === 'number' ? o.gapBytes : gapFallbackOf(o),
+      autoGap,
       version: o.version,
       budget,
       limits,
@@ -473,6 +479,8 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     if (doneMeanwhile > 0) log.info(`${doneMeanwhile} tiles were converted by other runs after this run started; skipped.`);
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
+    log.info(inFlightLine(limits));
+    if (autoGap) log.info(`Gap: --gap-bytes auto ended at ${autoGap.last} bytes`);
     progress.stop();
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);

@@ -104,8 +104,10 @@ export class S3ObjectSource implements OpenedObject {
   async slice(start: number, end: number): Promise<Uint8Array> {
     checkRange(this.name, this.byteLength, start, end);
     throwIfAborted(this.signal, `${this.name} bytes ${start}-${end - 1}`);
-    const out = new Uint8Array(end - start);
-    if (end === start) return out;
+    if (end === start) return new Uint8Array(0);
+    // Not zero-filled (every byte is written by the GETs, or the slice fails and the buffer is dropped), and
+    // an ArrayBuffer of its own, so byteOffset is 0: zero-filling was 1.5 % of the client's CPU in the gets probe.
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(end - start).buffer, 0, end - start);
     const parts: [number, number][] = [];
     for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
     // A failed part stops new parts from starting; the error is thrown only after the parts in flight have
@@ -147,13 +149,15 @@ export class S3ObjectSource implements OpenedObject {
     let body: Readable | undefined;
     let stalled = false;
     let timer: NodeJS.Timeout | undefined;
+    // One timer per attempt, pushed back by each chunk (refresh() re-arms it without a new timer object).
     const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = true;
-        ac.abort();
-        body?.destroy();
-      }, this.stallMs);
+      if (timer) timer.refresh();
+      else
+        timer = setTimeout(() => {
+          stalled = true;
+          ac.abort();
+          body?.destroy();
+        }, this.stallMs);
     };
     const stopListening = onAbort(this.signal, () => {
       clearTimeout(timer);

@@ -54,6 +54,10 @@ export class Limiter {
   private readonly waiting: (() => void)[] = [];
   /** The most slots held at once since creation, for the run's log. */
   peak = 0;
+  // Time-weighted slots held, over the time any slot was held (for meanInFlight).
+  private heldMs = 0;
+  private busyMs = 0;
+  private changedAt = 0;
 
   constructor(readonly limit: number) {
     if (!(limit >= 1)) throw new RangeError(`Limiter: limit must be at least 1, got ${limit}`);
@@ -61,6 +65,21 @@ export class Limiter {
 
   get inFlight(): number {
     return this.active;
+  }
+
+  /** The mean number of slots held while at least one was (0 before any): how full the limit was kept. */
+  meanInFlight(): number {
+    this.account();
+    return this.busyMs > 0 ? this.heldMs / this.busyMs : 0;
+  }
+
+  private account(): void {
+    const now = performance.now();
+    if (this.active > 0) {
+      this.heldMs += this.active * (now - this.changedAt);
+      this.busyMs += now - this.changedAt;
+    }
+    this.changedAt = now;
   }
 
   /**
@@ -80,6 +99,7 @@ export class Limiter {
   private acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new AbortedError('waiting for a slot of the limit', { cause: signal.reason }));
     if (this.active < this.limit) {
+      this.account();
       this.active += 1;
       this.peak = Math.max(this.peak, this.active);
       return Promise.resolve();
@@ -103,6 +123,9 @@ export class Limiter {
     const wake = this.waiting.shift();
     if (wake)
       wake(); // the slot passes straight to the next waiter
-    else this.active -= 1;
+    else {
+      this.account();
+      this.active -= 1;
+    }
   }
 }

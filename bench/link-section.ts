@@ -1,0 +1,123 @@
+/**
+ * `--only link`: the link section with default settings (--fetch full against --fetch ranges, no
+ * --gap-bytes: auto), through the link shaper, against two servers: s3rver (the tests' real server, ~1.4-1.9
+ * ms of CPU per GET, on the same 2 cores as the client) and the lean bench server (src/dev/lean-s3-server.ts,
+ * serving the tree itself), so that a timing the server's CPU bounds can be told from one the client or the
+ * link bounds. Each run prints wall, bytes, requests, link utilization (bytes fetched / link rate / wall),
+ * the client's CPU seconds and per request, the server's CPU seconds (from /proc) and the bench process's
+ * (the shaper's), and whether its Parquet output is byte-identical to the full run's.
+ */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startLeanS3, processCpuSeconds } from '../src/dev/lean-s3-server.js';
+import { startLocalS3 } from '../src/dev/local-s3.js';
+import { startLinkShaper } from '../src/dev/link-shaper.js';
+import { BUCKET, PREFIX, sameParquet } from './s3-link.js';
+import { runCliMeasured, type CliRun } from './run-cli.js';
+
+export type LinkServer = 'lean' | 's3rver';
+export type LinkMode = 'full' | 'ranges';
+
+export interface LinkSectionRun extends CliRun {
+  server: LinkServer;
+  mode: LinkMode;
+  serverCpuSec: number;
+  shaperCpuSec: number;
+  linkUtilization: number;
+  identicalToFull?: boolean;
+  loadAverage: string;
+}
+
+/** `runs`: "server:mode" pairs, in order; the first full run's output is what the ranged runs are compared to. */
+export async function measureLinkSection(
+  cacheRoot: string,
+  tree: string,
+  shaped: { bandwidth: number; rttMs: number },
+  threads: number,
+  runs: [LinkServer, LinkMode][],
+): Promise<LinkSectionRun[]> {
+  const work = join(cacheRoot, 'link-runs');
+  const out: LinkSectionRun[] = [];
+  let fullOut: string | undefined;
+  const outs: { run: LinkSectionRun; dir: string }[] = [];
+  for (const [server, mode] of runs) {
+    let srv: { endpoint: string; pid: number; stop(): Promise<void> };
+    if (server === 's3rver') {
+      const s3dir = join(cacheRoot, 's3');
+      if (!existsSync(join(s3dir, BUCKET))) throw new Error(`bench link: ${s3dir} holds no upload of the dataset: run the s3 section once first`);
+      srv = await startLocalS3({ dir: s3dir, buckets: [BUCKET] });
+    } else srv = await startLeanS3({ folder: tree, bucket: BUCKET, prefix: PREFIX });
+    const port = Number(new URL(srv.endpoint).port);
+    const shaper = await startLinkShaper({ upstreamPort: port, bandwidth: shaped.bandwidth, rttMs: shaped.rttMs });
+    try {
+      const dir = join(work, `${server}-${mode}`);
+      await rm(dir, { recursive: true, force: true });
+      const label = `${server}, --fetch ${mode}`;
+      process.stderr.write(`bench: link ${(shaped.bandwidth / 1e6).toFixed(0)} MB/s ${shaped.rttMs} ms, ${label}...\n`);
+      const cpu0 = await processCpuSeconds(srv.pid);
+      const self0 = process.cpuUsage();
+      const run = await runCliMeasured(
+        label,
+        [
+          'convert',
+          '--source',
+          `s3://${BUCKET}/${PREFIX}`,
+          '--endpoint',
+          shaper.endpoint,
+          '--no-sign-request',
+          '--out',
+          dir,
+          '--threads',
+          String(threads),
+          '--fetch',
+          mode,
+        ],
+        join(work, 'logs'),
+      );
+      const serverCpuSec = (await processCpuSeconds(srv.pid)) - cpu0;
+      const self = process.cpuUsage(self0);
+      const r: LinkSectionRun = {
+        ...run,
+        server,
+        mode,
+        serverCpuSec,
+        shaperCpuSec: (self.user + self.system) / 1e6,
+        linkUtilization: run.fetchedBytes / shaped.bandwidth / run.wallSec,
+        loadAverage: (await import('node:os'))
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' '),
+      };
+      out.push(r);
+      outs.push({ run: r, dir });
+      if (mode === 'full') fullOut ??= dir;
+    } finally {
+      await shaper.stop();
+      await srv.stop();
+    }
+  }
+  if (fullOut) for (const { run, dir } of outs) if (run.mode === 'ranges') run.identicalToFull = await sameParquet(fullOut, dir);
+  await rm(work, { recursive: true, force: true });
+  return out;
+}
+
+/** The section's table (markdown). */
+export function linkSectionTable(runs: LinkSectionRun[], shaped: { bandwidth: number; rttMs: number }): string[] {
+  const full = runs.find((r) => r.mode === 'full');
+  const lines = [
+    `Link: ${(shaped.bandwidth / 1e6).toFixed(0)} MB/s shared, ${shaped.rttMs} ms round trip (bench link shaper); default settings (--gap-bytes auto).`,
+    '',
+    '| server | --fetch | wall s | full / this | fetched MB | requests | link use | client CPU s | client CPU ms / request | server CPU s | server CPU ms / request | shaper CPU s | identical | load |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of runs) {
+    const per = (s: number) => (r.requests > 0 ? ((s * 1000) / r.requests).toFixed(2) : '');
+    lines.push(
+      `| ${r.server} | ${r.mode} | ${r.wallSec.toFixed(1)} | ${full ? `${(full.wallSec / r.wallSec).toFixed(1)}x` : ''} | ${(r.fetchedBytes / 1e6).toFixed(1)} | ${r.requests} | ${(100 * r.linkUtilization).toFixed(0)}% | ${(r.cpuSec ?? 0).toFixed(1)} | ${per(r.cpuSec ?? 0)} | ${r.serverCpuSec.toFixed(1)} | ${per(r.serverCpuSec)} | ${r.shaperCpuSec.toFixed(1)} | ${r.identicalToFull === undefined ? '' : r.identicalToFull ? 'yes' : 'NO'} | ${r.loadAverage} |`,
+    );
+  }
+  lines.push('');
+  for (const r of runs) for (const l of r.linkLines ?? []) lines.push(`- ${r.server}, ${r.mode}: ${l}`);
+  return lines;
+}

@@ -1,0 +1,121 @@
+/**
+ * `--gap-bytes auto` (the default): the merge gap of the spectra rows' reads, chosen from the link the run
+ * measures, instead of a fixed 16 KiB (S3) or 64 KiB (local disk).
+ *
+ * The rule. Two planned reads `g` bytes apart are read as one when the bytes in between cost less than the
+ * request they save. The `g` bytes take g / B of the link (B: its bandwidth). One request more costs its
+ * client CPU (c: about 1 ms per ranged GET on S3, README "gets"; much less for a local pread) and its round
+ * trip, of which only RTT / N shows when N reads are in flight (the reads of the next tiles overlap). So:
+ *
+ *     gap = B x (RTT / N + c),   clamped to [4 KiB, 1 MiB]
+ *
+ * On the seed's link (35 MB/s, 20 ms, N = 64, c = 1 ms): 35e6 x (0.31 ms + 1 ms) = 46 KB. On a 10 ms link of
+ * 1 GB/s it is ~1 MB; on a local disk (RTT ~0.1 ms, c = 0.1 ms) at 2 GB/s ~200 KB.
+ *
+ * Measured per run from its own reads (LinkMeter): RTT is the shortest duration of the small reads (<= 64
+ * KiB: a round trip plus the server's time; the headers and REDSHIFTS of the first tiles); B is the highest
+ * rate of bytes delivered over any 0.5 s window so far (a lower bound of the link's bandwidth that rises
+ * as more reads overlap). Until 16 reads and one full window are measured, the fixed default of the source
+ * kind is used. The gap is re-chosen as the estimates change; it never changes output bytes (which rows are
+ * read, not how they are grouped into requests, decide the output), only bytes fetched and requests.
+ */
+
+/** The inputs of the rule, in bytes, seconds and counts. */
+export interface GapInputs {
+  /** Bytes per second. */
+  bandwidth: number;
+  /** Seconds. */
+  rtt: number;
+  /** Reads in flight at once (the run's total limit). */
+  inFlight: number;
+  /** Client CPU seconds per request. */
+  requestCpu: number;
+}
+
+export const MIN_AUTO_GAP = 4 * 1024;
+export const MAX_AUTO_GAP = 1024 * 1024;
+
+/** The gap the rule gives, in whole KiB, clamped to [MIN_AUTO_GAP, MAX_AUTO_GAP]. */
+export function chooseGap(i: GapInputs): number {
+  const raw = i.bandwidth * (i.rtt / Math.max(1, i.inFlight) + i.requestCpu);
+  if (!Number.isFinite(raw)) return MAX_AUTO_GAP;
+  const kib = Math.round(raw / 1024) * 1024;
+  return Math.min(MAX_AUTO_GAP, Math.max(MIN_AUTO_GAP, kib));
+}
+
+/** Client CPU per request assumed by the rule: a ranged GET on S3 (bench "gets": 0.9-1.4 ms), a local pread. */
+export const REQUEST_CPU_S3 = 1e-3;
+export const REQUEST_CPU_LOCAL = 1e-4;
+
+/** Reads at most this big count for the round trip (their transfer time is small next to it). */
+const SMALL_READ = 64 * 1024;
+const WINDOW_MS = 500;
+const MIN_READS = 16;
+
+/** What a run measures of its reads: round trip and bandwidth estimates (see the module's comment). */
+export class LinkMeter {
+  private reads = 0;
+  private minSmallMs = Infinity;
+  private windowStart = -1;
+  private windowBytes = 0;
+  private bestRate = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** One read of `bytes` that started at `startMs` (of `now`) and has just ended. */
+  record(bytes: number, startMs: number): void {
+    const end = this.now();
+    this.reads += 1;
+    if (bytes <= SMALL_READ) this.minSmallMs = Math.min(this.minSmallMs, end - startMs);
+    if (this.windowStart < 0) this.windowStart = startMs;
+    if (end - this.windowStart >= WINDOW_MS) {
+      this.bestRate = Math.max(this.bestRate, (this.windowBytes * 1000) / (end - this.windowStart));
+      this.windowStart = end;
+      this.windowBytes = 0;
+    }
+    this.windowBytes += bytes;
+  }
+
+  /** The estimates, once enough is measured. */
+  estimate(): { rtt: number; bandwidth: number } | undefined {
+    if (this.reads < MIN_READS || this.bestRate === 0 || this.minSmallMs === Infinity) return undefined;
+    return { rtt: this.minSmallMs / 1000, bandwidth: this.bestRate };
+  }
+}
+
+/** The run's auto gap: the fixed fallback until the meter knows enough, then the rule's gap. */
+export class AutoGap {
+  readonly meter: LinkMeter;
+  private chosen?: number;
+
+  constructor(
+    private readonly fallback: number,
+    private readonly inFlight: number,
+    private readonly requestCpu: number,
+    private readonly onChoice?: (gap: number, why: string) => void,
+    meter?: LinkMeter,
+  ) {
+    this.meter = meter ?? new LinkMeter();
+  }
+
+  /** The gap to plan the next tile with. */
+  current(): number {
+    const e = this.meter.estimate();
+    if (!e) return this.fallback;
+    const gap = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: this.requestCpu });
+    if (gap !== this.chosen) {
+      this.chosen = gap;
+      this.onChoice?.(gap, this.describe(e));
+    }
+    return gap;
+  }
+
+  /** The last chosen gap (the fallback when none was chosen), for the run's summary. */
+  get last(): number {
+    return this.chosen ?? this.fallback;
+  }
+
+  private describe(e: { rtt: number; bandwidth: number }): string {
+    return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${this.inFlight} reads in flight, ${(this.requestCpu * 1000).toFixed(1)} ms CPU per request`;
+  }
+}
