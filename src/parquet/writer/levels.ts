@@ -59,9 +59,8 @@ export class LevelRuns {
    */
   fixedRows(rows: number, width: number, first: number, rest: number): Uint8Array {
     this.reset();
-    if (first === rest || width === 1) {
-      this.push(first, 1);
-      this.push(rest, rows * width - 1);
+    if (width === 1 || first === rest) {
+      this.push(first, rows * width); // one value per row: every level is a row's first
       return this.finish();
     }
     this.push(first, 1);

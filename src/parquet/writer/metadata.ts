@@ -58,6 +58,8 @@ export interface Statistics {
   nullCount: number;
   min?: Uint8Array;
   max?: Uint8Array;
+  /** Also write the deprecated min/max fields (as arrow-rs does for signed sort orders: signed ints, floats). */
+  signed?: boolean;
 }
 
 export interface ColumnMetaData {
@@ -100,6 +102,10 @@ export interface DataPageHeader {
 
 function writeStatistics(w: CompactWriter, id: number, s: Statistics): void {
   w.beginStruct(id);
+  if (s.signed === true && s.max !== undefined && s.min !== undefined) {
+    w.binary(1, s.max);
+    w.binary(2, s.min);
+  }
   w.i64(3, s.nullCount);
   if (s.max !== undefined && s.min !== undefined) {
     w.binary(5, s.max);

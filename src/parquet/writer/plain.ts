@@ -66,7 +66,7 @@ function numericStatistics(kind: ValueKind, vals: Numeric, nullCount: number): S
     if (min === 0) min = -0;
     if (max === 0) max = 0;
   }
-  return { nullCount, min: encodeStat(kind, min), max: encodeStat(kind, max) };
+  return { nullCount, min: encodeStat(kind, min), max: encodeStat(kind, max), signed: !kind.startsWith('u') };
 }
 
 function encodeStat(kind: ValueKind, v: number | bigint): Uint8Array {
