@@ -14,7 +14,7 @@ import { buildTable, type ColumnSpec } from '../../src/parquet/arrow-table.js';
 import { encodeParquet, encodeParquetStream, OWN_CREATED_BY } from '../../src/parquet/encode.js';
 import { readParquetFooter } from '../../src/parquet/footer.js';
 import { LevelRuns } from '../../src/parquet/writer/levels.js';
-import { CompactWriter } from '../../src/parquet/writer/thrift-compact.js';
+import { CompactWriter, CT } from '../../src/parquet/writer/thrift-compact.js';
 import { duckQuery, sqlString } from '../helpers/duckdb.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'desi-qad-writer-'));
@@ -49,7 +49,7 @@ describe('thrift compact encoder', () => {
     w.beginStruct(21); // 0x1c
     w.bool(1, true); // 0x11
     w.endStruct(); // 0x00
-    w.list(22, 5, 2); // 0x19, 0x25
+    w.list(22, CT.I32, 2); // 0x19, 0x25
     w.elemI32(0);
     w.elemI32(-2);
     w.endStruct();

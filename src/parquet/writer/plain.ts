@@ -54,8 +54,7 @@ function numericStatistics(kind: ValueKind, vals: Numeric, nullCount: number): S
   let min: number | bigint | undefined;
   let max: number | bigint | undefined;
   const float = kind === 'f32' || kind === 'f64';
-  for (let i = 0; i < vals.length; i++) {
-    const v = vals[i];
+  for (const v of vals) {
     if (float && Number.isNaN(v)) continue;
     if (min === undefined || v < min) min = v;
     if (max === undefined || v > max) max = v;

@@ -30,7 +30,7 @@ export function parquetSchema(schema: Schema): { elements: SchemaElement[]; leav
     const type = f.type as DataType;
     const repetition = f.nullable ? Repetition.OPTIONAL : Repetition.REQUIRED;
     if (DataType.isList(type)) {
-      const child = type.children[0] as Field;
+      const child = type.children[0];
       if (child.nullable) throw new TypeError(`own Parquet writer: list column ${f.name} has nullable elements`);
       const leaf = primitive(child.type as DataType, `${f.name}.${child.name}`);
       elements.push({ name: f.name, repetition, numChildren: 1, converted: Converted.LIST, logical: { kind: 'list' } });
