@@ -149,8 +149,7 @@ async function main(): Promise<void> {
           process.env.DESI_QAD_PARQUET_WRITER = v;
           out = await encodeParquetStream(table, meta);
           delete process.env.DESI_QAD_PARQUET_WRITER;
-        }
-        else if (v === 'old') {
+        } else if (v === 'old') {
           if (old === undefined) throw new Error('variant old needs OLD_ENCODE');
           out = await old.encodeParquetStream(table, meta);
         } else if (v === 'ipc-only') {

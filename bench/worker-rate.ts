@@ -43,7 +43,12 @@ export type WriterName = 'own' | 'wasm';
  * The worker's conversion rate on one thread: runs the worker's three tasks in this thread (no pool, no
  * I/O in the timings) over every tile of the dataset with its bytes already in memory, and times them.
  */
-export async function measureWorkerRate(report: SynthReport, selection: Selection = DEFAULT_SELECTION, writer: WriterName = 'own', keepDir?: string): Promise<WorkerRate> {
+export async function measureWorkerRate(
+  report: SynthReport,
+  selection: Selection = DEFAULT_SELECTION,
+  writer: WriterName = 'own',
+  keepDir?: string,
+): Promise<WorkerRate> {
   const old = process.env.DESI_QAD_PARQUET_WRITER;
   process.env.DESI_QAD_PARQUET_WRITER = writer;
   try {
@@ -182,7 +187,11 @@ export async function compareKept(dirA: string, dirB: string, tiles: number): Pr
         const b = `read_parquet('${join(dirB, name).replaceAll("'", "''")}')`;
         let rows;
         try {
-          rows = (await c.runAndReadAll(`SELECT (SELECT count(*) FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b})) AS x, (SELECT count(*) FROM (SELECT * FROM ${b} EXCEPT ALL SELECT * FROM ${a})) AS y`)).getRowObjectsJS();
+          rows = (
+            await c.runAndReadAll(
+              `SELECT (SELECT count(*) FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b})) AS x, (SELECT count(*) FROM (SELECT * FROM ${b} EXCEPT ALL SELECT * FROM ${a})) AS y`,
+            )
+          ).getRowObjectsJS();
         } catch (e) {
           if (/No files found|does not exist/i.test(String(e))) continue; // a tile with no selected rows wrote nothing
           throw e;

@@ -92,11 +92,37 @@ function everyType(): ColumnSpec[] {
     { name: 'S', kind: 'scalar', type: 'utf8', values: ['', 'QSO', 'ü€😀', 'x', 'GALAXY', 'STAR', 'y', 'zz'], valid },
     { name: 'NF', kind: 'null', type: 'float32' },
     { name: 'NS', kind: 'null', type: 'utf8' },
-    { name: 'FLUX', kind: 'list', type: 'float32', values: Float32Array.from({ length: rows * 3 }, (_, i) => F32[i % rows] * (i + 1)), width: 3, metadata: { unit: 'erg' } },
+    {
+      name: 'FLUX',
+      kind: 'list',
+      type: 'float32',
+      values: Float32Array.from({ length: rows * 3 }, (_, i) => F32[i % rows] * (i + 1)),
+      width: 3,
+      metadata: { unit: 'erg' },
+    },
     { name: 'IVAR', kind: 'list', type: 'float64', values: Float64Array.from({ length: rows * 2 }, (_, i) => F64[i % rows] / (i + 1)), width: 2 },
-    { name: 'MASK', kind: 'list', type: 'uint32', values: Uint32Array.from({ length: rows * 3 }, (_, i) => (i === 4 ? 2 ** 32 - 1 : i % 5 === 0 ? 2 ** 31 : 0)), width: 3 },
-    { name: 'L32', kind: 'list', type: 'int32', values: Int32Array.from({ length: 12 }, (_, i) => (i % 2 ? -(2 ** 31) : 2 ** 31 - 1 - i)), width: 0, offsets: ragged },
-    { name: 'L64', kind: 'list', type: 'int64', values: BigInt64Array.from({ length: rows }, (_, i) => (i % 2 ? -(2n ** 63n) : 2n ** 62n + BigInt(i))), width: 1 },
+    {
+      name: 'MASK',
+      kind: 'list',
+      type: 'uint32',
+      values: Uint32Array.from({ length: rows * 3 }, (_, i) => (i === 4 ? 2 ** 32 - 1 : i % 5 === 0 ? 2 ** 31 : 0)),
+      width: 3,
+    },
+    {
+      name: 'L32',
+      kind: 'list',
+      type: 'int32',
+      values: Int32Array.from({ length: 12 }, (_, i) => (i % 2 ? -(2 ** 31) : 2 ** 31 - 1 - i)),
+      width: 0,
+      offsets: ragged,
+    },
+    {
+      name: 'L64',
+      kind: 'list',
+      type: 'int64',
+      values: BigInt64Array.from({ length: rows }, (_, i) => (i % 2 ? -(2n ** 63n) : 2n ** 62n + BigInt(i))),
+      width: 1,
+    },
     { name: 'NL', kind: 'nullList', type: 'float32' },
   ];
 }
@@ -131,10 +157,12 @@ describe('own writer against parquet-wasm', () => {
     }
   });
 
-  test('statistics of top-level columns equal parquet-wasm\'s; none on list leaves', async () => {
+  test("statistics of top-level columns equal parquet-wasm's; none on list leaves", async () => {
     const table = buildTable(rows, everyType());
     const stats = async (bytes: Uint8Array) =>
-      duckQuery(`SELECT path_in_schema AS p, stats_min AS a, stats_max AS b, stats_min_value AS c, stats_max_value AS d, stats_null_count AS e FROM parquet_metadata(${sqlString(save(bytes))}) ORDER BY column_id`);
+      duckQuery(
+        `SELECT path_in_schema AS p, stats_min AS a, stats_max AS b, stats_min_value AS c, stats_max_value AS d, stats_null_count AS e FROM parquet_metadata(${sqlString(save(bytes))}) ORDER BY column_id`,
+      );
     const own = await stats(encodeParquet(table, {}));
     const wasm = await stats(await withWriter('wasm', () => encodeParquet(table, {})));
     assert.deepEqual(own, wasm);
@@ -150,6 +178,9 @@ describe('own writer against parquet-wasm', () => {
     assert.equal(readParquetFooter(own).numRows, 0);
     assert.equal(readParquetFooter(own).keyValue.get('k'), 'v');
     assert.ok(readParquetFooter(own).keyValue.has('ARROW:schema'));
-    await assert.rejects(withWriter('fast', () => encodeParquet(table, {})), /DESI_QAD_PARQUET_WRITER/);
+    await assert.rejects(
+      withWriter('fast', () => encodeParquet(table, {})),
+      /DESI_QAD_PARQUET_WRITER/,
+    );
   });
 });

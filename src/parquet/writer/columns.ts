@@ -67,7 +67,16 @@ interface ChunkState {
 }
 
 /** Assembles [rep][def][values] into the page scratch, compresses it and appends header + body to the sink. */
-function emitPage(st: ChunkState, rep: Uint8Array | undefined, def: Uint8Array | undefined, valueBytes: number, fillValues: (dst: Uint8Array, at: number) => void, numValues: number, encoding: Enc, statistics?: Statistics): void {
+function emitPage(
+  st: ChunkState,
+  rep: Uint8Array | undefined,
+  def: Uint8Array | undefined,
+  valueBytes: number,
+  fillValues: (dst: Uint8Array, at: number) => void,
+  numValues: number,
+  encoding: Enc,
+  statistics?: Statistics,
+): void {
   const size = (rep ? 4 + rep.length : 0) + (def ? 4 + def.length : 0) + valueBytes;
   const page = scratch.ensure(size);
   const dv = new DataView(page.buffer, page.byteOffset);

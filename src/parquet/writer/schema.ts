@@ -46,10 +46,7 @@ export function parquetSchema(schema: Schema): { elements: SchemaElement[]; leav
   return { elements, leaves };
 }
 
-function primitive(
-  type: DataType,
-  name: string,
-): { kind: ValueKind; element: { type: PhysicalType; converted?: Converted; logical?: Logical } } {
+function primitive(type: DataType, name: string): { kind: ValueKind; element: { type: PhysicalType; converted?: Converted; logical?: Logical } } {
   if (DataType.isInt(type)) {
     const signed = type.isSigned;
     const bits = type.bitWidth;
