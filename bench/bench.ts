@@ -23,7 +23,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset } from './dataset.js';
-import { measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate } from './worker-rate.js';
+import { compareKept, measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate, type WriterName } from './worker-rate.js';
 import { DEFAULT_SELECTION, parseSelection } from '../src/desi/selection.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 import { measureLinks, type LinkRuns } from './s3-link.js';
@@ -80,15 +80,28 @@ async function main(): Promise<void> {
   if (!skipSelections) selections = await selectionsSection(cache, tree, report);
   if (only.length === 1 && selections) return;
 
-  const workers: { label: string; rate: WorkerRate }[] = [];
+  const workers: { label: string; rate: WorkerRate; check?: string }[] = [];
   if (!skipWorker) {
+    const keep = join(cache, 'worker-kept');
     for (const [label, selection] of [
       ['default cut (QSO, ZWARN == 0)', DEFAULT_SELECTION],
       ['--spectype any --keep-zwarn', parseSelection({ spectype: 'any', keepZwarn: true })],
     ] as const) {
-      process.stderr.write(`bench: worker conversion rate, ${label} (one thread, bytes in memory)...\n`);
-      workers.push({ label, rate: await measureWorkerRate(report, selection) });
+      await rm(keep, { recursive: true, force: true });
+      const rates: Partial<Record<WriterName, WorkerRate>> = {};
+      for (const writer of ['own', 'wasm'] as const) {
+        process.stderr.write(`bench: worker conversion rate, ${label}, ${writer} Parquet writer (one thread, bytes in memory)...\n`);
+        rates[writer] = await measureWorkerRate(report, selection, writer, join(keep, writer));
+      }
+      const own = rates.own!;
+      const wasm = rates.wasm!;
+      const cmp = await compareKept(join(keep, 'own'), join(keep, 'wasm'), own.tiles);
+      const check =
+        `${cmp.files} files, rows own EXCEPT ALL wasm: ${cmp.aNotB}, wasm EXCEPT ALL own: ${cmp.bNotA}; ` +
+        `size own/wasm ${((100 * own.parquetBytes) / wasm.parquetBytes).toFixed(2)} %`;
+      workers.push({ label: `${label}, own writer`, rate: own, check }, { label: `${label}, parquet-wasm`, rate: wasm, check });
     }
+    await rm(keep, { recursive: true, force: true });
   }
   const memcpy = measureMemcpy(256 * 2 ** 20);
 
@@ -123,8 +136,9 @@ async function main(): Promise<void> {
     date,
     machine,
     dataset: { scale, tiles: report.tiles.length, fitsBytes: report.totalBytes, goodQso: report.tiles.reduce((s, t) => s + t.goodQso, 0) },
-    workers: workers.map(({ label, rate: w }) => ({
+    workers: workers.map(({ label, rate: w, check }) => ({
       label,
+      check,
       ...w,
       fitsCoveredMBps: w.fitsBytes / MB / w.computeSec,
       decodedMBps: w.decodedBytes / MB / w.computeSec,
@@ -263,6 +277,7 @@ function workerMarkdown(
     parquetBytes: number;
     encodeSec: number;
     stages: EncodeStages;
+    check?: string;
     fitsCoveredMBps: number;
     decodedMBps: number;
     parquetEncodeMBps: number;
@@ -284,7 +299,8 @@ function workerMarkdown(
     `| encode time: encoding plan, distinct values of integer leaves (JS) ${cells((w) => share(w, 'plan'))}`,
     `| encode time: Arrow IPC stream written (JS) ${cells((w) => share(w, 'ipc'))}`,
     `| encode time: IPC copied into WASM and parsed ${cells((w) => share(w, 'wasmIn'))}`,
-    `| encode time: parquet-wasm's writer (levels, encodings, ZSTD) and footer check ${cells((w) => share(w, 'write'))}`,
+    `| encode time: the Parquet writer (own: levels, BYTE_STREAM_SPLIT, ZSTD; wasm: parquet-wasm's) and footer check ${cells((w) => share(w, 'write'))}`,
+    `| own vs parquet-wasm files (DuckDB values, size) ${cells((w) => w.check ?? '')}`,
     `| FITS covered per second of compute (file sizes / select+match+encode time) ${cells((w) => `${w.fitsCoveredMBps.toFixed(0)} MB/s`)}`,
     `| FITS bytes decoded per second (REDSHIFTS, FIBERMAP, selected rows) ${cells((w) => `${w.decodedMBps.toFixed(1)} MB/s`)}`,
     `| memcpy of the same machine (Uint8Array#set, 256 MiB) ${cells(() => memcpyCell)}`,

@@ -87,8 +87,10 @@ function props(table: Table, meta: Record<string, string>, o: Opts) {
 // OLD_ENCODE=path/to/another/checkout/dist/src/parquet/encode.js adds variant 'old': that checkout's encodeParquetStream.
 const old = process.env.OLD_ENCODE ? ((await import(process.env.OLD_ENCODE)) as { encodeParquetStream: typeof encodeParquetStream }) : undefined;
 
-const VARIANTS: Record<string, Opts | 'encodeParquetStream' | 'old' | 'ipc-only'> = {
-  today: 'encodeParquetStream',
+const VARIANTS: Record<string, Opts | 'encodeParquetStream' | 'own' | 'wasm' | 'old' | 'ipc-only'> = {
+  today: 'encodeParquetStream', // the default writer (DESI_QAD_PARQUET_WRITER as set, else the own writer)
+  own: 'own', // encodeParquetStream with DESI_QAD_PARQUET_WRITER=own (src/parquet/writer)
+  wasm: 'wasm', // encodeParquetStream with DESI_QAD_PARQUET_WRITER=wasm (parquet-wasm)
   old: 'old',
   'today-direct': { dict: 'today' },
   'ipc-only': 'ipc-only',
@@ -143,7 +145,11 @@ async function main(): Promise<void> {
       for (const { table, meta } of ts) {
         let out: Uint8Array;
         if (v === 'encodeParquetStream') out = await encodeParquetStream(table, meta);
-        else if (v === 'old') {
+        else if (v === 'own' || v === 'wasm') {
+          process.env.DESI_QAD_PARQUET_WRITER = v;
+          out = await encodeParquetStream(table, meta);
+          delete process.env.DESI_QAD_PARQUET_WRITER;
+        } else if (v === 'old') {
           if (old === undefined) throw new Error('variant old needs OLD_ENCODE');
           out = await old.encodeParquetStream(table, meta);
         } else if (v === 'ipc-only') {

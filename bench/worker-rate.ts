@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { tableToIPC } from 'apache-arrow';
 import { Table as WasmTable } from 'parquet-wasm';
 import { Piscina } from 'piscina';
@@ -31,14 +33,34 @@ export interface EncodeStages {
   plan: number; // planEncodings: the leaf strategy, with the distinct-value count over every integer leaf, in JS
   ipc: number; // tableToIPC: the Arrow table serialised to IPC stream bytes, in JS
   wasmIn: number; // WasmTable.fromIPCStream: the IPC bytes copied into the WASM heap and parsed there
-  write: number; // the rest of encodeParquetStream: parquet-wasm's writer (levels, encodings, ZSTD) and the footer check
+  write: number; // the rest of encodeParquetStream: the Parquet writer (levels, encodings, ZSTD) and the footer check
 }
+
+/** Which Parquet writer encodeParquetStream uses (DESI_QAD_PARQUET_WRITER). */
+export type WriterName = 'own' | 'wasm';
 
 /**
  * The worker's conversion rate on one thread: runs the worker's three tasks in this thread (no pool, no
  * I/O in the timings) over every tile of the dataset with its bytes already in memory, and times them.
  */
-export async function measureWorkerRate(report: SynthReport, selection: Selection = DEFAULT_SELECTION): Promise<WorkerRate> {
+export async function measureWorkerRate(
+  report: SynthReport,
+  selection: Selection = DEFAULT_SELECTION,
+  writer: WriterName = 'own',
+  keepDir?: string,
+): Promise<WorkerRate> {
+  const old = process.env.DESI_QAD_PARQUET_WRITER;
+  process.env.DESI_QAD_PARQUET_WRITER = writer;
+  try {
+    return await measure(report, selection, writer, keepDir);
+  } finally {
+    if (old === undefined) delete process.env.DESI_QAD_PARQUET_WRITER;
+    else process.env.DESI_QAD_PARQUET_WRITER = old;
+  }
+}
+
+async function measure(report: SynthReport, selection: Selection, writer: WriterName, keepDir: string | undefined): Promise<WorkerRate> {
+  if (keepDir !== undefined) await mkdir(keepDir, { recursive: true });
   const stages: EncodeStages = { table: 0, plan: 0, ipc: 0, wasmIn: 0, write: 0 };
   const r: WorkerRate = { tiles: 0, fitsBytes: 0, decodedBytes: 0, parquetRawBytes: 0, parquetBytes: 0, computeSec: 0, encodeSec: 0, encodeCpuSec: 0, stages };
   for (const t of report.tiles) {
@@ -83,10 +105,11 @@ export async function measureWorkerRate(report: SynthReport, selection: Selectio
     r.computeSec += dt;
     r.encodeSec += dt;
     r.encodeCpuSec += (cpu.user + cpu.system) / 1e6;
-    addStages(stages, copy, dt);
+    addStages(stages, copy, dt, writer);
     const enc = (wrapped as Record<symbol, unknown>)[Piscina.valueSymbol] as EncodeResult;
     r.parquetRawBytes += enc.rawBytes;
     r.parquetBytes += enc.parquet.byteLength;
+    if (keepDir !== undefined) await writeFile(join(keepDir, `${String(r.tiles).padStart(5, '0')}.parquet`), enc.parquet);
   }
   return r;
 }
@@ -104,13 +127,19 @@ function copyTask(task: EncodeTask): EncodeTask {
  * Adds the encode task's stages on `task` (a copy of the timed one) to `stages`: the JS steps are run and
  * timed one by one, and the writer gets what is left of `encodeSec`, the timed task's whole time.
  */
-function addStages(stages: EncodeStages, task: EncodeTask, encodeSec: number): void {
+function addStages(stages: EncodeStages, task: EncodeTask, encodeSec: number, writer: WriterName): void {
   const sec = (t0: number) => (performance.now() - t0) / 1000;
   let t0 = performance.now();
   const input = toTableInput(task);
   const { table } = buildTileTable(input);
   footerMetadata(input, decodeGrids(input.coaddFile, input.wavelengths));
   const table_ = sec(t0);
+  if (writer === 'own') {
+    // The own writer has no plan, IPC or WASM step: everything after the table is the writer.
+    stages.table += table_;
+    stages.write += Math.max(0, encodeSec - table_);
+    return;
+  }
   t0 = performance.now();
   planEncodings(table);
   const plan = sec(t0);
@@ -139,4 +168,43 @@ export function measureMemcpy(bytes: number, rounds = 5): number {
     best = Math.min(best, performance.now() - t0);
   }
   return bytes / 1e9 / (best / 1000);
+}
+
+/**
+ * Compares the values of the files two runs kept (same tile order), with DuckDB: rows of A EXCEPT ALL rows
+ * of B, and B EXCEPT ALL A, summed over the tiles. 0 and 0 means the same values (NaN equals NaN here;
+ * test/unit/parquet-writer.test.ts compares the bits).
+ */
+export async function compareKept(dirA: string, dirB: string, tiles: number): Promise<{ files: number; aNotB: number; bNotA: number }> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const out = { files: 0, aNotB: 0, bNotA: 0 };
+  try {
+    const c = await instance.connect();
+    try {
+      for (let i = 1; i <= tiles; i++) {
+        const name = `${String(i).padStart(5, '0')}.parquet`;
+        const a = `read_parquet('${join(dirA, name).replaceAll("'", "''")}')`;
+        const b = `read_parquet('${join(dirB, name).replaceAll("'", "''")}')`;
+        let rows;
+        try {
+          rows = (
+            await c.runAndReadAll(
+              `SELECT (SELECT count(*) FROM (SELECT * FROM ${a} EXCEPT ALL SELECT * FROM ${b})) AS x, (SELECT count(*) FROM (SELECT * FROM ${b} EXCEPT ALL SELECT * FROM ${a})) AS y`,
+            )
+          ).getRowObjectsJS();
+        } catch (e) {
+          if (/No files found|does not exist/i.test(String(e))) continue; // a tile with no selected rows wrote nothing
+          throw e;
+        }
+        out.files += 1;
+        out.aNotB += Number(rows[0].x);
+        out.bNotA += Number(rows[0].y);
+      }
+    } finally {
+      c.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+  return out;
 }

@@ -1,5 +1,11 @@
 /**
- * Parquet bytes from an Arrow table, through parquet-wasm 0.8.0 (arrow-rs 59 compiled to WebAssembly).
+ * Parquet bytes from an Arrow table. Default: desi-qad's own writer (src/parquet/writer/, see write.ts
+ * for why: parquet-wasm caps the worker's rate), with the same schema, encodings, codec, statistics and
+ * key-value metadata (ARROW:schema included) as the parquet-wasm path below, and the same values.
+ * DESI_QAD_PARQUET_WRITER=wasm selects parquet-wasm; so does a table or setting the own writer does not
+ * take (snappy, sliced Arrow data, nullable list elements), and a missing zstd-napi (one warning).
+ *
+ * The parquet-wasm path, through parquet-wasm 0.8.0 (arrow-rs 59 compiled to WebAssembly):
  *
  * Path: arrow JS table -> Arrow IPC *stream* bytes -> parquet-wasm Table (WASM heap) -> Parquet.
  * (The IPC *file* format fails in parquet-wasm with "failed to fill whole buffer".)
@@ -31,6 +37,9 @@ import {
   writeParquet,
 } from 'parquet-wasm';
 import { type ParquetFooter, readParquetFooter } from './footer.js';
+import { Codec } from './writer/metadata.js';
+import { unsupportedReason, writeParquetFile } from './writer/write.js';
+import { loadZstd } from './writer/zstd.js';
 
 export interface EncodeOptions {
   /** Page compression codec; default 'zstd'. */
@@ -210,6 +219,81 @@ export function tableByteLength(table: Table): number {
   return n;
 }
 
+/** The writer encodeParquet and encodeParquetStream use: 'own' unless DESI_QAD_PARQUET_WRITER=wasm. */
+export function parquetWriterName(): 'own' | 'wasm' {
+  const v = process.env.DESI_QAD_PARQUET_WRITER;
+  if (v === undefined || v === '' || v === 'own') return 'own';
+  if (v === 'wasm') return 'wasm';
+  throw new RangeError(`DESI_QAD_PARQUET_WRITER must be "own" or "wasm", got ${JSON.stringify(v)}`);
+}
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message, { code: 'DESI_QAD_PARQUET_WRITER' });
+}
+
+/** ARROW:schema values by schema, taken from a zero-row parquet-wasm file so they are arrow-rs's exact bytes. */
+const arrowSchemaCache = new Map<string, string>();
+
+function schemaKey(table: Table): string {
+  const field = (f: { name: string; nullable: boolean; type: DataType; metadata: Map<string, string> }): unknown => [
+    f.name,
+    f.nullable,
+    String(f.type),
+    [...f.metadata],
+    (f.type.children ?? []).map((c) => field(c as never)),
+  ];
+  return JSON.stringify(table.schema.fields.map((f) => field(f as never)));
+}
+
+function arrowSchemaValue(table: Table): string {
+  const key = schemaKey(table);
+  let v = arrowSchemaCache.get(key);
+  if (v === undefined) {
+    const empty = writeOnce(tableToIPC(table.slice(0, 0), 'stream'), planEncodings(table.slice(0, 0)), settingsOf({}, {}), 1);
+    const got = readParquetFooter(empty).keyValue.get('ARROW:schema');
+    if (typeof got !== 'string') throw new Error('parquet-wasm wrote no ARROW:schema entry for an empty table');
+    v = got;
+    if (arrowSchemaCache.size > 64) arrowSchemaCache.clear();
+    arrowSchemaCache.set(key, v);
+  }
+  return v;
+}
+
+/** Returns the file from the own writer, or undefined when parquet-wasm must write it (reason warned once). */
+function encodeOwn(table: Table, settings: Settings, rowGroupRows: number): Uint8Array | undefined {
+  if (parquetWriterName() === 'wasm') return undefined;
+  if (settings.codecName !== 'ZSTD' && settings.codecName !== 'UNCOMPRESSED') return undefined;
+  let zstd;
+  if (settings.codecName === 'ZSTD') {
+    const z = loadZstd();
+    if ('error' in z) {
+      warnOnce(`${z.error}: Parquet files are written by parquet-wasm instead (slower, same values)`);
+      return undefined;
+    }
+    zstd = z;
+  }
+  const reason = unsupportedReason(table);
+  if (reason !== undefined) {
+    warnOnce(`${reason}: this table is written by parquet-wasm instead`);
+    return undefined;
+  }
+  const keyValue: [string, string][] = [...settings.kv, ['ARROW:schema', arrowSchemaValue(table)]];
+  const out = writeParquetFile(table, {
+    compression: { codec: zstd ? Codec.ZSTD : Codec.UNCOMPRESSED, level: 1, zstd },
+    rowGroupRows,
+    keyValue,
+    createdBy: OWN_CREATED_BY,
+  });
+  checkFooter(readParquetFooter(out), table.numRows, settings);
+  return out;
+}
+
+/** created_by of the own writer's files. */
+export const OWN_CREATED_BY = 'desi-qad parquet writer 1 (src/parquet/writer)';
+
 interface Settings {
   compression: Compression;
   codecName: string;
@@ -236,6 +320,8 @@ export function encodeParquet(table: Table, metadata: Record<string, string>, op
     );
   }
   const settings = settingsOf(metadata, opts);
+  const own = encodeOwn(table, settings, settings.rowGroupRows);
+  if (own !== undefined) return own;
   let plan = planEncodings(table);
   const ipc = tableToIPC(table, 'stream');
   let out = writeOnce(ipc, plan, settings, settings.rowGroupRows);
@@ -284,6 +370,8 @@ export async function encodeParquetStream(table: Table, metadata: Record<string,
   // streaming writer (checked on the bench's 40 tiles) without its per-batch stream round trips.
   if (rows <= settings.rowGroupRows && rawBytes <= STREAM_CHUNK_BYTES) return encodeParquet(table, metadata, opts);
   const chunkRows = Math.max(1, Math.min(settings.rowGroupRows, Math.floor(STREAM_CHUNK_BYTES / (rawBytes / rows))));
+  const own = encodeOwn(table, settings, chunkRows);
+  if (own !== undefined) return own;
   let plan = planEncodings(table);
   let out = await streamOnce(table, plan, settings, chunkRows);
   if (checkFooter(readParquetFooter(out), rows, settings) === 'integer-split' && plan.strategy !== 'plain') {
