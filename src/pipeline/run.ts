@@ -29,6 +29,7 @@ import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from '
 import { duration, mb, pct } from './format.js';
 import { PLAN_REL, planColumns, shardTiles, type Plan } from './plan-file.js';
 import { emit, type BatchFigures, type RunCounts, type RunIdentity, type RunObserver } from './events.js';
+import { newStreamCounters, streamChunkFromEnv } from '../storage/sequential-source.js';
 
 export interface RunOptions {
   store: TileStore;
@@ -259,6 +260,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     id = { run, shard, dataset: o.datasetName ?? o.out.root, selection: sel, source: o.store.root, logPath: log.path, warn };
     emit(o.observers, { kind: 'started', id, counts: counts(), batches: batches.length });
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
+    let fallbackWarnings = 0;
     const ctx: TileJobContext = {
       store: o.store,
       out: o.out,
@@ -273,6 +275,14 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       budget,
       limits,
       keepFits: o.keepFits,
+      // The first few backward reads of the streamed --fetch full are logged; all are counted.
+      stream: {
+        counters: newStreamCounters(),
+        warn: (m) => {
+          if (fallbackWarnings++ < 5) log.warn(m);
+        },
+        chunkBytes: streamChunkFromEnv(),
+      },
       signal,
       wavelengths: new WavelengthTable(o.out),
       earlierFile: (tile) => {
@@ -471,6 +481,11 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
 
     if (doneMeanwhile > 0) log.info(`${doneMeanwhile} tiles were converted by other runs after this run started; skipped.`);
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
+    const sc = ctx.stream?.counters;
+    if (sc && sc.streamedBytes > 0)
+      log.info(
+        `Streamed --fetch full: ${mb(sc.streamedBytes)} MB read front to back, ${mb(sc.keptBytes)} MB of it kept; ${sc.peeks} header peeks, ${sc.fallbacks} backward reads (${mb(sc.fallbackBytes)} MB)`,
+      );
     progress.stop();
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);
