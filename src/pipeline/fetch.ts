@@ -8,6 +8,9 @@ import type { OpenedObject, TileStore } from '../storage/tile-store.js';
 import { Limiter, mapLimit } from '../util/concurrency.js';
 import type { ByteBudget } from './budget.js';
 import type { AutoGap } from './auto-gap.js';
+import { StreamedFull } from './fetch-full.js';
+import { isS3Url } from '../storage/s3-url.js';
+import type { StreamCounters } from '../storage/sequential-source.js';
 
 export type FetchMode = 'ranges' | 'full';
 
@@ -46,6 +49,8 @@ export interface FetchContext {
    * waits for a read slot, so a stopping run's reads reject at once with an AbortedError.
    */
   signal?: AbortSignal;
+  /** The streamed --fetch full's counters and where it reports a backward read (fetch-full.ts); optional. */
+  stream?: { counters: StreamCounters; warn?: (message: string) => void; chunkBytes?: number };
 }
 
 /** Awaits a read step, adding the wait to the tile's read time. */
@@ -82,7 +87,17 @@ export interface ReadAccount {
 
 /** The strategy of a mode. */
 export function tileFetch(mode: FetchMode, ctx: FetchContext, tile: TileRef, io: IoTimer): TileFetch {
-  return mode === 'full' ? new WholeFiles(ctx, tile, io) : new Ranges(ctx, tile, io);
+  if (mode === 'full') return streamable(ctx) ? new StreamedFull(ctx, tile, io) : new WholeFiles(ctx, tile, io);
+  return new Ranges(ctx, tile, io);
+}
+
+/**
+ * --fetch full streams local files (fetch-full.ts); S3 objects and --keep-fits (which writes whole files)
+ * still read whole files into memory.
+ */
+function streamable(ctx: FetchContext): boolean {
+  const root = (ctx.store as { root?: unknown } | undefined)?.root;
+  return ctx.keepFits === undefined && typeof root === 'string' && !isS3Url(root);
 }
 
 /** What both strategies share: opening objects through the read limit, and closing them. */

@@ -30,6 +30,7 @@ import { BatchStats, FailureWindow, outcomeTable, tileLine, totalsLines } from '
 import { duration, mb, pct } from './format.js';
 import { PLAN_REL, planColumns, planWith, shardTiles, withGroupsOf, type Plan } from './plan-file.js';
 import { emit, type BatchFigures, type RunCounts, type RunIdentity, type RunObserver } from './events.js';
+import { newStreamCounters, streamChunkFromEnv } from '../storage/sequential-source.js';
 
 export interface RunOptions {
   store: TileStore;
@@ -266,6 +267,7 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     emit(o.observers, { kind: 'started', id, counts: counts(), batches: batches.length });
     const limits = readLimits(o.readsPerTile, o.readsInFlight);
     const autoGap = o.gapBytes === 'auto' && o.fetch === 'ranges' ? runAutoGap(o, limits, log) : undefined;
+    let fallbackWarnings = 0;
     const ctx: TileJobContext = {
       store: o.store,
       out: o.out,
@@ -281,6 +283,14 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
       budget,
       limits,
       keepFits: o.keepFits,
+      // The first few backward reads of the streamed --fetch full are logged; all are counted.
+      stream: {
+        counters: newStreamCounters(),
+        warn: (m) => {
+          if (fallbackWarnings++ < 5) log.warn(m);
+        },
+        chunkBytes: streamChunkFromEnv(),
+      },
       signal,
       wavelengths: new WavelengthTable(o.out),
       earlierFile: (tile) => {
@@ -481,6 +491,11 @@ export async function runConvert(o: RunOptions): Promise<RunResult> {
     log.info(`Memory: at most ${mb(budget.peakInUse)} MB of tile data in flight (--memory ${mb(o.memoryBytes)} MB)`);
     log.info(inFlightLine(limits));
     if (autoGap) log.info(`Gap: --gap-bytes auto ended at ${autoGap.last} bytes`);
+    const sc = ctx.stream?.counters;
+    if (sc && sc.streamedBytes > 0)
+      log.info(
+        `Streamed --fetch full: ${mb(sc.streamedBytes)} MB read front to back, ${mb(sc.keptBytes)} MB of it kept; ${sc.peeks} header peeks, ${sc.fallbacks} backward reads (${mb(sc.fallbackBytes)} MB)`,
+      );
     progress.stop();
     runStats.finish();
     for (const line of outcomeTable(outcomes)) log.info(line);

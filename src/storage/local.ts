@@ -54,6 +54,17 @@ export class LocalFileSource implements ByteSource {
     return out;
   }
 
+  /**
+   * Reads up to `length` bytes at `position` into `buf` (from `offset`), for the streamed --fetch full: a
+   * reused buffer, no fresh allocation per read. Counts the bytes (the stream counts its one request).
+   */
+  async readInto(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    throwIfAborted(this.signal, `${this.name} bytes ${position}-${position + length - 1}`);
+    const { bytesRead } = await this.fh.read(buf, offset, length, position);
+    this.stats.bytesFetched += bytesRead;
+    return bytesRead;
+  }
+
   async close(): Promise<void> {
     await this.fh.close();
   }
