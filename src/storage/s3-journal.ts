@@ -241,11 +241,7 @@ export class S3JournalStore implements JournalStore {
       if (rec) snap.records.set(name, rec);
     });
     for (const [n, rec] of this.written) if (snap.records.has(n)) snap.records.set(n, rec);
-    let last = '';
-    for (const n of snap.records.keys()) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
-    for (const n of snap.segments) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
-    const segment = segmentName(nextStamp(last), this.nonce, this.seq++);
-    const body = [...snap.records].map(([n, rec]) => JSON.stringify({ name: n, record: rec })).join('\n') + '\n';
+    const { name: segment, body } = segmentOf(snap.records, snap.segments, this.nonce, this.seq++);
     const key = folder + segment;
     await this.call('PutObject', key, async () => {
       this.stats.putRequests += 1;
@@ -508,6 +504,18 @@ export function segmentName(stamp: string, nonce: string, seq: number): string {
 
 export function isSegmentName(name: string): boolean {
   return /^\d{8}T\d{9}Z_S_[0-9a-f]+_\d+\.jsonl$/.test(name);
+}
+
+/**
+ * The segment object holding `records` (by name, in name order) that replaces them and the segments
+ * `folded`: its name and its body.
+ */
+export function segmentOf(records: ReadonlyMap<string, JournalRecord>, folded: readonly string[], nonce: string, seq: number): { name: string; body: string } {
+  let last = '';
+  for (const n of records.keys()) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
+  for (const n of folded) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
+  const body = [...records].map(([n, rec]) => JSON.stringify({ name: n, record: rec }) + '\n').join('');
+  return { name: segmentName(nextStamp(last), nonce, seq), body };
 }
 
 /** The stamp one millisecond after `stamp` (a stamp of timeStamp's form). */
