@@ -4,7 +4,7 @@
  * record's name carries what resuming and `desi-qad status` need (time, run, a per-writer nonce and sequence
  * number, then the tile, its status, its source fingerprint, the Parquet size, rows, FITS and fetched bytes
  * and the error class), so load() rebuilds the journal from LIST pages: about 13
- * requests for 12,000 tiles. Run records are few and are read from their bodies with a GET (their name holds
+ * requests for 12,000 loose tiles (or one LIST and a GET once compacted, below). Run records are few and are read from their bodies with a GET (their name holds
  * a hash of the body only). The body is always the full JSON record, for humans and tools.
  *
  *   {prefix}/20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096_12_7340032_81920_-.json
@@ -17,6 +17,15 @@
  *
  * Names sort in time order (then run, writer, sequence), which makes "latest wins" a total order even when
  * several machines write to the same output.
+ *
+ * Compaction: a writer's close() folds a journal of 1,000 objects or more into one segment object,
+ * `{stamp}_S_{nonce}_{seq}.jsonl` (a line `{"name", "record"}` per record, the whole record), so that the next
+ * load is one LIST and one GET per segment instead of a LIST page per 1,000 records. The segment's stamp is
+ * one millisecond after every name it holds, so it sorts after all of them; it is written before any of them
+ * is deleted. A record is thus always listed, loose or in a segment after it: a reader paging through the
+ * listing while a compaction runs finds it one way or the other, and a reader that finds a listed object
+ * gone lists again from its name. Any number of compactions may run at once (records are unioned by name).
+ * Readers older than segments count a segment as one damaged object and redo the tiles it holds.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
