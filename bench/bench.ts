@@ -19,7 +19,7 @@
  * to bench/results/selections.{json,md}; `--only selections` runs it alone (latest.* are then left as they are).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset } from './dataset.js';
@@ -206,8 +206,11 @@ async function main(): Promise<void> {
 /** `--only costs`: the costs-at-scale section alone, written to bench/results/costs.{json,md}. */
 async function costsOnly(cache: string): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
+  const started = new Date().toISOString().slice(11, 16);
+  const load0 = loadavg()[0];
   const costs = await measureCosts(cache, costTiles, keepCosts);
-  const md = [`Measured ${date} on ${machineText()}.`, '', ...costsMarkdown(costs)].join('\n');
+  const load = `load average (1 min) ${load0.toFixed(1)} at ${started} UTC, ${loadavg()[0].toFixed(1)} at ${new Date().toISOString().slice(11, 16)} UTC`;
+  const md = [`Measured ${date} on ${machineText()}; ${load}.`, '', ...costsMarkdown(costs)].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'costs.json'), JSON.stringify({ date, machine: machineText(), costs }, null, 2) + '\n');

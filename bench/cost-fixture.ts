@@ -2,7 +2,8 @@
  * The fixtures of the bench's costs-at-scale section, for N tiles: a local healpix tree of tiny files, a
  * finished-looking --out beside it (a tiny real Parquet file per done tile, its footer naming the tile, and
  * a journal of N records in one run's JSONL file), and the same tree and output as objects of s3rver's
- * file store (the output's journal as one object per record, named as S3JournalStore names them).
+ * file store (the output's journal compacted, as a run's close() leaves it: one segment object holding the
+ * N records under the names S3JournalStore gives them).
  *
  * The records are written directly, not by converting N tiles: what resume and status cost depends on the
  * number of records, files and listings, not on how the files were made. s3rver's objects are written into
@@ -20,7 +21,7 @@ import { FOOTER_KEY, type FooterInfo } from '../src/desi/schema.js';
 import type { TileRef } from '../src/desi/tile.js';
 import { buildTable, encodeParquet } from '../src/parquet/index.js';
 import type { JournalRecord, RunRecord, TileRecord } from '../src/storage/journal-store.js';
-import { recordBody, recordName, timeStamp } from '../src/storage/s3-journal.js';
+import { recordName, segmentOf, timeStamp } from '../src/storage/s3-journal.js';
 import { mapLimit } from '../src/util/concurrency.js';
 
 /** The survey/program pairs the tiles are spread over (a 9-pair filter: sv3/backup is asked for and empty). */
@@ -90,7 +91,8 @@ export async function costFixture(root: string, s3dir: string, n: number): Promi
     buildSec: 0,
   };
   const marker = join(base, 'fixture.json');
-  const s3marker = join(s3dir, `.n${n}-done`);
+  // v2: the S3 journal is one segment (compacted), not one object per record.
+  const s3marker = join(s3dir, `.n${n}-done-v2`);
   if (existsSync(marker) && existsSync(s3marker)) return { ...fx, ...(JSON.parse(await readFile(marker, 'utf8')) as Partial<CostFixture>), buildSec: 0 };
   process.stderr.write(`bench: costs: writing the fixture of ${n} tiles (local and s3rver's folder, once)...\n`);
   const t0 = performance.now();
@@ -184,9 +186,10 @@ export async function costFixture(root: string, s3dir: string, n: number): Promi
   await mkdir(journalDir, { recursive: true });
   await writeFile(join(journalDir, `${RUN}.jsonl`), local.map((r) => JSON.stringify(r) + '\n').join(''));
   fx.files += 1;
-  await mapLimit(remote, 16, async (rec, seq) => {
-    await s3obj(`${fx.s3Out}/_desi-qad/journal/${recordName(rec, timeStamp(rec.time), '0badc0de', seq)}`, recordBody(rec));
-  });
+  // The S3 journal as a run's close() leaves it: compacted into one segment object.
+  const named = new Map(remote.map((rec, seq) => [recordName(rec, timeStamp(rec.time), '0badc0de', seq), rec] as const));
+  const segment = segmentOf(named, [], '0badc0de', remote.length);
+  await s3obj(`${fx.s3Out}/_desi-qad/journal/${segment.name}`, segment.body);
   fx.buildSec = (performance.now() - t0) / 1000;
   const { buildSec, ...kept } = fx;
   await writeFile(marker, JSON.stringify({ ...kept, built: new Date().toISOString(), buildSecOnce: buildSec }));
@@ -204,6 +207,8 @@ export interface ProbeResult {
   resumeSec: number;
   listRequests: number;
   s3rverCpuSec: { discover: number; journal: number; resume: number };
+  /** The probe's own CPU seconds (user + system) in each step: the machine is shared, wall times are not. */
+  cpuSec: { discover: number; journal: number; resume: number };
   peakRssMB: number;
 }
 

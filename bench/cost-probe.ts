@@ -5,7 +5,8 @@
  *
  * does what a resumed run does before its first tile: discovery of the tree, opening the journal, and the
  * resume check (which tiles are left), each timed, and prints one JSON line: the seconds of each step, the
- * tiles found and left, the requests made, s3rver's CPU seconds during each step (S3), and this process's
+ * tiles found and left, the requests made, this process's CPU seconds (user + system) and s3rver's during
+ * each step (S3), and this process's
  * peak RSS (VmHWM).
  */
 import { readFileSync } from 'node:fs';
@@ -35,11 +36,13 @@ async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2]) as ProbeArgs;
   const filter = { surveys: COST_SURVEYS, programs: COST_PROGRAMS };
   const client = a.backend === 's3' ? makeS3Client({ endpoint: a.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 300_000 }) : undefined;
-  const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; sec: number; cpu: number }> => {
+  const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; sec: number; cpu: number; own: number }> => {
     const c0 = cpuSeconds(a.s3pid);
+    const u0 = process.cpuUsage();
     const t0 = performance.now();
     const value = await fn();
-    return { value, sec: (performance.now() - t0) / 1000, cpu: cpuSeconds(a.s3pid) - c0 };
+    const u = process.cpuUsage(u0);
+    return { value, sec: (performance.now() - t0) / 1000, cpu: cpuSeconds(a.s3pid) - c0, own: (u.user + u.system) / 1e6 };
   };
   const source = client ? new S3TileStore(client, a.tree) : new LocalTileStore(a.tree);
   const d = await timed(() => source.discover(filter));
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     listRequests:
       (source instanceof S3TileStore ? source.stats.listRequests : 0) + (journalStore instanceof S3JournalStore ? journalStore.stats.listRequests : 0),
     s3rverCpuSec: { discover: d.cpu, journal: j.cpu, resume: r.cpu },
+    cpuSec: { discover: d.own, journal: j.own, resume: r.own },
     peakRssMB: Number(hwm?.[1] ?? 0) / 1024,
   };
   if (r.value.damaged.length > 0) process.stderr.write(`cost-probe: ${r.value.damaged.length} damaged, e.g. ${r.value.damaged[0].why}\n`);

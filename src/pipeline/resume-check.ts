@@ -10,9 +10,10 @@ import { mapLimit } from '../util/concurrency.js';
  * Resume trusts nothing it did not just check. A tile the journal calls done is skipped only when
  *  - its source files are the ones it was converted from (the record's fingerprint of sizes and ETags or
  *    mtimes equals the one discovery just computed), and
- *  - for a tile with a file: the file is there with the journaled size (one walk of a local folder, one LIST
- *    on S3) and, where the store can read a file's tail cheaply (a local folder), its Parquet footer parses
- *    and names this tile, this selection and the journaled row count.
+ *  - for a tile with a file: the file is there with the journaled size (on S3: one LIST of the output; in a
+ *    local folder: fstat of the file opened to read its footer) and, where the store can read a file's tail
+ *    cheaply (a local folder), its Parquet footer parses and names this tile, this selection and the
+ *    journaled row count.
  * Everything else is redone, and the run log says how many and why.
  */
 export interface ResumeCheck {
@@ -24,8 +25,15 @@ export interface ResumeCheck {
   changed: string[];
 }
 
-/** Footers are read this many at a time (local files only). */
+/** Footers are read this many at a time (stores with an asynchronous readTail only). */
 const FOOTER_READS = 16;
+/**
+ * A local folder's files are checked this many between turns of the event loop. Synchronous reads: each
+ * asynchronous file operation is a round trip through libuv's thread pool, and a check of 40,000 files took
+ * 10 s of wall time and 6 s of CPU that way, against 2 s and 0.8 s read synchronously (a 2-core machine
+ * under load); a chunk blocks the loop for a few milliseconds.
+ */
+const SYNC_CHUNK = 256;
 
 /**
  * The first read of a file's end: its trailer and, for most files, its whole footer, so that checking a
@@ -55,6 +63,24 @@ export async function checkResume(opts: {
   for (const c of candidates) if (c.rec.status !== 'ok') result.done.add(c.rec.tile);
   if (withFiles.length === 0) return result;
 
+  // A local folder: each file's size and tail read synchronously, a chunk at a time (see SYNC_CHUNK).
+  const tailSync = opts.out.fileTailSync?.bind(opts.out);
+  if (tailSync) {
+    const guess = { bytes: FIRST_TAIL_BYTES };
+    for (let i = 0; i < withFiles.length; i++) {
+      if (i % SYNC_CHUNK === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (opts.signal?.aborted) throw opts.signal.reason;
+      }
+      const { tile, rec } = withFiles[i];
+      const why = fileProblemSync({ ...rec, path: rec.path ?? outputPath(tile) }, opts.selection, tailSync, guess);
+      if (why) result.damaged.push({ tile: rec.tile, why });
+      else result.done.add(rec.tile);
+    }
+    result.damaged.sort((a, b) => (a.tile < b.tile ? -1 : a.tile > b.tile ? 1 : 0));
+    return result;
+  }
+
   const sizes = await opts.out.listFiles();
   const readTail = opts.out.readTail?.bind(opts.out);
   const guess = { bytes: FIRST_TAIL_BYTES };
@@ -71,6 +97,39 @@ export async function checkResume(opts: {
   );
   result.damaged.sort((a, b) => (a.tile < b.tile ? -1 : a.tile > b.tile ? 1 : 0));
   return result;
+}
+
+type TailSync = NonNullable<OutputStore['fileTailSync']>;
+
+/** fileProblem for a local folder: the size from fstat of the opened file, the footer from its last bytes. */
+function fileProblemSync(record: TileRecord, selection: string, tailSync: TailSync, guess: { bytes: number }): string | undefined {
+  const path = record.path;
+  if (!path) return 'the journal names no file';
+  const rec = { ...record, path };
+  try {
+    const first = tailSync(rec.path, guess.bytes);
+    if (!first) return `${rec.path} is missing`;
+    const { size } = first;
+    if (rec.parquetBytes !== undefined && size !== rec.parquetBytes) return `${rec.path} has ${size} bytes, the journal says ${rec.parquetBytes}`;
+    const footer = footerFromTail(size, first.tail, guess, (n) => {
+      const again = tailSync(path, n);
+      // Another size now: the file was replaced between the two reads.
+      return again?.size === size ? again.tail : undefined;
+    });
+    return footerProblem(rec, footer, selection);
+  } catch (err) {
+    return `${rec.path}: ${(err as Error).message}`;
+  }
+}
+
+/** What of the footer does not hold for the record: tile, selection, row count; undefined when all do. */
+function footerProblem(rec: TileRecord & { path: string }, footer: ReturnType<typeof readParquetFooter>, selection: string): string | undefined {
+  const info = JSON.parse(footer.keyValue.get(FOOTER_KEY) ?? 'null') as Partial<FooterInfo> | null;
+  if (!info) return `${rec.path}: its footer has no ${FOOTER_KEY} metadata`;
+  if (info.tile !== rec.tile) return `${rec.path}: its footer names tile ${String(info.tile)}`;
+  if (info.selection !== selection) return `${rec.path}: its footer names the selection "${String(info.selection)}"`;
+  if (rec.rows !== undefined && footer.numRows !== rec.rows) return `${rec.path}: its footer has ${footer.numRows} rows, the journal says ${rec.rows}`;
+  return undefined;
 }
 
 type TailReader = (rel: string, n: number) => Promise<Uint8Array | undefined>;
@@ -90,12 +149,7 @@ async function fileProblem(
   if (!readTail) return undefined;
   try {
     const footer = await readFooterOf(rec.path, size, readTail, guess);
-    const info = JSON.parse(footer.keyValue.get(FOOTER_KEY) ?? 'null') as Partial<FooterInfo> | null;
-    if (!info) return `${rec.path}: its footer has no ${FOOTER_KEY} metadata`;
-    if (info.tile !== rec.tile) return `${rec.path}: its footer names tile ${String(info.tile)}`;
-    if (info.selection !== selection) return `${rec.path}: its footer names the selection "${String(info.selection)}"`;
-    if (rec.rows !== undefined && footer.numRows !== rec.rows) return `${rec.path}: its footer has ${footer.numRows} rows, the journal says ${rec.rows}`;
-    return undefined;
+    return footerProblem({ ...rec, path: rec.path }, footer, selection);
   } catch (err) {
     return `${rec.path}: ${(err as Error).message}`;
   }
@@ -112,15 +166,40 @@ async function readFooterOf(rel: string, size: number, readTail: TailReader, gue
   const first = await readTail(rel, want);
   // Fewer bytes than asked: the file shrank since it was listed, and its last bytes are not where they were.
   if (first?.byteLength !== want) throw new Error('cannot read its last bytes');
-  const len = new DataView(first.buffer, first.byteOffset + want - 8, 8).getUint32(0, true);
+  const len = footerLength(first, size);
+  if (len + 8 <= want) return footerOf(first.subarray(want - (len + 8)));
+  guess.bytes = Math.min(MAX_TAIL_GUESS, Math.max(guess.bytes, len + 8));
+  const tail = await readTail(rel, len + 8);
+  if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
+  return footerOf(tail);
+}
+
+/** The same from a first tail already read (`first`: the last min(size, guess) bytes); `again(n)` reads the last n. */
+function footerFromTail(
+  size: number,
+  first: Uint8Array,
+  guess: { bytes: number },
+  again: (n: number) => Uint8Array | undefined,
+): ReturnType<typeof readParquetFooter> {
+  if (size < 12) throw new Error(`only ${size} bytes, not a Parquet file`);
+  if (first.byteLength !== Math.min(size, guess.bytes) && first.byteLength !== size) throw new Error('cannot read its last bytes');
+  const len = footerLength(first, size);
+  if (len + 8 <= first.byteLength) return footerOf(first.subarray(first.byteLength - (len + 8)));
+  guess.bytes = Math.min(MAX_TAIL_GUESS, Math.max(guess.bytes, len + 8));
+  const tail = again(len + 8);
+  if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
+  return footerOf(tail);
+}
+
+/** The footer length of the trailer at the end of `tail` (checked to fit in a file of `size` bytes). */
+function footerLength(tail: Uint8Array, size: number): number {
+  const len = new DataView(tail.buffer, tail.byteOffset + tail.byteLength - 8, 8).getUint32(0, true);
   if (len > size - 12) throw new Error(`its footer length ${len} does not fit in ${size} bytes (not a complete Parquet file)`);
-  let tail: Uint8Array | undefined = first.subarray(want - (len + 8));
-  if (len + 8 > want) {
-    guess.bytes = Math.min(MAX_TAIL_GUESS, Math.max(guess.bytes, len + 8));
-    tail = await readTail(rel, len + 8);
-    if (tail?.byteLength !== len + 8) throw new Error('cannot read its footer');
-  }
-  // readParquetFooter wants a whole file (leading magic included); the footer is all it reads.
+  return len;
+}
+
+/** The footer from its bytes and trailer (readParquetFooter wants a whole file, leading magic included). */
+function footerOf(tail: Uint8Array): ReturnType<typeof readParquetFooter> {
   const file = new Uint8Array(4 + tail.byteLength);
   file.set([0x50, 0x41, 0x52, 0x31], 0);
   file.set(tail, 4);

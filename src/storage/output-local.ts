@@ -1,4 +1,5 @@
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.js';
@@ -206,6 +207,31 @@ export class LocalOutputStore implements OutputStore {
       return done === len ? buf : buf.subarray(0, done);
     } finally {
       await fh.close();
+    }
+  }
+
+  fileTailSync(relPath: string, n: number): { size: number; tail: Uint8Array } | undefined {
+    const path = this.resolveInside(relPath);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.max(0, Math.min(n, size));
+      const tail = new Uint8Array(len);
+      let done = 0;
+      while (done < len) {
+        const got = readSync(fd, tail, done, len - done, size - len + done);
+        if (got === 0) break;
+        done += got;
+      }
+      return { size, tail: done === len ? tail : tail.subarray(0, done) };
+    } finally {
+      closeSync(fd);
     }
   }
 

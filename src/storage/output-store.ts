@@ -39,6 +39,11 @@ export interface OutputStore {
   readFile(relPath: string): Promise<Uint8Array | undefined>;
   /** The last `n` bytes of a file (fewer if it is shorter), undefined when it is missing; local stores only. */
   readTail?(relPath: string, n: number): Promise<Uint8Array | undefined>;
+  /**
+   * A local folder's fast path for the resume check: the size of the file (fstat of the opened file) and its
+   * last min(n, size) bytes, read synchronously; undefined when the file does not exist.
+   */
+  fileTailSync?(relPath: string, n: number): { size: number; tail: Uint8Array } | undefined;
 }
 
 /** What a finished write stored: its size, and on S3 the ETag that HEAD confirmed. */

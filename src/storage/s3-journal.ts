@@ -4,7 +4,7 @@
  * record's name carries what resuming and `desi-qad status` need (time, run, a per-writer nonce and sequence
  * number, then the tile, its status, its source fingerprint, the Parquet size, rows, FITS and fetched bytes
  * and the error class), so load() rebuilds the journal from LIST pages: about 13
- * requests for 12,000 tiles. Run records are few and are read from their bodies with a GET (their name holds
+ * requests for 12,000 loose tiles (or one LIST and a GET once compacted, below). Run records are few and are read from their bodies with a GET (their name holds
  * a hash of the body only). The body is always the full JSON record, for humans and tools.
  *
  *   {prefix}/20260102T030405123Z_20260102T030000-4242-9f3a61c2_5d0e11aa_0000000041_t_ok_main.2Fdark.2F23040_3f9c2a7e1b0d4c55_4096_12_7340032_81920_-.json
@@ -17,12 +17,21 @@
  *
  * Names sort in time order (then run, writer, sequence), which makes "latest wins" a total order even when
  * several machines write to the same output.
+ *
+ * Compaction: a writer's close() folds a journal of 1,000 objects or more into one segment object,
+ * `{stamp}_S_{nonce}_{seq}.jsonl` (a line `{"name", "record"}` per record, the whole record), so that the next
+ * load is one LIST and one GET per segment instead of a LIST page per 1,000 records. The segment's stamp is
+ * one millisecond after every name it holds, so it sorts after all of them; it is written before any of them
+ * is deleted. A record is thus always listed, loose or in a segment after it: a reader paging through the
+ * listing while a compaction runs finds it one way or the other, and a reader that finds a listed object
+ * gone lists again from its name. Any number of compactions may run at once (records are unioned by name).
+ * Readers older than segments count a segment as one damaged object and redo the tiles it holds.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isJournalRecord, TILE_STATUSES, type JournalRecord, type JournalStore, type RunRecord, type TileRecord, type TileStatus } from './journal-store.js';
 import { mapLimit } from '../util/concurrency.js';
-import { withRetry, type RetryOptions } from './retry.js';
+import { httpStatusOf, withRetry, type RetryOptions } from './retry.js';
 import { checkListing, checkWriteAnswer } from './s3-answer.js';
 import { s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, toS3Url, type S3Url } from './s3-url.js';
@@ -42,6 +51,10 @@ export interface S3JournalOptions {
   maxKeys?: number;
   /** GETs in flight when some records must be read from their bodies (default 8). */
   getConcurrency?: number;
+  /** DeleteObjects in flight when compacting (default 16). */
+  deleteConcurrency?: number;
+  /** close() of a store that appended compacts when the journal holds this many objects (default 1000; 0: never). */
+  compactAt?: number;
 }
 
 /** Requests the journal made, so tests and logs can see that loading is LIST-only. */
@@ -49,6 +62,7 @@ export interface S3JournalStats {
   listRequests: number;
   getRequests: number;
   putRequests: number;
+  deleteRequests: number;
 }
 
 /** The longest record name: under 200 bytes, well inside the 255-byte path segment of filesystem-backed servers. */
@@ -56,12 +70,33 @@ export const MAX_NAME_BYTES = 199;
 /** An encoded run id longer than this is replaced in names by a hash (the record is then read from its body). */
 const MAX_RUN_FIELD_BYTES = 64;
 const STATUSES: ReadonlySet<string> = new Set<string>(TILE_STATUSES);
+/** close() compacts a journal of this many objects or more: one LIST page's worth. */
+const DEFAULT_COMPACT_AT = 1000;
+/** A load lists again at most this many times after objects went missing under it (compactions meanwhile). */
+const MAX_LOAD_PASSES = 8;
+/** "20260102T030405123Z" */
+const STAMP_LENGTH = 19;
+
+interface JournalSnapshot {
+  /** Every record by object name, in name order. */
+  records: Map<string, JournalRecord>;
+  /** Names that did not parse (or whose body did not). */
+  damaged: Set<string>;
+  /** Loose record objects and segment objects read. */
+  loose: string[];
+  segments: string[];
+}
 
 export class S3JournalStore implements JournalStore {
   readonly location: string;
   readonly bucket: string;
   readonly prefix: string;
-  readonly stats: S3JournalStats = { listRequests: 0, getRequests: 0, putRequests: 0 };
+  readonly stats: S3JournalStats = { listRequests: 0, getRequests: 0, putRequests: 0, deleteRequests: 0 };
+  /** Records this store appended, by name: compact() knows them whole without reading them back. */
+  private readonly written = new Map<string, JournalRecord>();
+  /** Test hooks: called after each LIST page of a load, and after compact() wrote its segment. */
+  afterPage?: () => Promise<void>;
+  afterSegment?: () => Promise<void>;
   private readonly nonce = randomBytes(4).toString('hex');
   private seq = 0;
   private lastStamp = '';
@@ -78,28 +113,104 @@ export class S3JournalStore implements JournalStore {
   }
 
   /**
-   * Every record, in name order (oldest first, so the latest of a tile wins), from LIST pages; run records
-   * and the rare records whose name could not hold them are read with a GET. Objects whose name or body does
-   * not parse are counted as damaged. A 200 answer that is not an S3 listing is an error, not an empty
-   * journal.
+   * Every record, in name order (oldest first, so the latest of a tile wins), from LIST pages and the
+   * segments they name (one GET each); run records and the rare records whose name could not hold them are
+   * read with a GET. Objects whose name or body does not parse are counted as damaged. A 200 answer that is
+   * not an S3 listing is an error, not an empty journal.
    */
   async load(): Promise<{ records: JournalRecord[]; damaged: number }> {
+    const snap = await this.snapshot();
+    return { records: [...snap.records.values()], damaged: snap.damaged.size };
+  }
+
+  /**
+   * What the journal holds now, by record name (sorted), with the loose records and segments it was read
+   * from. A segment is read whole; a record or segment listed but gone when its body is fetched was compacted
+   * meanwhile into a segment that sorts after it and was written before it was deleted: the listing is read
+   * again from there (StartAfter) until nothing is missing.
+   */
+  private async snapshot(): Promise<JournalSnapshot> {
     const folder = folderPrefix(this.prefix);
+    const found = new Map<string, JournalRecord>();
+    const damaged = new Set<string>();
+    const loose: string[] = [];
+    const segments: string[] = [];
+    const read = new Set<string>();
+    let startAfter: string | undefined;
+    for (let pass = 0; ; pass++) {
+      const names = await this.listNames(folder, pass === 0, startAfter);
+      const fresh = names.filter((n) => !read.has(n) && !damaged.has(n));
+      const missing: string[] = [];
+      const needBody: string[] = [];
+      const segs: string[] = [];
+      for (const name of fresh) {
+        if (isSegmentName(name)) {
+          segs.push(name);
+          continue;
+        }
+        const parsed = parseRecordName(name);
+        if (parsed === 'body') needBody.push(name);
+        else if (parsed === undefined) damaged.add(name);
+        else {
+          found.set(name, parsed);
+          read.add(name);
+          loose.push(name);
+        }
+      }
+      await mapLimit(segs, this.opts.getConcurrency ?? 8, async (name) => {
+        const text = await this.getText(folder + name);
+        if (text === undefined) return void missing.push(name);
+        read.add(name);
+        segments.push(name);
+        const lines = parseSegment(text);
+        if (!lines) return void damaged.add(name);
+        // A segment's record is whole (a name may leave out a failed tile's message).
+        for (const [n, rec] of lines) found.set(n, rec);
+      });
+      await mapLimit(needBody, this.opts.getConcurrency ?? 8, async (name) => {
+        const text = await this.getText(folder + name);
+        if (text === undefined) return void missing.push(name);
+        read.add(name);
+        const rec = parseBody(text);
+        if (!rec) return void damaged.add(name);
+        found.set(name, rec);
+        loose.push(name);
+      });
+      const lost = missing.filter((n) => !found.has(n));
+      // Nothing new listed after what went missing: it was deleted by hand, not compacted.
+      if (lost.length === 0 || (pass > 0 && fresh.length === 0) || pass >= MAX_LOAD_PASSES) {
+        for (const n of lost) damaged.add(n);
+        break;
+      }
+      lost.sort(compareNames);
+      startAfter = lost[0];
+    }
+    const sorted = [...found.keys()].sort(compareNames);
+    return { records: new Map(sorted.map((n) => [n, found.get(n)!])), damaged, loose, segments };
+  }
+
+  private async listNames(folder: string, first: boolean, startAfter: string | undefined): Promise<string[]> {
     const names: string[] = [];
     let token: string | undefined;
-    let first = true;
+    let firstPage = first;
     do {
       // The first page is often a run's first contact with the output: two attempts at most, so a wrong or
       // silent endpoint is reported within a minute.
-      const retry = first ? { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) } : this.opts.retry;
-      first = false;
+      const retry = firstPage ? { ...this.opts.retry, maxAttempts: Math.min(2, this.opts.retry?.maxAttempts ?? 2) } : this.opts.retry;
+      firstPage = false;
       const page = await this.call(
         'ListObjectsV2',
         folder,
         async () => {
           this.stats.listRequests += 1;
           const answer = await this.client.send(
-            new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folder, MaxKeys: this.opts.maxKeys, ContinuationToken: token }),
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: folder,
+              MaxKeys: this.opts.maxKeys,
+              ContinuationToken: token,
+              StartAfter: token === undefined && startAfter !== undefined ? folder + startAfter : undefined,
+            }),
           );
           checkListing(answer, `journal ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
           return answer;
@@ -108,24 +219,54 @@ export class S3JournalStore implements JournalStore {
       );
       for (const o of page.Contents ?? []) if (o.Key?.startsWith(folder)) names.push(o.Key.slice(folder.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (this.afterPage) await this.afterPage();
     } while (token);
-    names.sort(compareNames);
+    return names.sort(compareNames);
+  }
 
-    let damaged = 0;
-    const slots: (JournalRecord | undefined)[] = names.map(() => undefined);
-    const needBody: number[] = [];
-    names.forEach((name, i) => {
-      const parsed = parseRecordName(name);
-      if (parsed === 'body') needBody.push(i);
-      else if (parsed === undefined) damaged += 1;
-      else slots[i] = parsed;
+  /**
+   * Folds every record and segment listed into one segment object, then deletes them: the journal then
+   * loads in one LIST and one GET, whatever its length. Safe beside any number of writers, readers and
+   * other compactions: the segment is named to sort after every name it holds and is written (PutObject,
+   * atomic) before anything it holds is deleted, so a record is always in the listing, loose or in a
+   * segment after it; a reader that finds a listed object gone lists again from its name (see snapshot).
+   * Records that the name holds only in part (a failed tile's error message) are read from their bodies
+   * first, so nothing of a record is lost. Returns the records and objects folded, or undefined when fewer
+   * than `min` objects were there to fold.
+   */
+  async compact(min = 2): Promise<{ records: number; folded: number; segment: string } | undefined> {
+    const snap = await this.snapshot();
+    const folded = [...snap.loose, ...snap.segments];
+    if (folded.length < min || snap.records.size === 0) return undefined;
+    const folder = folderPrefix(this.prefix);
+    // Loose records whose name leaves out part of the body: read it (this run's own are known whole).
+    const partial = snap.loose.filter((n) => {
+      const r = snap.records.get(n);
+      return r?.type === 'tile' && r.status === 'failed' && !this.written.has(n) && parseRecordName(n) !== 'body';
     });
-    await mapLimit(needBody, this.opts.getConcurrency ?? 8, async (i) => {
-      const rec = await this.readBody(folder + names[i]);
-      if (rec) slots[i] = rec;
-      else damaged += 1;
+    await mapLimit(partial, this.opts.getConcurrency ?? 8, async (name) => {
+      const text = await this.getText(folder + name);
+      const rec = text === undefined ? undefined : parseBody(text);
+      if (rec) snap.records.set(name, rec);
     });
-    return { records: slots.filter((r): r is JournalRecord => r !== undefined), damaged };
+    for (const [n, rec] of this.written) if (snap.records.has(n)) snap.records.set(n, rec);
+    const { name: segment, body } = segmentOf(snap.records, snap.segments, this.nonce, this.seq++);
+    const key = folder + segment;
+    await this.call('PutObject', key, async () => {
+      this.stats.putRequests += 1;
+      const answer = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
+      checkWriteAnswer(answer, `journal PutObject ${formatS3Url(this.bucket, key)}`);
+    });
+    if (this.afterSegment) await this.afterSegment();
+    await mapLimit(folded, this.opts.deleteConcurrency ?? 16, async (name) => {
+      const k = folder + name;
+      await this.call('DeleteObject', k, async () => {
+        this.stats.deleteRequests += 1;
+        // DeleteObject of a key that is gone (another compaction took it) answers 204 as well.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: k }));
+      });
+    });
+    return { records: snap.records.size, folded: folded.length, segment };
   }
 
   /**
@@ -138,6 +279,7 @@ export class S3JournalStore implements JournalStore {
     const name = recordName(rec, stamp, this.nonce, this.seq++);
     const key = folderPrefix(this.prefix) + name;
     const body = recordBody(rec);
+    this.written.set(name, rec);
     await this.call('PutObject', key, async () => {
       this.stats.putRequests += 1;
       const answer = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json' }));
@@ -146,21 +288,36 @@ export class S3JournalStore implements JournalStore {
     });
   }
 
+  /**
+   * Nothing is buffered (every append is a finished PutObject). A store that appended records folds the
+   * journal into one segment (compact) when it holds at least `compactAt` objects, so the next load is a
+   * few requests; a compaction that fails leaves the journal as it was (every record still listed) and is
+   * not the run's failure.
+   */
   async close(): Promise<void> {
-    // Nothing is buffered: every append is a finished PutObject.
+    if (this.written.size === 0 || this.opts.compactAt === 0) return;
+    try {
+      await this.compact(this.opts.compactAt ?? DEFAULT_COMPACT_AT);
+    } catch {
+      // The records are all there, loose: the next run compacts.
+    }
   }
 
-  private async readBody(key: string): Promise<JournalRecord | undefined> {
-    const text = await this.call('GetObject', key, async () => {
-      this.stats.getRequests += 1;
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return r.Body ? await r.Body.transformToString('utf8') : '';
-    });
+  /** The text of an object; undefined when it is gone (compacted since it was listed). */
+  private async getText(key: string): Promise<string | undefined> {
     try {
-      const rec: unknown = JSON.parse(text);
-      return isJournalRecord(rec) ? rec : undefined;
-    } catch {
-      return undefined;
+      return await withRetry(
+        `GetObject ${formatS3Url(this.bucket, key)}`,
+        async () => {
+          this.stats.getRequests += 1;
+          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          return r.Body ? await r.Body.transformToString('utf8') : '';
+        },
+        this.opts.retry,
+      );
+    } catch (err) {
+      if (isNoSuchKey(err)) return undefined;
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key, operation: 'journal GetObject' });
     }
   }
 
@@ -327,4 +484,67 @@ export function parseRecordName(name: string): JournalRecord | 'body' | undefine
 /** Names compare by their bytes, the order S3 lists them in. */
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A 404 about the object (NoSuchKey), not about the bucket. */
+function isNoSuchKey(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string } | undefined;
+  if (e?.name === 'NoSuchBucket' || e?.Code === 'NoSuchBucket') return false;
+  return httpStatusOf(err) === 404 || e?.name === 'NoSuchKey' || e?.Code === 'NoSuchKey';
+}
+
+function parseBody(text: string): JournalRecord | undefined {
+  try {
+    const rec: unknown = JSON.parse(text);
+    return isJournalRecord(rec) ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A segment's name: `{stamp}_S_{nonce}_{seq}.jsonl`, its stamp one millisecond after the latest stamp of
+ * every name it holds, so that it sorts after all of them (names compare stamp first, and stamps are fixed
+ * width). Its body is one line per record: `{"name": …, "record": …}`, in name order.
+ */
+export function segmentName(stamp: string, nonce: string, seq: number): string {
+  return `${stamp}_S_${nonce}_${String(seq).padStart(10, '0')}.jsonl`;
+}
+
+export function isSegmentName(name: string): boolean {
+  return /^\d{8}T\d{9}Z_S_[0-9a-f]+_\d+\.jsonl$/.test(name);
+}
+
+/**
+ * The segment object holding `records` (by name, in name order) that replaces them and the segments
+ * `folded`: its name and its body.
+ */
+export function segmentOf(records: ReadonlyMap<string, JournalRecord>, folded: readonly string[], nonce: string, seq: number): { name: string; body: string } {
+  let last = '';
+  for (const n of records.keys()) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
+  for (const n of folded) last = maxStamp(last, n.slice(0, STAMP_LENGTH));
+  const body = [...records].map(([n, rec]) => JSON.stringify({ name: n, record: rec }) + '\n').join('');
+  return { name: segmentName(nextStamp(last), nonce, seq), body };
+}
+
+/** The stamp one millisecond after `stamp` (a stamp of timeStamp's form). */
+function nextStamp(stamp: string): string {
+  const iso = stampToIso(stamp);
+  return timeStamp(new Date(Date.parse(iso ?? '1970-01-01T00:00:00.000Z') + 1).toISOString());
+}
+
+/** A segment's records by name; undefined when a line does not parse. */
+function parseSegment(text: string): [string, JournalRecord][] | undefined {
+  const out: [string, JournalRecord][] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    try {
+      const v = JSON.parse(line) as { name?: unknown; record?: unknown };
+      if (typeof v.name !== 'string' || !isJournalRecord(v.record)) return undefined;
+      out.push([v.name, v.record]);
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
 }
