@@ -19,6 +19,7 @@ import { parseSelection, RULE_TEXT, selectionText, type QsoRuleSet, type Selecti
 import type { ColumnSet } from '../desi/column-sets.js';
 import { tileKey, type TileRef } from '../desi/tile.js';
 import { makePlan, writePlan } from '../pipeline/plan-file.js';
+import { readParquetFooter } from '../parquet/footer.js';
 import { sample } from '../pipeline/sample.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalOutputStore } from '../storage/output-local.js';
@@ -185,7 +186,9 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
       ...(o.withGroups && o.withGroups.length > 0 ? ['--with', o.withGroups.join(',')] : []),
       ...o.passOn,
     ];
-    const run = await runChild(args);
+    // The child writes with the Parquet writer the dataset's files were made by (their footers' created_by):
+    // the own writer and parquet-wasm give the same values in different bytes, and --deep compares bytes.
+    const run = await runChild(args, { ...process.env, DESI_QAD_PARQUET_WRITER: await writerOf(files, chosen) });
     const records = latestRecords((await new LocalJournalStore(join(out, '_desi-qad', 'journal'), 'verify-reader').load()).records);
     for (const t of chosen) {
       const where = { tile: t.rec.tile, path: t.path };
@@ -227,6 +230,36 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
   return result;
 }
 
+const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31]);
+
+/**
+ * 'wasm' when the first chosen file was written by parquet-wasm (arrow-rs: "parquet-rs version …"), else 'own':
+ * the writer a re-conversion must use to give the same bytes. A file whose footer cannot be read gives 'own'
+ * (its comparison then reports the difference).
+ */
+async function writerOf(files: DatasetFiles, chosen: readonly OkTile[]): Promise<'own' | 'wasm'> {
+  const t = chosen[0];
+  const file = await files.open(t.path, t.listed!);
+  try {
+    const size = file.byteLength;
+    if (size < 12) return 'own';
+    const trailer = await file.slice(size - 8, size);
+    const len = new DataView(trailer.buffer, trailer.byteOffset, 4).getUint32(0, true);
+    if (len > size - 12) return 'own';
+    // "PAR1" + footer + trailer reads as a complete Parquet file with no row data: only the footer is read.
+    const tail = await file.slice(size - 8 - len, size);
+    const shell = new Uint8Array(4 + tail.byteLength);
+    shell.set(PAR1, 0);
+    shell.set(tail, 4);
+    const createdBy = readParquetFooter(shell).createdBy ?? '';
+    return createdBy.startsWith('parquet-rs') ? 'wasm' : 'own';
+  } catch {
+    return 'own';
+  } finally {
+    await file.close();
+  }
+}
+
 /** The first offset where two byte strings differ; undefined when they are the same. */
 export function firstDifference(a: Uint8Array, b: Uint8Array): number | undefined {
   const n = Math.min(a.byteLength, b.byteLength);
@@ -235,9 +268,9 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number | undefine
 }
 
 /** Runs the child to its end: its exit code and the last line of its stderr (the reason it gives). */
-function runChild(args: string[]): Promise<{ code: number | null; lastError: string }> {
+function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; lastError: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-8192);

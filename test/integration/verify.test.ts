@@ -214,6 +214,19 @@ test('--deep finds a file altered in place (same size, footer intact) that the o
   assert.match(report.findings[0].detail, /at byte 200 \(\d+ bytes here, \d+ re-converted\)/);
 });
 
+test('--deep re-converts with the Parquet writer the files were made by: a parquet-wasm dataset checks clean under the own writer', async () => {
+  const out = join(work, 'wasm');
+  const logs = join(work, 'logs-wasm');
+  const env = { ...process.env, DESI_QAD_PARQUET_WRITER: 'wasm' };
+  await assertExit(await runCli(['convert', '--source', source, '--out', out, '--log-dir', logs, '--tiles', TILE, '--quiet'], undefined, env), 0, logs);
+  const own = { ...process.env };
+  delete own.DESI_QAD_PARQUET_WRITER;
+  const { code, report } = await verifyJson(['--out', out, '--source', source, '--deep', '1'], own);
+  assert.deepEqual(named(report), [], 'no deep-mismatch: the child wrote with parquet-wasm too');
+  assert.equal(code, 0);
+  assert.equal(report.checked.deep, 1);
+});
+
 test('usage errors exit 2 (no stdout), no dataset exits 2, a folder that does not exist exits 4', async () => {
   for (const args of [
     ['verify', '--out', clean, '--deep', '2'],
