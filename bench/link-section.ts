@@ -29,7 +29,11 @@ export interface LinkSectionRun extends CliRun {
   loadAverage: string;
 }
 
-/** `runs`: "server:mode" pairs, in order; the first full run's output is what the ranged runs are compared to. */
+/**
+ * `runs`: "server:mode" pairs, in order. A ranged run's output is compared with the full run of the same server:
+ * the footers name the sources' ETags, and the two servers give different ones (s3rver an MD5, the lean server a
+ * hash of size and mtime), so a comparison across servers would differ in the footer alone.
+ */
 export async function measureLinkSection(
   cacheRoot: string,
   tree: string,
@@ -39,7 +43,7 @@ export async function measureLinkSection(
 ): Promise<LinkSectionRun[]> {
   const work = join(cacheRoot, 'link-runs');
   const out: LinkSectionRun[] = [];
-  let fullOut: string | undefined;
+  const fullOut = new Map<LinkServer, string>();
   const outs: { run: LinkSectionRun; dir: string }[] = [];
   for (const [server, mode] of runs) {
     let srv: { endpoint: string; pid: number; stop(): Promise<void> };
@@ -91,20 +95,24 @@ export async function measureLinkSection(
       };
       out.push(r);
       outs.push({ run: r, dir });
-      if (mode === 'full') fullOut ??= dir;
+      if (mode === 'full' && !fullOut.has(server)) fullOut.set(server, dir);
     } finally {
       await shaper.stop();
       await srv.stop();
     }
   }
-  if (fullOut) for (const { run, dir } of outs) if (run.mode === 'ranges') run.identicalToFull = await sameParquet(fullOut, dir);
+  for (const { run, dir } of outs) {
+    const full = fullOut.get(run.server);
+    if (run.mode === 'ranges' && full !== undefined) run.identicalToFull = await sameParquet(full, dir);
+  }
   await rm(work, { recursive: true, force: true });
   return out;
 }
 
 /** The section's table (markdown). */
 export function linkSectionTable(runs: LinkSectionRun[], shaped: { bandwidth: number; rttMs: number }): string[] {
-  const full = runs.find((r) => r.mode === 'full');
+  // Each run against the full run of its own server (or, when that server has none, the first full run).
+  const fullOf = (r: LinkSectionRun) => runs.find((f) => f.mode === 'full' && f.server === r.server) ?? runs.find((f) => f.mode === 'full');
   const lines = [
     `Link: ${(shaped.bandwidth / 1e6).toFixed(0)} MB/s shared, ${shaped.rttMs} ms round trip (bench link shaper); default settings (--gap-bytes auto).`,
     '',
@@ -113,6 +121,7 @@ export function linkSectionTable(runs: LinkSectionRun[], shaped: { bandwidth: nu
   ];
   for (const r of runs) {
     const per = (s: number) => (r.requests > 0 ? ((s * 1000) / r.requests).toFixed(2) : '');
+    const full = fullOf(r);
     lines.push(
       `| ${r.server} | ${r.mode} | ${r.wallSec.toFixed(1)} | ${full ? `${(full.wallSec / r.wallSec).toFixed(1)}x` : ''} | ${(r.fetchedBytes / 1e6).toFixed(1)} | ${r.requests} | ${(100 * r.linkUtilization).toFixed(0)}% | ${(r.cpuSec ?? 0).toFixed(1)} | ${per(r.cpuSec ?? 0)} | ${r.serverCpuSec.toFixed(1)} | ${per(r.serverCpuSec)} | ${r.shaperCpuSec.toFixed(1)} | ${r.identicalToFull === undefined ? '' : r.identicalToFull ? 'yes' : 'NO'} | ${r.loadAverage} |`,
     );
