@@ -42,6 +42,8 @@ export interface OkTile {
   listed?: ListedFile;
   /** The footer's `desi_qad` document, when it was read. */
   info?: Partial<FooterInfo>;
+  /** The footer's created_by (the Parquet writer), when it was read. */
+  createdBy?: string;
 }
 
 export interface DatasetCheck {
@@ -161,6 +163,7 @@ export async function checkDataset(inp: DatasetCheckInputs): Promise<DatasetChec
       const { footer, info, schema } = await readFileFooter(file);
       checked.footers += 1;
       t.info = info;
+      t.createdBy = footer.createdBy;
       if (inp.selection !== undefined && info.selection !== inp.selection)
         findings.push(
           finding(

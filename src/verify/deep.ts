@@ -19,7 +19,6 @@ import { parseSelection, RULE_TEXT, selectionText, type QsoRuleSet, type Selecti
 import type { ColumnSet } from '../desi/column-sets.js';
 import { tileKey, type TileRef } from '../desi/tile.js';
 import { makePlan, writePlan } from '../pipeline/plan-file.js';
-import { readParquetFooter } from '../parquet/footer.js';
 import { sample } from '../pipeline/sample.js';
 import { LocalJournalStore } from '../storage/journal-local.js';
 import { LocalOutputStore } from '../storage/output-local.js';
@@ -188,7 +187,7 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
     ];
     // The child writes with the Parquet writer the dataset's files were made by (their footers' created_by):
     // the own writer and parquet-wasm give the same values in different bytes, and --deep compares bytes.
-    const run = await runChild(args, { ...process.env, DESI_QAD_PARQUET_WRITER: await writerOf(files, chosen) });
+    const run = await runChild(args, { ...process.env, DESI_QAD_PARQUET_WRITER: writerOf(chosen) });
     const records = latestRecords((await new LocalJournalStore(join(out, '_desi-qad', 'journal'), 'verify-reader').load()).records);
     for (const t of chosen) {
       const where = { tile: t.rec.tile, path: t.path };
@@ -230,34 +229,13 @@ export async function checkDeep(files: DatasetFiles, okTiles: ReadonlyMap<string
   return result;
 }
 
-const PAR1 = new Uint8Array([0x50, 0x41, 0x52, 0x31]);
-
 /**
- * 'wasm' when the first chosen file was written by parquet-wasm (arrow-rs: "parquet-rs version …"), else 'own':
- * the writer a re-conversion must use to give the same bytes. A file whose footer cannot be read gives 'own'
- * (its comparison then reports the difference).
+ * 'wasm' when the first chosen file was written by parquet-wasm (arrow-rs: "parquet-rs version …", as the
+ * footer checks read it), else 'own': the writer a re-conversion must use to give the same bytes. A file whose
+ * footer could not be read gives 'own' (its comparison then reports the difference).
  */
-async function writerOf(files: DatasetFiles, chosen: readonly OkTile[]): Promise<'own' | 'wasm'> {
-  const t = chosen[0];
-  const file = await files.open(t.path, t.listed!);
-  try {
-    const size = file.byteLength;
-    if (size < 12) return 'own';
-    const trailer = await file.slice(size - 8, size);
-    const len = new DataView(trailer.buffer, trailer.byteOffset, 4).getUint32(0, true);
-    if (len > size - 12) return 'own';
-    // "PAR1" + footer + trailer reads as a complete Parquet file with no row data: only the footer is read.
-    const tail = await file.slice(size - 8 - len, size);
-    const shell = new Uint8Array(4 + tail.byteLength);
-    shell.set(PAR1, 0);
-    shell.set(tail, 4);
-    const createdBy = readParquetFooter(shell).createdBy ?? '';
-    return createdBy.startsWith('parquet-rs') ? 'wasm' : 'own';
-  } catch {
-    return 'own';
-  } finally {
-    await file.close();
-  }
+function writerOf(chosen: readonly OkTile[]): 'own' | 'wasm' {
+  return (chosen[0].createdBy ?? '').startsWith('parquet-rs') ? 'wasm' : 'own';
 }
 
 /** The first offset where two byte strings differ; undefined when they are the same. */
