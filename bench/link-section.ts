@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startLeanS3, processCpuSeconds } from '../src/dev/lean-s3-server.js';
 import { startLocalS3 } from '../src/dev/local-s3.js';
 import { startLinkShaper } from '../src/dev/link-shaper.js';
-import { BUCKET, PREFIX, sameParquet } from './s3-link.js';
+import { BUCKET, PREFIX, s3ConvertArgs, sameParquet } from './s3-link.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 
 export type LinkServer = 'lean' | 's3rver';
@@ -61,24 +61,7 @@ export async function measureLinkSection(
       process.stderr.write(`bench: link ${(shaped.bandwidth / 1e6).toFixed(0)} MB/s ${shaped.rttMs} ms, ${label}...\n`);
       const cpu0 = await processCpuSeconds(srv.pid);
       const self0 = process.cpuUsage();
-      const run = await runCliMeasured(
-        label,
-        [
-          'convert',
-          '--source',
-          `s3://${BUCKET}/${PREFIX}`,
-          '--endpoint',
-          shaper.endpoint,
-          '--no-sign-request',
-          '--out',
-          dir,
-          '--threads',
-          String(threads),
-          '--fetch',
-          mode,
-        ],
-        join(work, 'logs'),
-      );
+      const run = await runCliMeasured(label, [...s3ConvertArgs(shaper.endpoint, dir, threads), '--fetch', mode], join(work, 'logs'));
       const serverCpuSec = (await processCpuSeconds(srv.pid)) - cpu0;
       const self = process.cpuUsage(self0);
       const r: LinkSectionRun = {

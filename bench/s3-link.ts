@@ -10,6 +10,11 @@ import { listParquet } from './files.js';
 export const BUCKET = 'desidata';
 export const PREFIX = 'dr1/spectro/redux/iron/healpix';
 
+/** `desi-qad convert` of the uploaded dataset through `endpoint` (anonymous), into `out`, on `threads` threads. */
+export function s3ConvertArgs(endpoint: string, out: string, threads: number): string[] {
+  return ['convert', '--source', `s3://${BUCKET}/${PREFIX}`, '--endpoint', endpoint, '--no-sign-request', '--out', out, '--threads', String(threads)];
+}
+
 export interface LinkRuns {
   runs: CliRun[];
   /** Whether each Parquet file of the `ranges` run is byte-identical to the `full` run's, per link. */
@@ -60,18 +65,7 @@ export async function measureLinks(
           const out = join(work, `${name}-${mode}`.replace(/[^a-z0-9]+/gi, '-'));
           await rm(out, { recursive: true, force: true });
           process.stderr.write(`bench: ${name}, --fetch ${mode}...\n`);
-          const args = [
-            'convert',
-            '--source',
-            `s3://${BUCKET}/${PREFIX}`,
-            '--endpoint',
-            shaper.endpoint,
-            '--no-sign-request',
-            '--out',
-            out,
-            '--threads',
-            String(threads),
-          ];
+          const args = s3ConvertArgs(shaper.endpoint, out, threads);
           runs.push(await runCliMeasured(`S3 ${name}, --fetch ${mode}`, [...args, ...extra], join(work, 'logs')));
           outs[mode] = out;
         }
