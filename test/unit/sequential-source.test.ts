@@ -128,3 +128,30 @@ test('an I/O error mid-stream names the file and where it happened', async () =>
     await f.close();
   }
 });
+
+test('a long kept range is read straight into its own memory: same bytes, every byte streamed once, the next reads go on from its end', async () => {
+  const f = await LocalFileSource.open(path);
+  try {
+    const c = newStreamCounters();
+    const s = new SequentialSource(f, new ChunkBuffer(new Uint8Array(CHUNK)), { streaming: () => true, counters: c, directReadBytes: 2 * CHUNK });
+    same(await s.slice(100, 200), data.subarray(100, 200));
+    // Starts inside the first chunk: its head is copied from the chunk, the rest read directly.
+    const long = await s.slice(CHUNK - 50, 4 * CHUNK + 17);
+    same(long, data.subarray(CHUNK - 50, 4 * CHUNK + 17), 'a long range across the chunk boundary');
+    assert.equal(long.byteOffset, 0);
+    assert.equal(long.buffer.byteLength, long.byteLength, 'its own ArrayBuffer, transferable whole');
+    assert.equal(c.directBytes, 3 * CHUNK + 17);
+    assert.equal(s.position, 4 * CHUNK + 17, 'the stream stops where the direct read did');
+    // A short one next: through the chunk again, from the stream's position.
+    same(await s.slice(4 * CHUNK + 20, 4 * CHUNK + 40), data.subarray(4 * CHUNK + 20, 4 * CHUNK + 40));
+    assert.equal(c.directBytes, 3 * CHUNK + 17, 'a short range is not read directly');
+    // Bytes the direct read passed are behind the stream now: a counted fallback, still the right bytes.
+    same(await s.slice(2 * CHUNK, 2 * CHUNK + 8), data.subarray(2 * CHUNK, 2 * CHUNK + 8));
+    assert.equal(c.fallbacks, 1);
+    await s.drain();
+    assert.equal(c.streamedBytes, SIZE, 'every byte read exactly once by the stream');
+    assert.equal(f.stats.bytesFetched, SIZE + 8);
+  } finally {
+    await f.close();
+  }
+});
