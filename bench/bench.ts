@@ -17,7 +17,12 @@
  * `--only costs` runs that section alone (no dataset is built). Selections (bench/selections.ts): bytes
  * fetched, requests and rows for `--select redrock-qso` next to `desi-qso-dr1` and `desi-qso`, also written
  * to bench/results/selections.{json,md}; `--only selections` runs it alone (latest.* are then left as they are).
+ * The link section (bench/link-section.ts: default settings through the shaper against the lean bench server
+ * and s3rver, with server CPU) and client CPU per ranged GET (bench/ranged-gets.ts) run in the same run, and
+ * the printout opens with issue 13's figures side by side, each beside its target (bench/limits-summary.ts):
+ * `npm run bench -- --only worker,local,link,gets,costs` is the shortest run that prints all of them.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -26,13 +31,14 @@ import { benchDataset } from './dataset.js';
 import { compareKept, measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate, type WriterName } from './worker-rate.js';
 import { DEFAULT_SELECTION, parseSelection } from '../src/desi/selection.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
-import { measureLinks, type LinkRuns } from './s3-link.js';
-import { linkSectionTable, measureLinkSection, type LinkMode, type LinkServer } from './link-section.js';
+import { BUCKET, measureLinks, type LinkRuns } from './s3-link.js';
+import { linkSectionTable, measureLinkSection, type LinkMode, type LinkSectionRun, type LinkServer } from './link-section.js';
 import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
 import { costsMarkdown, DEFAULT_COST_TILES, measureCosts, type Costs } from './costs.js';
-import { measureRangedGets, rangedGetsMarkdown } from './ranged-gets.js';
+import { measureRangedGets, rangedGetsMarkdown, type RangedGets } from './ranged-gets.js';
 import { measureSelections, selectionsMarkdown, type Selections } from './selections.js';
+import { limitsSummary } from './limits-summary.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -158,6 +164,10 @@ async function main(): Promise<void> {
   if (!skipScale) scaleOut = await measureScaleOut(cache, tree, { bandwidth, rttMs, shardCounts, threads: 2, dr1S3 });
   let costs: Costs | undefined;
   if (!skipCosts) costs = await measureCosts(cache, costTiles, keepCosts);
+  let gets: RangedGets | undefined;
+  if (only.includes('gets')) gets = await measureRangedGets(Number(opt('gets', '2000')));
+  let linkSection: LinkSectionRun[] | undefined;
+  if (only.includes('link')) linkSection = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, linkPairs(cache));
 
   const result = {
     date,
@@ -179,6 +189,8 @@ async function main(): Promise<void> {
     scaleOut,
     costs,
     selections,
+    gets,
+    linkSection,
   };
   const row = (r: CliRun) =>
     `| ${r.label} | ${r.wallSec.toFixed(1)} s | ${(r.fitsBytes / MB / r.wallSec).toFixed(0)} | ${(r.fetchedBytes / MB).toFixed(1)} MB (${((100 * r.fetchedBytes) / r.fitsBytes).toFixed(2)}%) | ${r.requests} | ${r.peakRssMB.toFixed(0)} MB | ${(r.parquetBytes / MB).toFixed(1)} MB, ${r.rows} rows |`;
@@ -215,6 +227,9 @@ async function main(): Promise<void> {
   const md = [
     `Measured ${date} on ${machine}; dataset: the seed dry run's shape at scale ${scale} (${report.tiles.length} tiles, ${(report.totalBytes / 1e9).toFixed(2)} GB of FITS, ${result.dataset.goodQso} good quasars).`,
     '',
+    ...limitsSummary({ link: linkSection, gets, workers, memcpyGBps: memcpy, local: runs, costs, shaped: { bandwidth, rttMs }, cores: cpus().length }),
+    ...(linkSection ? linkSectionTable(linkSection, { bandwidth, rttMs }) : []),
+    ...(gets ? [...rangedGetsMarkdown(gets), ''] : []),
     ...workerMarkdown(result.workers, memcpy),
     ...(runs.length ? [...header, ...runs.map(row), '', ...localVerdicts(runs)] : []),
     ...linkLines,
@@ -264,14 +279,28 @@ async function getsOnly(): Promise<void> {
  * `--only link [--link-runs lean:full,lean:ranges,s3rver:ranges]`: the link section with default settings
  * against the lean bench server and s3rver (bench/link-section.ts), written to bench/results/link.{json,md}.
  */
-async function linkOnly(cache: string, tree: string): Promise<void> {
-  const date = new Date().toISOString();
-  const pairs = opt('link-runs', 'lean:full,lean:ranges,s3rver:ranges,s3rver:full')
+/**
+ * The link section's runs: --link-runs (server:mode pairs), by default the lean server's full and ranges runs
+ * and s3rver's ranges and full runs; s3rver's are left out, with a note, when no upload of the dataset is
+ * cached yet (the s3 section makes it).
+ */
+function linkPairs(cache: string): [LinkServer, LinkMode][] {
+  let pairs = opt('link-runs', 'lean:full,lean:ranges,s3rver:ranges,s3rver:full')
     .split(',')
     .map((p) => p.split(':') as [LinkServer, LinkMode]);
   for (const [s, m] of pairs)
     if (!['lean', 's3rver'].includes(s) || !['full', 'ranges'].includes(m))
       throw new Error(`bench: --link-runs wants server:mode pairs (lean|s3rver : full|ranges), got ${s}:${m}`);
+  if (!existsSync(join(cache, 's3', BUCKET)) && pairs.some(([s]) => s === 's3rver')) {
+    process.stderr.write('bench: link section without s3rver: no upload of the dataset is cached yet (run the s3 section once)\n');
+    pairs = pairs.filter(([s]) => s !== 's3rver');
+  }
+  return pairs;
+}
+
+async function linkOnly(cache: string, tree: string): Promise<void> {
+  const date = new Date().toISOString();
+  const pairs = linkPairs(cache);
   const runs = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, pairs);
   const md = [`Measured ${date} on ${machineText()}; dataset at scale ${scale}.`, '', ...linkSectionTable(runs, { bandwidth, rttMs })].join('\n');
   const outDir = join(REPO, 'bench', 'results');
