@@ -12,6 +12,11 @@
  * On the seed's link (35 MB/s, 20 ms, N = 64, c = 1 ms): 35e6 x (0.31 ms + 1 ms) = 46 KB. On a 10 ms link of
  * 1 GB/s it is ~1 MB; on a local disk (RTT ~0.1 ms, c = 0.1 ms) at 2 GB/s ~200 KB.
  *
+ * On S3, c is measured too, once 16 reads are: the main thread's busy time (its event-loop utilization: every
+ * request is sent, its response read and its bytes handed on there) over the reads so far. It counts the main
+ * thread's other work as well (header scans, the journal), so it is an upper bound, and the gap errs on the
+ * larger side; until measured, the assumed figure of the source kind (below) is used.
+ *
  * Measured per run from its own reads (LinkMeter): RTT is the shortest duration of the small reads (<= 64
  * KiB: a round trip plus the server's time; the headers and REDSHIFTS of the first tiles); B is the highest
  * rate of bytes delivered over any 0.5 s window so far (a lower bound of the link's bandwidth that rises
@@ -19,6 +24,8 @@
  * kind is used. The gap is re-chosen as the estimates change; it never changes output bytes (which rows are
  * read, not how they are grouped into requests, decide the output), only bytes fetched and requests.
  */
+
+import { performance as perf } from 'node:perf_hooks';
 
 /** The inputs of the rule, in bytes, seconds and counts. */
 export interface GapInputs {
@@ -60,6 +67,11 @@ export class LinkMeter {
   private windowBytes = 0;
   private bestRate = 0;
 
+  /** Reads recorded so far. */
+  get count(): number {
+    return this.reads;
+  }
+
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** One read of `bytes` that started at `startMs` (of `now`) and has just ended. */
@@ -94,6 +106,8 @@ export class AutoGap {
     private readonly requestCpu: number,
     private readonly onChoice?: (gap: number, why: string) => void,
     meter?: LinkMeter,
+    /** Seconds the main thread has been busy since the run began (null: c stays the assumed figure). */
+    private readonly busySeconds: (() => number) | null = mainThreadBusy(),
   ) {
     this.meter = meter ?? new LinkMeter();
   }
@@ -102,12 +116,22 @@ export class AutoGap {
   current(): number {
     const e = this.meter.estimate();
     if (!e) return this.fallback;
-    const gap = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: this.requestCpu });
+    const cpu = this.cpuPerRequest();
+    const gap = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: cpu.seconds });
     if (gap !== this.chosen) {
       this.chosen = gap;
-      this.onChoice?.(gap, this.describe(e));
+      this.onChoice?.(gap, this.describe(e, cpu));
     }
     return gap;
+  }
+
+  /** c: measured (main-thread busy seconds per read, within [10 µs, 10 ms]) once the meter knows, else assumed. */
+  private cpuPerRequest(): { seconds: number; measured: boolean } {
+    const n = this.meter.count;
+    if (this.busySeconds === null || n < MIN_READS) return { seconds: this.requestCpu, measured: false };
+    const c = this.busySeconds() / n;
+    if (!Number.isFinite(c)) return { seconds: this.requestCpu, measured: false };
+    return { seconds: Math.min(1e-2, Math.max(1e-5, c)), measured: true };
   }
 
   /** The last chosen gap (the fallback when none was chosen), for the run's summary. */
@@ -115,7 +139,14 @@ export class AutoGap {
     return this.chosen ?? this.fallback;
   }
 
-  private describe(e: { rtt: number; bandwidth: number }): string {
-    return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${this.inFlight} reads in flight, ${(this.requestCpu * 1000).toFixed(1)} ms CPU per request`;
+  private describe(e: { rtt: number; bandwidth: number }, cpu: { seconds: number; measured: boolean }): string {
+    const c = `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (${cpu.measured ? 'measured: main thread busy / reads' : 'assumed'})`;
+    return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${this.inFlight} reads in flight, ${c}`;
   }
+}
+
+/** The main thread's busy seconds from now on, from its event-loop utilization (performance.eventLoopUtilization). */
+export function mainThreadBusy(): () => number {
+  const start = perf.eventLoopUtilization();
+  return () => perf.eventLoopUtilization(start).active / 1000;
 }

@@ -58,7 +58,7 @@ test('LinkMeter: no estimate before 16 reads and a full window; then the shortes
 test('AutoGap: the fallback until the meter knows, then the rule, reported once per change', () => {
   const { meter, read } = fakeMeter();
   const choices: number[] = [];
-  const auto = new AutoGap(16 * 1024, 64, 1e-3, (gap) => choices.push(gap), meter);
+  const auto = new AutoGap(16 * 1024, 64, 1e-3, (gap) => choices.push(gap), meter, null);
   assert.equal(auto.current(), 16 * 1024);
   assert.equal(auto.last, 16 * 1024);
   // 35 MB/s over the first window, 20 ms round trips.
@@ -70,6 +70,36 @@ test('AutoGap: the fallback until the meter knows, then the rule, reported once 
   assert.equal(auto.current(), want);
   assert.deepEqual(choices, [want]);
   assert.equal(auto.last, want);
+});
+
+test('AutoGap: once the meter knows, c is the main thread busy time over the reads, not the assumed figure', () => {
+  const { meter, read } = fakeMeter();
+  let busy = 0;
+  const why: string[] = [];
+  const auto = new AutoGap(
+    16 * 1024,
+    64,
+    1e-3,
+    (_gap, w) => why.push(w),
+    meter,
+    () => busy,
+  );
+  // Small reads of 20 ms round trips, then big ones at ~40 MB/s.
+  for (let i = 0; i < 16; i++) read(10_000, i, i + 20);
+  for (let i = 0; i < 35; i++) read(600_000, 40 + i * 15, 40 + i * 15 + 20);
+  read(600_000, 1000, 1020);
+  const e = meter.estimate()!;
+  assert.ok(e.bandwidth > 20e6, String(e.bandwidth));
+  const reads = 16 + 36;
+  busy = reads * 0.2e-3; // 0.2 ms of main thread per read
+  const cheap = auto.current();
+  assert.equal(cheap, chooseGap({ ...e, inFlight: 64, requestCpu: 0.2e-3 }));
+  assert.ok(cheap < chooseGap({ ...e, inFlight: 64, requestCpu: 1e-3 }), 'a cheaper request than assumed merges less');
+  assert.match(why[0], /0\.20 ms CPU per request \(measured: main thread busy \/ reads\)/);
+  busy = reads * 3e-3;
+  assert.equal(auto.current(), chooseGap({ ...e, inFlight: 64, requestCpu: 3e-3 }), 'a dearer one merges more');
+  busy = reads * 1; // clamped to 10 ms
+  assert.equal(auto.current(), chooseGap({ ...e, inFlight: 64, requestCpu: 1e-2 }));
 });
 
 test('parseGapBytes: auto (the default) or bytes >= 0; anything else is refused', () => {
