@@ -21,7 +21,7 @@
  * KiB: a round trip plus the server's time; the headers and REDSHIFTS of the first tiles); B is the highest
  * rate of bytes delivered over any 0.5 s window so far (a lower bound of the link's bandwidth that rises
  * as more reads overlap). Until 16 reads and one full window are measured, the fixed default of the source
- * kind is used. The gap is re-chosen as the estimates change; it never changes output bytes (which rows are
+ * kind is used, and until 6 windows (3 s of reads) it stays the floor: the early bandwidth is underestimated. The gap is re-chosen as the estimates change; it never changes output bytes (which rows are
  * read, not how they are grouped into requests, decide the output), only bytes fetched and requests.
  */
 
@@ -58,6 +58,8 @@ export const REQUEST_CPU_LOCAL = 1e-4;
 const SMALL_READ = 64 * 1024;
 const WINDOW_MS = 500;
 const MIN_READS = 16;
+/** Windows (of WINDOW_MS) before the rule may choose a gap below the fallback. */
+export const SETTLE_WINDOWS = 6;
 
 /** What a run measures of its reads: round trip and bandwidth estimates (see the module's comment). */
 export class LinkMeter {
@@ -67,9 +69,16 @@ export class LinkMeter {
   private windowBytes = 0;
   private bestRate = 0;
 
+  private windows = 0;
+
   /** Reads recorded so far. */
   get count(): number {
     return this.reads;
+  }
+
+  /** Windows of WINDOW_MS measured so far. */
+  get windowCount(): number {
+    return this.windows;
   }
 
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -82,6 +91,7 @@ export class LinkMeter {
     if (this.windowStart < 0) this.windowStart = startMs;
     if (end - this.windowStart >= WINDOW_MS) {
       this.bestRate = Math.max(this.bestRate, (this.windowBytes * 1000) / (end - this.windowStart));
+      this.windows += 1;
       this.windowStart = end;
       this.windowBytes = 0;
     }
@@ -117,7 +127,10 @@ export class AutoGap {
     const e = this.meter.estimate();
     if (!e) return this.fallback;
     const cpu = this.cpuPerRequest();
-    const gap = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: cpu.seconds });
+    const rule = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: cpu.seconds });
+    // The bandwidth is a lower bound that rises as reads overlap, so the first windows' gap is too small:
+    // not below the fallback until SETTLE_WINDOWS windows are measured.
+    const gap = this.meter.windowCount < SETTLE_WINDOWS ? Math.max(rule, this.fallback) : rule;
     if (gap !== this.chosen) {
       this.chosen = gap;
       this.onChoice?.(gap, this.describe(e, cpu));

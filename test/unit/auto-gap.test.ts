@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AutoGap, chooseGap, LinkMeter, MAX_AUTO_GAP, MIN_AUTO_GAP } from '../../src/pipeline/auto-gap.js';
+import { AutoGap, chooseGap, LinkMeter, MAX_AUTO_GAP, MIN_AUTO_GAP, SETTLE_WINDOWS } from '../../src/pipeline/auto-gap.js';
 import { parseGapBytes } from '../../src/cli/convert-command.js';
 
 test('chooseGap: bandwidth x (round trip / reads in flight + CPU per request), in whole KiB', () => {
@@ -65,10 +65,16 @@ test('AutoGap: the fallback until the meter knows, then the rule, reported once 
   for (let i = 0; i < 35; i++) read(17_500, i * 15, i * 15 + 20);
   read(17_500, 1000, 1020);
   const e = meter.estimate()!;
-  const want = chooseGap({ ...e, inFlight: 64, requestCpu: 1e-3 });
+  const rule = chooseGap({ ...e, inFlight: 64, requestCpu: 1e-3 });
+  assert.ok(rule < 16 * 1024, 'this slow first window asks for less than the fallback');
+  assert.equal(auto.current(), 16 * 1024, 'not below the fallback before SETTLE_WINDOWS windows');
+  // More windows of the same link: the rule's gap, reported once.
+  for (let w = 1; w <= SETTLE_WINDOWS; w++) for (let i = 0; i < 35; i++) read(17_500, 1020 + w * 600 + i * 15, 1020 + w * 600 + i * 15 + 20);
+  assert.ok(meter.windowCount >= SETTLE_WINDOWS);
+  const want = chooseGap({ ...meter.estimate()!, inFlight: 64, requestCpu: 1e-3 });
   assert.equal(auto.current(), want);
   assert.equal(auto.current(), want);
-  assert.deepEqual(choices, [want]);
+  assert.deepEqual(choices, [16 * 1024, want]);
   assert.equal(auto.last, want);
 });
 
