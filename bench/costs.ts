@@ -71,11 +71,11 @@ async function probe(args: object): Promise<ProbeResult> {
 }
 
 /**
- * Runs the section for each tile count; `keep` leaves the fixtures in `cacheRoot/costs` (they are removed
+ * Runs the section for each tile count; `keep` leaves the fixtures in `dir` (default `cacheRoot/costs`; they are removed
  * after by default: 40,000 tiles are about 300,000 small files).
  */
-export async function measureCosts(cacheRoot: string, counts: number[], keep = false): Promise<Costs> {
-  const root = join(cacheRoot, 'costs');
+export async function measureCosts(cacheRoot: string, counts: number[], keep = false, dir?: string): Promise<Costs> {
+  const root = dir ?? join(cacheRoot, 'costs');
   const s3dir = join(root, 's3');
   await mkdir(s3dir, { recursive: true });
   const fixtures: CostFixture[] = [];
