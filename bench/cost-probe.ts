@@ -32,6 +32,13 @@ interface ProbeArgs {
   s3pid?: number;
 }
 
+/** An S3 output whose listFiles is the one sequential walk (listFilesFlat). */
+class FlatListing extends S3OutputStore {
+  override listFiles(): Promise<Map<string, number>> {
+    return this.listFilesFlat();
+  }
+}
+
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2]) as ProbeArgs;
   const filter = { surveys: COST_SURVEYS, programs: COST_PROGRAMS };
@@ -50,6 +57,14 @@ async function main(): Promise<void> {
   const j = await timed(() => Journal.open(journalStore));
   const out = client ? new S3OutputStore(client, a.out) : new LocalOutputStore(a.out);
   const r = await timed(() => checkResume({ tiles: d.value.tiles, done: j.value.doneRecords(), out, selection: COST_SELECTION }));
+  // S3: the same check again over the one sequential walk of every page the check made before the listing
+  // was split by folder, for comparison (after the split one, so it is not the one that found a cold cache).
+  const flatOut = client ? new FlatListing(client, a.out) : undefined;
+  const rf = flatOut
+    ? await timed(() => checkResume({ tiles: d.value.tiles, done: j.value.doneRecords(), out: flatOut, selection: COST_SELECTION }))
+    : undefined;
+  if (rf && rf.value.done.size !== r.value.done.size)
+    throw new Error(`cost-probe: the flat listing found ${rf.value.done.size} done, the split ${r.value.done.size}`);
   const left = d.value.tiles.filter((t) => !r.value.done.has(tileKey(t))).length;
   let records = 0;
   for (const t of d.value.tiles) if (j.value.latestRecord(tileKey(t))) records += 1;
@@ -66,6 +81,8 @@ async function main(): Promise<void> {
       (source instanceof S3TileStore ? source.stats.listRequests : 0) + (journalStore instanceof S3JournalStore ? journalStore.stats.listRequests : 0),
     s3rverCpuSec: { discover: d.cpu, journal: j.cpu, resume: r.cpu },
     cpuSec: { discover: d.own, journal: j.own, resume: r.own },
+    resumeListRequests: out instanceof S3OutputStore ? out.stats.listRequests : 0,
+    flat: rf && flatOut ? { sec: rf.sec, cpuSec: rf.own, s3rverCpuSec: rf.cpu, listRequests: flatOut.stats.listRequests } : undefined,
     peakRssMB: Number(hwm?.[1] ?? 0) / 1024,
   };
   if (r.value.damaged.length > 0) process.stderr.write(`cost-probe: ${r.value.damaged.length} damaged, e.g. ${r.value.damaged[0].why}\n`);

@@ -239,7 +239,7 @@ export class S3OutputStore implements OutputStore {
 
   /**
    * Every dataset `.parquet` file under the prefix (relative path → size), from LIST pages, several listings
-   * in flight. The prefix's folders are found (listLevel: one one-key LIST per folder) down to
+   * in flight once the dataset is longer than a page or two. The prefix's folders are found (listLevel: one one-key LIST per folder) down to
    * LIST_SPLIT_DEPTH levels (the dataset's `{survey}/{program}/`), then each folder found there is listed
    * flat, up to `listConcurrency` at a time, instead of one sequential walk of every page under the prefix.
    * Every dataset key is still listed by some listing: the files found beside the subfolders are kept, and
@@ -251,6 +251,11 @@ export class S3OutputStore implements OutputStore {
   async listFiles(): Promise<Map<string, number>> {
     const folder = folderPrefix(this.prefix);
     const files = new Map<string, number>();
+    // First one page of the flat walk on each side of the tool's folder: a dataset that fits is listed in
+    // one or two LISTs, as before; a longer one is split (those pages' files are listed again, the same).
+    const first = await this.listDataset(folder, undefined, folder + TOOL_DIR, files, 1);
+    if (first === false) return files;
+    if (first === true && (await this.listDataset(folder, folder + TOOL_DIR.slice(0, -1) + '0', undefined, files, 1)) === false) return files;
     const root = await this.listLevel(folder, files);
     if (root === undefined) return this.listFilesFlat();
     let level = root;
@@ -374,9 +379,16 @@ export class S3OutputStore implements OutputStore {
    * ends or (with `stopAt`) a page reaches a key at or past `stopAt`; says whether it stopped there with keys
    * left to list.
    */
-  private async listDataset(folder: string, startAfter: string | undefined, stopAt: string | undefined, files: Map<string, number>): Promise<boolean> {
+  private async listDataset(
+    folder: string,
+    startAfter: string | undefined,
+    stopAt: string | undefined,
+    files: Map<string, number>,
+    maxPages = Infinity,
+  ): Promise<boolean | 'more'> {
     let token: string | undefined;
-    do {
+    for (let pages = 0; ; pages++) {
+      if (pages >= maxPages) return 'more';
       const page = await this.listPage(folder, { token, startAfter });
       let reached = false;
       for (const o of page.Contents ?? []) {
@@ -387,8 +399,8 @@ export class S3OutputStore implements OutputStore {
       // A page that ends the listing held every key after the tool's folder too.
       if (reached) return page.IsTruncated === true;
       token = this.nextToken(page, folder);
-    } while (token);
-    return false;
+      if (!token) return false;
+    }
   }
 
   /**
