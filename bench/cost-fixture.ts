@@ -216,6 +216,15 @@ export interface ProbeResult {
   peakRssMB: number;
 }
 
+/** One listFiles() of an output (bench/cost-probe.ts's listing mode). */
+export interface ListingTime {
+  files: number;
+  sec: number;
+  cpuSec: number;
+  serverCpuSec: number;
+  listRequests: number;
+}
+
 /** user + system seconds of a process, from /proc/PID/stat. */
 export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;

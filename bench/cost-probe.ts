@@ -22,7 +22,7 @@ import { makeS3Client } from '../src/storage/s3-client.js';
 import { S3OutputStore } from '../src/storage/s3-output.js';
 import { S3TileStore } from '../src/storage/s3-tree.js';
 import { join } from 'node:path';
-import { COST_PROGRAMS, COST_SELECTION, COST_SURVEYS, cpuSeconds, type ProbeResult } from './cost-fixture.js';
+import { COST_PROGRAMS, COST_SELECTION, COST_SURVEYS, cpuSeconds, type ListingTime, type ProbeResult } from './cost-fixture.js';
 
 interface ProbeArgs {
   backend: 'local' | 's3';
@@ -30,6 +30,7 @@ interface ProbeArgs {
   out: string;
   endpoint?: string;
   s3pid?: number;
+  listing?: boolean;
 }
 
 /** An S3 output whose listFiles is the one sequential walk (listFilesFlat). */
@@ -39,8 +40,35 @@ class FlatListing extends S3OutputStore {
   }
 }
 
+/**
+ * `{"listing": true, "out", "endpoint", "s3pid"}`: the output's listFiles() split and flat (listFilesFlat),
+ * alternately, twice each; prints the second of each (the first pays the JIT's warm-up).
+ */
+async function listingOnly(a: ProbeArgs): Promise<void> {
+  const client = makeS3Client({ endpoint: a.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 300_000 });
+  const result: Record<string, ListingTime> = {};
+  for (const how of ['split', 'flat', 'split', 'flat'] as const) {
+    const out = new S3OutputStore(client, a.out);
+    const c0 = cpuSeconds(a.s3pid);
+    const u0 = process.cpuUsage();
+    const t0 = performance.now();
+    const files = how === 'split' ? await out.listFiles() : await out.listFilesFlat();
+    const u = process.cpuUsage(u0);
+    result[how] = {
+      files: files.size,
+      sec: (performance.now() - t0) / 1000,
+      cpuSec: (u.user + u.system) / 1e6,
+      serverCpuSec: cpuSeconds(a.s3pid) - c0,
+      listRequests: out.stats.listRequests,
+    };
+  }
+  client.destroy();
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2]) as ProbeArgs;
+  if (a.listing) return listingOnly(a);
   const filter = { surveys: COST_SURVEYS, programs: COST_PROGRAMS };
   const client = a.backend === 's3' ? makeS3Client({ endpoint: a.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 300_000 }) : undefined;
   const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; sec: number; cpu: number; own: number }> => {

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_S3_CREDENTIALS, startLocalS3 } from '../src/dev/local-s3.js';
 import { leanFixture } from './cost-lean.js';
-import { COST_BUCKET, costFixture, cpuSeconds, type CostFixture, type ProbeResult } from './cost-fixture.js';
+import { COST_BUCKET, costFixture, cpuSeconds, type CostFixture, type ListingTime, type ProbeResult } from './cost-fixture.js';
+import { startLinkShaper } from '../src/dev/link-shaper.js';
 
 const BIN = fileURLToPath(new URL('../../bin/desi-qad.js', import.meta.url));
 const PROBE = fileURLToPath(new URL('./cost-probe.js', import.meta.url));
@@ -32,6 +33,8 @@ export interface Costs {
   /** Wall seconds of `desi-qad --version`: the process start every status row includes. */
   startupSec: number;
   notes: string[];
+  /** The largest output's listing, split and flat, through the lean server behind a shaped link (RTT ms, bytes/s). */
+  shaped?: { tiles: number; rttMs: number; bandwidth: number; split: ListingTime; flat: ListingTime }[];
 }
 
 interface Spawned {
@@ -65,6 +68,16 @@ async function runNode(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Spa
   return { stdout, stderr, exitCode, wallSec: (performance.now() - t0) / 1000, peakRssMB: peakKB / 1024 };
 }
 
+/** Round trips and bandwidth of the shaped links the largest output's listing is timed over (the seed's link is about 35 MB/s, 20 ms). */
+const SHAPED_RTT_MS = [20, 50];
+const SHAPED_BANDWIDTH = 35e6;
+
+async function listing(args: object): Promise<{ split: ListingTime; flat: ListingTime }> {
+  const r = await runNode([PROBE, JSON.stringify(args)]);
+  if (r.exitCode !== 0) throw new Error(`cost probe ${JSON.stringify(args)} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as { split: ListingTime; flat: ListingTime };
+}
+
 async function probe(args: object): Promise<ProbeResult> {
   const r = await runNode([PROBE, JSON.stringify(args)]);
   if (r.exitCode !== 0) throw new Error(`cost probe ${JSON.stringify(args)} exited ${r.exitCode}: ${r.stderr.slice(-2000)}`);
@@ -83,6 +96,7 @@ export async function measureCosts(cacheRoot: string, counts: number[], keep = f
   const fixtures: CostFixture[] = [];
   for (const n of counts) fixtures.push(await costFixture(root, s3dir, n));
   const rows: CostRow[] = [];
+  const shaped: NonNullable<Costs['shaped']> = [];
   const startup = await runNode([BIN, '--version']);
   const s3 = await startLocalS3({ dir: s3dir, buckets: [COST_BUCKET] });
   try {
@@ -107,6 +121,16 @@ export async function measureCosts(cacheRoot: string, counts: number[], keep = f
         try {
           const p = await probe({ backend: 's3', tree: l.tree, out: l.out, endpoint: l.server.endpoint, s3pid: l.server.pid });
           rows.push({ backend: 'lean', tiles: fx.tiles, probe: p, status: { wallSec: 0, peakRssMB: 0, exitCode: null, s3rverCpuSec: 0 } });
+          if (fx === fixtures[fixtures.length - 1])
+            for (const rttMs of SHAPED_RTT_MS) {
+              const shaper = await startLinkShaper({ upstreamPort: Number(new URL(l.server.endpoint).port), bandwidth: SHAPED_BANDWIDTH, rttMs });
+              try {
+                const t = await listing({ listing: true, out: l.out, endpoint: shaper.endpoint, s3pid: l.server.pid });
+                shaped.push({ tiles: fx.tiles, rttMs, bandwidth: SHAPED_BANDWIDTH, ...t });
+              } finally {
+                await shaper.stop();
+              }
+            }
         } finally {
           await l.server.stop();
         }
@@ -127,7 +151,7 @@ export async function measureCosts(cacheRoot: string, counts: number[], keep = f
     "The lean server (src/dev/lean-s3-server.ts: node:http over a folder, read-only) serves hard links of the local fixture's files and a journal segment fingerprinted with its own ETags; its rows have no status (status is timed on s3rver) and its CPU is in the server CPU column.",
     'The machine is shared (other processes on its 2 cores): judge by the CPU columns and the LIST counts, not the wall times alone.',
   ];
-  return { rows, fixtures, startupSec: startup.wallSec, notes };
+  return { rows, fixtures, startupSec: startup.wallSec, notes, shaped };
 }
 
 function pick(r: Spawned): { wallSec: number; peakRssMB: number; exitCode: number | null } {
@@ -170,7 +194,7 @@ export function costsMarkdown(c: Costs): string[] {
       `- ${label(lo)}: discovery + journal + resume per tile ${(per(lo) * 1e6).toFixed(0)} µs at ${lo.tiles.toLocaleString('en-US')} tiles, ${(per(hi) * 1e6).toFixed(0)} µs at ${hi.tiles.toLocaleString('en-US')}: **${ratio.toFixed(2)}×** (${ratio <= 1.5 ? 'within' : 'NOT within'} 1.5×); resume of the largest journal (open + check) ${resume(hi).toFixed(2)} s wall, ${resumeCpu(hi)} CPU: **${resume(hi) < 3 ? 'under' : 'NOT under'} 3 s**.`,
     );
   }
-  lines.push(...resumeSplitMarkdown(c.rows), ...c.notes.map((n) => `- ${n}`), '');
+  lines.push(...resumeSplitMarkdown(c.rows), ...shapedMarkdown(c.shaped ?? []), ...c.notes.map((n) => `- ${n}`), '');
   return lines;
 }
 
@@ -196,6 +220,22 @@ function resumeSplitMarkdown(rows: readonly CostRow[]): string[] {
       `| ${label(r)} | ${r.tiles.toLocaleString('en-US')} | ${p.resumeSec.toFixed(2)} s / ${p.cpuSec.resume.toFixed(2)} s / ${p.s3rverCpuSec.resume.toFixed(2)} s / ${p.resumeListRequests ?? '?'} | ${f.sec.toFixed(2)} s / ${f.cpuSec.toFixed(2)} s / ${f.s3rverCpuSec.toFixed(2)} s / ${f.listRequests} | ${(p.journalSec + p.resumeSec).toFixed(2)} s wall, ${(p.cpuSec.journal + p.cpuSec.resume).toFixed(2)} s our CPU |`,
     );
   }
+  lines.push('');
+  return lines;
+}
+
+/** The largest output's listing through the lean server behind a shaped link: split against flat. */
+function shapedMarkdown(shaped: NonNullable<Costs['shaped']>): string[] {
+  if (shaped.length === 0) return [];
+  const cell = (t: ListingTime) => `${t.sec.toFixed(2)} s / ${t.cpuSec.toFixed(2)} s / ${t.serverCpuSec.toFixed(2)} s / ${t.listRequests}`;
+  const lines = [
+    "The output's listing alone (listFiles, the resume check's LISTs) through the lean server behind a shaped link, the second of two runs each (warm); wall / the probe's CPU / the server's CPU / LIST requests:",
+    '',
+    '| tiles | link | split listing | one sequential walk |',
+    '|---|---|---|---|',
+  ];
+  for (const s of shaped)
+    lines.push(`| ${s.tiles.toLocaleString('en-US')} | ${s.rttMs} ms, ${(s.bandwidth / 1e6).toFixed(0)} MB/s | ${cell(s.split)} | ${cell(s.flat)} |`);
   lines.push('');
   return lines;
 }
