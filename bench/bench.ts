@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--scale 0.1] [--bandwidth 35] [--rtt 20] [--gaps 16,64,256] [--skip-local] [--skip-s3] [--skip-memory]
  *                    [--skip-scale] [--shards 1,2,4] [--dr1-s3] [--skip-costs] [--cost-tiles 1000,4000,12207,40000]
- *                    [--keep-costs] [--only worker,local,s3,memory,scale,costs,gets,selections,link]
+ *                    [--keep-costs] [--cost-dir DIR] [--only worker,local,s3,memory,scale,costs,gets,selections,link]
  *
  * Sections: the worker's conversion rate on one thread, for the default cut and for `--spectype any --keep-zwarn`,
  * with where the encode's time goes (next to a memcpy); `desi-qad convert` on the local
@@ -59,6 +59,8 @@ const skipScale = args.includes('--skip-scale') || !only.includes('scale');
 const dr1S3 = args.includes('--dr1-s3');
 const skipCosts = args.includes('--skip-costs') || !only.includes('costs');
 const keepCosts = args.includes('--keep-costs');
+// --cost-dir: where the costs fixtures are built (default: bench/.cache/costs).
+const costDir = args.includes('--cost-dir') ? opt('cost-dir', '') : undefined;
 const skipSelections = !only.includes('selections');
 const costTiles = opt('cost-tiles', DEFAULT_COST_TILES.join(',')).split(',').map(Number);
 if (costTiles.some((n) => !Number.isInteger(n) || n < 1))
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
   let scaleOut: ScaleOut | undefined;
   if (!skipScale) scaleOut = await measureScaleOut(cache, tree, { bandwidth, rttMs, shardCounts, threads: 2, dr1S3 });
   let costs: Costs | undefined;
-  if (!skipCosts) costs = await measureCosts(cache, costTiles, keepCosts);
+  if (!skipCosts) costs = await measureCosts(cache, costTiles, keepCosts, costDir);
   let gets: RangedGets | undefined;
   if (only.includes('gets')) gets = await measureRangedGets(Number(opt('gets', '2000')));
   let linkSection: LinkSectionRun[] | undefined;
@@ -250,7 +252,7 @@ async function costsOnly(cache: string): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const started = new Date().toISOString().slice(11, 16);
   const load0 = loadavg()[0];
-  const costs = await measureCosts(cache, costTiles, keepCosts);
+  const costs = await measureCosts(cache, costTiles, keepCosts, costDir);
   const load = `load average (1 min) ${load0.toFixed(1)} at ${started} UTC, ${loadavg()[0].toFixed(1)} at ${new Date().toISOString().slice(11, 16)} UTC`;
   const md = [`Measured ${date} on ${machineText()}; ${load}.`, '', ...costsMarkdown(costs)].join('\n');
   const outDir = join(REPO, 'bench', 'results');

@@ -209,7 +209,20 @@ export interface ProbeResult {
   s3rverCpuSec: { discover: number; journal: number; resume: number };
   /** The probe's own CPU seconds (user + system) in each step: the machine is shared, wall times are not. */
   cpuSec: { discover: number; journal: number; resume: number };
+  /** LIST requests of the resume check (S3). */
+  resumeListRequests?: number;
+  /** S3: the same resume check over one sequential walk of every page (listFilesFlat), run after it. */
+  flat?: { sec: number; cpuSec: number; s3rverCpuSec: number; listRequests: number };
   peakRssMB: number;
+}
+
+/** One listFiles() of an output (bench/cost-probe.ts's listing mode). */
+export interface ListingTime {
+  files: number;
+  sec: number;
+  cpuSec: number;
+  serverCpuSec: number;
+  listRequests: number;
 }
 
 /** user + system seconds of a process, from /proc/PID/stat. */

@@ -14,6 +14,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   type HeadObjectCommandOutput,
+  type ListObjectsV2CommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -23,6 +24,7 @@ import type { OutputStore, TemporaryOwners, WrittenFile } from './output-store.j
 import { httpStatusOf, withRetry, type RetryOptions } from './retry.js';
 import { TEMP_MARK } from './output-local.js';
 import { newRunId } from './run-id.js';
+import { mapLimit } from '../util/concurrency.js';
 import { checkListing, checkWriteAnswer, NotS3AnswerError } from './s3-answer.js';
 import { S3Error, s3Error } from './s3-client.js';
 import { folderPrefix, formatS3Url, joinKey, relativeKeySegments, s3UrlText, toS3Url, type S3Url } from './s3-url.js';
@@ -41,6 +43,8 @@ export interface S3OutputOptions {
   run?: string;
   /** MaxKeys of each LIST page of listFiles() (default: the server's, 1000 on S3). */
   maxKeys?: number;
+  /** Listings of listFiles() in flight (default LIST_CONCURRENCY). */
+  listConcurrency?: number;
   retry?: RetryOptions;
 }
 
@@ -48,6 +52,13 @@ const MiB = 1024 * 1024;
 
 /** Multipart uploads younger than this are never aborted by the sweep. */
 export const SWEEP_MIN_AGE_MS = 600_000;
+
+/** Listings of listFiles() in flight by default. */
+export const LIST_CONCURRENCY = 8;
+/** listFiles() reads folders with Delimiter '/' this many levels down (`{survey}/{program}/`), then lists each flat. */
+export const LIST_SPLIT_DEPTH = 2;
+/** A folder with more subfolders than this is listed flat as a whole, not one LIST per subfolder. */
+export const LIST_FANOUT = 64;
 
 /** The folder of the tool's own records under the prefix (journal, heartbeats, claims). */
 const TOOL_DIR = '_desi-qad/';
@@ -58,6 +69,8 @@ export class S3OutputStore implements OutputStore {
   readonly prefix: string;
   /** The run named in the metadata of what this store uploads. */
   readonly run: string;
+  /** LIST requests made by listFiles() and listFilesFlat(). */
+  readonly stats = { listRequests: 0 };
 
   constructor(
     private readonly client: S3Client,
@@ -206,7 +219,6 @@ export class S3OutputStore implements OutputStore {
     }
   }
 
-  /** Every dataset `.parquet` object under the prefix but `_desi-qad/` and temporaries: relative path → size. */
   /** The whole object at `relPath` (a small file of the dataset's own, e.g. the plan); undefined on 404. */
   async readFile(relPath: string): Promise<Uint8Array | undefined> {
     const key = this.keyOf(relPath);
@@ -226,13 +238,52 @@ export class S3OutputStore implements OutputStore {
   }
 
   /**
-   * Every dataset `.parquet` file under the prefix (relative path → size), from LIST pages. The keys of the
-   * tool's own folder are not listed: one listing runs up to `_desi-qad/`, a second starts after it (keys
-   * sort by their bytes, and every key under `_desi-qad/` sorts before `_desi-qad0`). A journal holds a
-   * record per tile and run, so listing it too would make resume's LIST at least twice as long as the
-   * dataset, and longer with every run.
+   * Every dataset `.parquet` file under the prefix (relative path → size), from LIST pages, several listings
+   * in flight once the dataset is longer than a page or two. The prefix's folders are found (listLevel: one one-key LIST per folder) down to
+   * LIST_SPLIT_DEPTH levels (the dataset's `{survey}/{program}/`), then each folder found there is listed
+   * flat, up to `listConcurrency` at a time, instead of one sequential walk of every page under the prefix.
+   * Every dataset key is still listed by some listing: the files found beside the subfolders are kept, and
+   * every subfolder is either listed itself or split again. A folder with more
+   * than LIST_FANOUT subfolders (the tile layout's `cumulative/{TILEID}/`) is listed flat as a whole rather
+   * than one LIST per subfolder. The tool's own `_desi-qad/` is never listed: a journal holds a record per
+   * tile and run, so listing it too would make resume's LIST at least twice as long as the dataset.
    */
   async listFiles(): Promise<Map<string, number>> {
+    const folder = folderPrefix(this.prefix);
+    const files = new Map<string, number>();
+    // First one page of the flat walk on each side of the tool's folder: a dataset that fits is listed in
+    // one or two LISTs, as before; a longer one is split (those pages' files are listed again, the same).
+    const first = await this.listDataset(folder, undefined, folder + TOOL_DIR, files, 1);
+    if (first === false) return files;
+    if (first === true && (await this.listDataset(folder, folder + TOOL_DIR.slice(0, -1) + '0', undefined, files, 1)) === false) return files;
+    const root = await this.listLevel(folder, files);
+    if (root === undefined) return this.listFilesFlat();
+    let level = root;
+    const leaves: string[] = [];
+    const limit = this.opts.listConcurrency ?? LIST_CONCURRENCY;
+    for (let depth = 1; depth < LIST_SPLIT_DEPTH && level.length > 0; depth++) {
+      const next: string[][] = await mapLimit(level, limit, async (p) => {
+        const children = await this.listLevel(p, files);
+        if (children !== undefined) return children;
+        leaves.push(p);
+        return [];
+      });
+      level = next.flat();
+    }
+    leaves.push(...level);
+    await mapLimit(leaves, limit, async (p) => {
+      await this.listDataset(p, undefined, undefined, files);
+    });
+    return files;
+  }
+
+  /**
+   * The same set from one sequential walk of every page under the prefix (what listFiles did before it
+   * split the listing; kept for prefixes too wide to split, and as the tests' reference). The keys of the
+   * tool's own folder are not listed: one listing runs up to `_desi-qad/`, a second starts after it (keys
+   * sort by their bytes, and every key under `_desi-qad/` sorts before `_desi-qad0`).
+   */
+  async listFilesFlat(): Promise<Map<string, number>> {
     const folder = folderPrefix(this.prefix);
     const toolStart = folder + TOOL_DIR;
     const files = new Map<string, number>();
@@ -242,47 +293,114 @@ export class S3OutputStore implements OutputStore {
   }
 
   /**
-   * Lists `folder` from after `startAfter`, adding dataset files to `files`, until the listing ends or (with
-   * `stopAt`) a page reaches a key at or past `stopAt`; says whether it stopped there with keys left to list.
+   * The subfolders of folder `prefix`, found without Delimiter (s3rver answers Delimiter '/' without the
+   * folders that hold only folders): a one-key LIST names the first key; if it is in a subfolder F/, the
+   * next LIST starts after `F0` ('/' + 1, so past every key under F/; the one key `F0` itself, which ends in
+   * '0' and so is no dataset file, is passed over), else it is a file directly in `prefix`, added to `files`.
+   * Undefined once more than LIST_FANOUT entries are found (the caller lists the folder flat instead; the
+   * files added so far are listed again then, to the same entries).
    */
-  private async listDataset(folder: string, startAfter: string | undefined, stopAt: string | undefined, files: Map<string, number>): Promise<boolean> {
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await withRetry(
-          `list ${formatS3Url(this.bucket, folder)}`,
-          async () => {
-            const p = await this.client.send(
-              new ListObjectsV2Command({
-                Bucket: this.bucket,
-                Prefix: folder,
-                MaxKeys: this.opts.maxKeys,
-                ContinuationToken: token,
-                StartAfter: token === undefined ? startAfter : undefined,
-              }),
-            );
-            checkListing(p, `ListObjectsV2 ${formatS3Url(this.bucket, folder)}`);
-            return p;
-          },
-          this.opts.retry,
-        );
-      } catch (err) {
-        throw s3Error(err, { client: this.client, bucket: this.bucket, key: folder, operation: 'ListObjectsV2' });
+  private async listLevel(prefix: string, files: Map<string, number>): Promise<string[] | undefined> {
+    const folders: string[] = [];
+    let after: string | undefined;
+    for (let n = 0; n <= LIST_FANOUT; n++) {
+      const page = await this.listPage(prefix, { startAfter: after, maxKeys: 1 });
+      const o = page.Contents?.[0];
+      // No key: the folder ends here (unless the page says it is truncated: then it is listed flat).
+      if (o?.Key === undefined) return page.IsTruncated ? undefined : folders;
+      // A key outside the prefix or not after StartAfter: a server that does not honour them; listed flat.
+      if (!o.Key.startsWith(prefix) || (after !== undefined && o.Key <= after)) return undefined;
+      const slash = o.Key.indexOf('/', prefix.length);
+      if (slash < 0) {
+        this.addListed(o, files);
+        after = o.Key;
+        continue;
       }
+      const folder = o.Key.slice(0, slash + 1);
+      if (folder !== folderPrefix(this.prefix) + TOOL_DIR) folders.push(folder);
+      after = folder.slice(0, -1) + '0';
+    }
+    return undefined;
+  }
+
+  /** Adds a listed object to `files` when it is a dataset file: under the prefix, not the tool's, a `.parquet`, not a temporary. */
+  private addListed(o: { Key?: string; Size?: number }, files: Map<string, number>): void {
+    const folder = folderPrefix(this.prefix);
+    if (!o.Key?.startsWith(folder)) return;
+    const rel = o.Key.slice(folder.length);
+    if (rel.startsWith(TOOL_DIR) || !rel.endsWith('.parquet') || (rel.split('/').pop() ?? '').startsWith(TEMP_MARK)) return;
+    files.set(rel, o.Size ?? 0);
+  }
+
+  /** One ListObjectsV2 page of `prefix`, with retries; counted in `stats.listRequests`. */
+  private async listPage(prefix: string, o: { token?: string; startAfter?: string; maxKeys?: number }): Promise<ListObjectsV2CommandOutput> {
+    try {
+      return await withRetry(
+        `list ${formatS3Url(this.bucket, prefix)}`,
+        async () => {
+          this.stats.listRequests += 1;
+          const p = await this.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: prefix,
+              MaxKeys: o.maxKeys ?? this.opts.maxKeys,
+              ContinuationToken: o.token,
+              StartAfter: o.token === undefined ? o.startAfter : undefined,
+            }),
+          );
+          checkListing(p, `ListObjectsV2 ${formatS3Url(this.bucket, prefix)}`);
+          return p;
+        },
+        this.opts.retry,
+      );
+    } catch (err) {
+      throw s3Error(err, { client: this.client, bucket: this.bucket, key: prefix, operation: 'ListObjectsV2' });
+    }
+  }
+
+  /** The continuation token of a page; a truncated page without one is an error (resume would miss files and redo them silently). */
+  private nextToken(page: ListObjectsV2CommandOutput, prefix: string): string | undefined {
+    if (!page.IsTruncated) return undefined;
+    if (!page.NextContinuationToken)
+      throw new S3Error(
+        `${formatS3Url(this.bucket, prefix)}: ListObjectsV2 said the listing is truncated but gave no continuation token`,
+        this.bucket,
+        prefix,
+        'ListObjectsV2',
+        undefined,
+        undefined,
+        false,
+      );
+    return page.NextContinuationToken;
+  }
+
+  /**
+   * Lists `folder` (no delimiter) from after `startAfter`, adding dataset files to `files`, until the listing
+   * ends or (with `stopAt`) a page reaches a key at or past `stopAt`; says whether it stopped there with keys
+   * left to list.
+   */
+  private async listDataset(
+    folder: string,
+    startAfter: string | undefined,
+    stopAt: string | undefined,
+    files: Map<string, number>,
+    maxPages = Infinity,
+  ): Promise<boolean | 'more'> {
+    let token: string | undefined;
+    for (let pages = 0; ; pages++) {
+      if (pages >= maxPages) return 'more';
+      const page = await this.listPage(folder, { token, startAfter });
       let reached = false;
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(folder)) continue;
         if (stopAt !== undefined && o.Key >= stopAt) reached = true;
-        const rel = o.Key.slice(folder.length);
-        if (rel.startsWith(TOOL_DIR) || !rel.endsWith('.parquet') || (rel.split('/').pop() ?? '').startsWith(TEMP_MARK)) continue;
-        files.set(rel, o.Size ?? 0);
+        this.addListed(o, files);
       }
       // A page that ends the listing held every key after the tool's folder too.
       if (reached) return page.IsTruncated === true;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return false;
+      token = this.nextToken(page, folder);
+      if (!token) return false;
+    }
   }
 
   /**

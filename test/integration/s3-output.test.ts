@@ -175,13 +175,25 @@ test('listFiles: the dataset files written, with sizes; nothing under _desi-qad/
     ['main/dark/230/main-dark-23040.parquet', 12],
     ['sv3/bright/0/sv3-bright-5.parquet', 7],
   ]);
-  // Paginated: one page per key, each page checked; the tool's folder is not listed (its first key ends the
-  // first listing, the second starts after the folder).
+  // Paginated: one page per key, each page checked; the tool's folder is not listed. The flat walk: its
+  // first key ends the first listing, the second starts after the folder. The split listing (the first page
+  // of the flat walk is truncated, so the dataset is longer than a page): one-key LISTs
+  // find the prefix's folders (A/, _desi-qad/ passed over, main/, sv3/, then none), then theirs (main/dark/;
+  // sv3/bright/), then those are listed flat (main/dark/ holds two keys: two pages); A/ is listed flat too.
   const proxy = await startFaultServer(s3.endpoint, () => 'proxy');
   try {
     const paged = new S3OutputStore(signedClient(proxy.endpoint), `s3://${BUCKET}/listing`, { maxKeys: 1, retry: FAST_RETRY });
-    assert.equal((await paged.listFiles()).size, 3);
+    assert.equal((await paged.listFilesFlat()).size, 3);
     assert.equal(proxy.requests.filter((r) => r.method === 'GET').length, 5, 'A, the first key of _desi-qad/, then the three keys after it');
+    assert.equal((await paged.listFiles()).size, 3);
+    const split = proxy.requests.slice(5).map((r) => new URL(r.url, 'http://x').searchParams.get('prefix'));
+    assert.deepEqual(
+      split.filter((p) => p === 'listing/').length,
+      6,
+      "the flat walk's first page, then the prefix's folders: A/, _desi-qad/, main/, sv3/, the end",
+    );
+    assert.deepEqual(split.filter((p) => p === 'listing/main/dark/').length, 2, 'main/dark/ holds two keys: two pages');
+    assert.ok(!split.some((p) => p?.startsWith('listing/_desi-qad')), 'the tool folder is not listed');
   } finally {
     await proxy.close();
   }
