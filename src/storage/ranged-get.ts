@@ -10,7 +10,7 @@
  * the source's retries, ETag pinning, checks and messages are the same on both paths.
  * `DESI_QAD_S3_GET=sdk` sends ranged reads through the SDK again (the bench's before/after).
  */
-import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -298,7 +298,9 @@ export class LeanObject {
 }
 
 const kRead = Symbol('desi-qad lean read');
-type Tagged = { [kRead]?: InFlight };
+interface Tagged {
+  [kRead]?: InFlight;
+}
 
 /** The state of one GET, reached from its request and answer by kRead: the handlers below are shared, not per GET. */
 class InFlight implements AbortWatcher {

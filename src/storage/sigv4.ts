@@ -39,7 +39,7 @@ export class SigV4Signer {
 
   private signingKey(secret: string, day: string): Buffer {
     const k = this.key;
-    if (k && k.day === day && k.secret === secret) return k.bytes;
+    if (k?.day === day && k.secret === secret) return k.bytes;
     let bytes = createHmac('sha256', `AWS4${secret}`).update(day).digest();
     for (const part of [this.region, this.service, 'aws4_request']) bytes = createHmac('sha256', bytes).update(part).digest();
     this.key = { secret, day, bytes };

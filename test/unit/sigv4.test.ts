@@ -29,10 +29,22 @@ class Sha256 implements Checksum {
   }
 }
 
-async function smithyAuth(creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, headers: Record<string, string>, path: string, date: Date) {
+async function smithyAuth(
+  creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  headers: Record<string, string>,
+  path: string,
+  date: Date,
+) {
   const s = new SignatureV4({ service: 's3', region: 'us-west-2', credentials: creds, sha256: Sha256, uriEscapePath: false, applyChecksum: true });
   const signed = await s.sign(
-    { method: 'GET', protocol: 'https:', hostname: 'desi.s3.us-west-2.amazonaws.com', path, query: {}, headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
+    {
+      method: 'GET',
+      protocol: 'https:',
+      hostname: 'desi.s3.us-west-2.amazonaws.com',
+      path,
+      query: {},
+      headers: { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    },
     { signingDate: date },
   );
   return signed.headers;
