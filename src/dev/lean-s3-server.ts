@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,8 @@ interface Entry {
   size: number;
   etag: string;
   lastModified: string;
+  /** Last-Modified as the header carries it, made once. */
+  httpDate: string;
 }
 
 /** Every file under `folder`, as keys under `prefix`, sorted by key (S3's order: UTF-8 bytes, here ASCII). */
@@ -53,7 +55,7 @@ async function listFolder(folder: string, prefix: string): Promise<Entry[]> {
         const s = await stat(path);
         // A strong ETag without reading the file: its size and modification time, hashed.
         const etag = `"${createHash('md5').update(`${r}\n${s.size}\n${s.mtimeMs}`).digest('hex')}"`;
-        out.push({ key: prefix ? `${prefix}/${r}` : r, path, size: s.size, etag, lastModified: s.mtime.toISOString() });
+        out.push({ key: prefix ? `${prefix}/${r}` : r, path, size: s.size, etag, lastModified: s.mtime.toISOString(), httpDate: s.mtime.toUTCString() });
       }
     }
   };
@@ -136,6 +138,37 @@ function listObjectsV2(res: ServerResponse, url: URL, bucket: string, entries: E
   res.end(body);
 }
 
+/**
+ * Open files, kept between GETs (a ranged run reads each file hundreds of times: an open and a close per
+ * GET were two thread-pool round trips of the server's CPU). At most MAX_OPEN are kept; one not in use
+ * is closed to make room.
+ */
+const MAX_OPEN = 128;
+const openFiles = new Map<string, { fh: Promise<FileHandle>; users: number }>();
+
+async function useFile<T>(path: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  let f = openFiles.get(path);
+  if (!f) {
+    if (openFiles.size >= MAX_OPEN)
+      for (const [p, g] of openFiles)
+        if (g.users === 0) {
+          openFiles.delete(p);
+          void g.fh.then((h) => h.close()).catch(() => undefined);
+          break;
+        }
+    f = { fh: open(path, 'r'), users: 0 };
+    openFiles.set(path, f);
+    const opened = f;
+    f.fh.catch(() => openFiles.get(path) === opened && openFiles.delete(path));
+  }
+  f.users += 1;
+  try {
+    return await fn(await f.fh);
+  } finally {
+    f.users -= 1;
+  }
+}
+
 async function serveObject(req: IncomingMessage, res: ServerResponse, e: Entry): Promise<void> {
   const head = req.method === 'HEAD';
   const ifMatch = req.headers['if-match'];
@@ -155,7 +188,7 @@ async function serveObject(req: IncomingMessage, res: ServerResponse, e: Entry):
   const headers: Record<string, string | number> = {
     'content-length': length,
     etag: e.etag,
-    'last-modified': new Date(e.lastModified).toUTCString(),
+    'last-modified': e.httpDate,
     'accept-ranges': 'bytes',
     'content-type': 'application/octet-stream',
   };
@@ -163,8 +196,7 @@ async function serveObject(req: IncomingMessage, res: ServerResponse, e: Entry):
   res.writeHead(range ? 206 : 200, headers);
   if (head || length === 0) return void res.end();
   // One read into one buffer for a small range; a stream of 1 MiB reads for a large one.
-  const fh = await open(e.path, 'r');
-  try {
+  await useFile(e.path, async (fh) => {
     const CHUNK = 1 << 20;
     let at = start;
     while (at <= end) {
@@ -177,9 +209,7 @@ async function serveObject(req: IncomingMessage, res: ServerResponse, e: Entry):
       if (res.destroyed) return;
     }
     res.end();
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
 /** Serves `o` on 127.0.0.1:`port` (0: any free port) in this process; resolves to the port. */

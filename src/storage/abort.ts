@@ -62,3 +62,42 @@ export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => 
 export function allowManyListeners(signal: AbortSignal | undefined): void {
   if (signal) setMaxListeners(0, signal);
 }
+
+/** What `watchAbort` calls when its signal aborts. */
+export interface AbortWatcher {
+  aborted(reason: unknown): void;
+}
+
+const watchers = new WeakMap<AbortSignal, Set<AbortWatcher>>();
+
+/**
+ * Like onAbort for work that starts and ends thousands of times under one long-lived signal (every ranged
+ * GET of a run): the signal gets one listener, added at the first watch, and each watch is an entry of a Set
+ * (an EventTarget listener per request is several microseconds of CPU on Node 20). Returns false, and
+ * calls nothing, when the signal has already aborted: the caller fails at once instead. `unwatchAbort` ends
+ * the watch; watchers still registered when the signal aborts are each called once.
+ */
+export function watchAbort(signal: AbortSignal, w: AbortWatcher): boolean {
+  if (signal.aborted) return false;
+  let set = watchers.get(signal);
+  if (!set) {
+    const s = (set = new Set<AbortWatcher>());
+    watchers.set(signal, s);
+    allowManyListeners(signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const all = [...s];
+        s.clear();
+        for (const x of all) x.aborted(signal.reason);
+      },
+      { once: true },
+    );
+  }
+  set.add(w);
+  return true;
+}
+
+export function unwatchAbort(signal: AbortSignal, w: AbortWatcher): void {
+  watchers.get(signal)?.delete(w);
+}

@@ -175,7 +175,8 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
   const base = opts.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
   const max = opts.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
   const { signal } = opts;
-  const counters = new Set(counterList(opts.counters)); // a counter given twice still counts once
+  // Made at the first failure only (most calls succeed at once): a counter given twice still counts once.
+  let counters: Set<RetryCounters> | undefined;
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(signal, what);
     try {
@@ -185,6 +186,7 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
       if (signal?.aborted || isAbort(error)) throw asAborted(error, what);
       const reason = retryReason(error);
       if (reason === undefined) throw error;
+      counters ??= new Set(counterList(opts.counters));
       if (attempt >= maxAttempts) {
         for (const c of counters) c.gaveUp += 1;
         if (error && typeof error === 'object') attemptsMade.set(error, attempt);

@@ -13,7 +13,7 @@ import { mapLimit } from '../util/concurrency.js';
 import { alsoCountIn, BodyLengthError, httpStatusOf, newRetryCounters, StallError, withRetry, type RetryCounters, type RetryOptions } from './retry.js';
 import { s3Error } from './s3-client.js';
 import { formatS3Url } from './s3-url.js';
-import { rangedGet, rangedGetPath, type RangedAnswer, type RangedGetPath } from './ranged-get.js';
+import { LeanObject, rangedGetPath, type RangedAnswer, type RangedGetPath, type RangedRead } from './ranged-get.js';
 
 export interface S3SourceOptions {
   /** Slices larger than this are read as parallel ranged GETs of this size (default 16 MiB). */
@@ -73,6 +73,10 @@ export class S3ObjectSource implements OpenedObject {
   private readonly signal: AbortSignal | undefined;
   /** How ranged GETs are sent: the lean path (ranged-get.ts) or the SDK's GetObjectCommand (DESI_QAD_S3_GET=sdk). */
   readonly getPath: RangedGetPath;
+  /** The lean path's GETs of this object (endpoint, path and signer resolved once). */
+  private readonly lean: LeanObject | undefined;
+  /** The pinned ETag as answers carry it (quoted): the common case of the ETag check is one comparison. */
+  private quotedEtag: string | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -90,6 +94,8 @@ export class S3ObjectSource implements OpenedObject {
     this.signal = opts.signal ?? opts.retry?.signal;
     this.retry = { ...alsoCountIn(opts.retry, this.retries), signal: this.signal };
     this.getPath = rangedGetPath(client);
+    this.lean = this.getPath === 'lean' ? new LeanObject(client, bucket, key, this.name) : undefined;
+    this.quotedEtag = this.etag ? `"${this.etag}"` : undefined;
   }
 
   /** The ETag every read is pinned to (unquoted), once known. */
@@ -108,6 +114,10 @@ export class S3ObjectSource implements OpenedObject {
     // Not zero-filled (every byte is written by the GETs, or the slice fails and the buffer is dropped), and
     // an ArrayBuffer of its own, so byteOffset is 0: zero-filling was 1.5 % of the client's CPU in the gets probe.
     const out = new Uint8Array(Buffer.allocUnsafeSlow(end - start).buffer, 0, end - start);
+    if (end - start <= this.partSize) {
+      await this.readPart(out, 0, start, end);
+      return out;
+    }
     const parts: [number, number][] = [];
     for (let s = start; s < end; s += this.partSize) parts.push([s, Math.min(end, s + this.partSize)]);
     // A failed part stops new parts from starting; the error is thrown only after the parts in flight have
@@ -124,23 +134,90 @@ export class S3ObjectSource implements OpenedObject {
   /** One part with retries; the final error names the object, or is an ObjectChangedError. */
   private async readPart(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
     try {
-      await withRetry(`${this.name} bytes ${start}-${end - 1}`, () => this.getRange(out, offset, start, end), this.retry);
+      const attempt = this.lean ? () => this.getRangeLean(out, offset, start, end) : () => this.getRange(out, offset, start, end);
+      await withRetry(`${this.name} bytes ${start}-${end - 1}`, attempt, this.retry);
     } catch (err) {
       if (err instanceof ObjectChangedError || isAbort(err)) throw err;
       throw s3Error(err, { client: this.client, bucket: this.bucket, key: this.key, operation: `GetObject bytes=${start}-${end - 1}` });
     }
   }
 
-  /** One ranged GET's answer headers and body, by the lean path or the SDK's. */
+  /**
+   * The answer's ETag and Content-Range, checked before any body byte is taken: a changed ETag or object size
+   * is an ObjectChangedError, a range other than the one asked for or an ignored Range header an Error. The
+   * first ETag an answer carries pins the reads when discovery had none.
+   */
+  private checkAnswer(etag: string | undefined, contentRange: string | undefined, start: number, end: number): void {
+    if (etag === undefined || etag !== this.quotedEtag) {
+      const got = normalizeEtag(etag);
+      if (this.etag && got && got !== this.etag) throw new ObjectChangedError(this.bucket, this.key, `ETag ${got}, expected ${this.etag}`);
+      if (!this.etag && got) {
+        this.etag = got;
+        this.quotedEtag = `"${got}"`;
+      }
+    }
+    if (contentRange) {
+      if (contentRange === `bytes ${start}-${end - 1}/${this.byteLength}`) return;
+      const total = /\/(\d+)\s*$/.exec(contentRange)?.[1];
+      if (total !== undefined && Number(total) !== this.byteLength)
+        throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
+      const span = /^\s*bytes\s+(\d+)-(\d+)\//i.exec(contentRange);
+      if (span && (Number(span[1]) !== start || Number(span[2]) !== end - 1))
+        throw new Error(`${this.name}: the server answered bytes ${span[1]}-${span[2]} to a request for bytes ${start}-${end - 1}`);
+    } else if (end - start !== this.byteLength) {
+      throw new Error(`${this.name}: the server ignored the Range header (answered the whole object to a request for bytes ${start}-${end - 1})`);
+    }
+  }
+
+  private readonly checker = (etag: string | undefined, contentRange: string | undefined, start: number, end: number) =>
+    this.checkAnswer(etag, contentRange, start, end);
+  private readonly counter = (n: number) => {
+    this.stats.bytesFetched += n;
+  };
+
+  /**
+   * One attempt by the lean path (ranged-get.ts LeanObject): the GET streams its body into out itself,
+   * watched by the socket's timeout for stalls and by the run's signal, with no timer or controller of its own.
+   */
+  private async getRangeLean(out: Uint8Array, offset: number, start: number, end: number): Promise<void> {
+    this.stats.requests += 1;
+    const r: RangedRead = {
+      start,
+      end,
+      ifMatch: this.quotedEtag,
+      out,
+      offset,
+      signal: this.signal,
+      stallMs: this.stallMs,
+      check: this.checker,
+      onBytes: this.counter,
+    };
+    try {
+      await this.lean!.read(r);
+    } catch (err) {
+      throw this.attemptError(err, start, end, false);
+    }
+  }
+
+  /** What a failed attempt throws: an abort of the run, a stall, a changed object, or the error itself. */
+  private attemptError(err: unknown, start: number, end: number, stalled: boolean): unknown {
+    if (this.signal?.aborted) return new AbortedError(`${this.name} bytes ${start}-${end - 1}`, { cause: err });
+    if (stalled) return new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
+    const status = httpStatusOf(err);
+    if (status === 412) return new ObjectChangedError(this.bucket, this.key, `HTTP 412 to If-Match "${this.etag}"`);
+    if (status === 416) return new ObjectChangedError(this.bucket, this.key, `HTTP 416: bytes ${start}-${end - 1} are no longer inside it`);
+    return err;
+  }
+
+  /** One ranged GET's answer headers and body by the SDK's path (DESI_QAD_S3_GET=sdk). */
   private async send(range: string, signal: AbortSignal): Promise<RangedAnswer> {
     const ifMatch = this.etag ? `"${this.etag}"` : undefined;
-    if (this.getPath === 'lean') return rangedGet(this.client, { bucket: this.bucket, key: this.key, range, ifMatch, signal });
     const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: range, IfMatch: ifMatch }), { abortSignal: signal });
     return { ETag: r.ETag, ContentRange: r.ContentRange, Body: r.Body as Readable | undefined };
   }
 
   /**
-   * One attempt: a ranged GET whose body is streamed into out[offset, offset + end - start). Its own
+   * One attempt by the SDK's path: a ranged GET whose body is streamed into out[offset, offset + end - start). Its own
    * controller is aborted by the stall timer (a StallError, retried) or by the run's signal (an
    * AbortedError, not retried), which also destroys a body being streamed.
    */
@@ -172,21 +249,11 @@ export class S3ObjectSource implements OpenedObject {
       const r = await this.send(`bytes=${start}-${end - 1}`, ac.signal);
       body = r.Body;
       arm();
-      const got = normalizeEtag(r.ETag);
-      if (this.etag && got && got !== this.etag) throw new ObjectChangedError(this.bucket, this.key, `ETag ${got}, expected ${this.etag}`);
-      if (!this.etag && got) this.etag = got;
-      if (r.ContentRange) {
-        const total = /\/(\d+)\s*$/.exec(r.ContentRange)?.[1];
-        if (total !== undefined && Number(total) !== this.byteLength)
-          throw new ObjectChangedError(this.bucket, this.key, `size ${total} bytes, expected ${this.byteLength}`);
-        const span = /^\s*bytes\s+(\d+)-(\d+)\//i.exec(r.ContentRange);
-        if (span && (Number(span[1]) !== start || Number(span[2]) !== end - 1)) {
-          body?.destroy();
-          throw new Error(`${this.name}: the server answered bytes ${span[1]}-${span[2]} to a request for bytes ${start}-${end - 1}`);
-        }
-      } else if (want !== this.byteLength) {
+      try {
+        this.checkAnswer(r.ETag, r.ContentRange, start, end);
+      } catch (err) {
         body?.destroy();
-        throw new Error(`${this.name}: the server ignored the Range header (answered the whole object to a request for bytes ${start}-${end - 1})`);
+        throw err;
       }
       if (!body) throw new BodyLengthError(`${this.name}: the answer to bytes ${start}-${end - 1} has no body`);
       let pos = offset;
@@ -203,12 +270,7 @@ export class S3ObjectSource implements OpenedObject {
     } catch (err) {
       // A body left unread (a changed ETag, a wrong range) would hold its socket: let it go.
       body?.destroy();
-      if (this.signal?.aborted) throw new AbortedError(`${this.name} bytes ${start}-${end - 1}`, { cause: err });
-      if (stalled) throw new StallError(`${this.name}: no bytes received for ${this.stallMs} ms reading bytes ${start}-${end - 1}; aborted`);
-      const status = httpStatusOf(err);
-      if (status === 412) throw new ObjectChangedError(this.bucket, this.key, `HTTP 412 to If-Match "${this.etag}"`);
-      if (status === 416) throw new ObjectChangedError(this.bucket, this.key, `HTTP 416: bytes ${start}-${end - 1} are no longer inside it`);
-      throw err;
+      throw this.attemptError(err, start, end, stalled);
     } finally {
       clearTimeout(timer);
       stopListening();
