@@ -58,9 +58,7 @@ export function unsupportedReason(table: Table): string | undefined {
 /** Returns the complete Parquet file of `table` (check {@link unsupportedReason} first). */
 export function writeParquetFile(table: Table, opts: WriteOptions): Uint8Array {
   const { elements, leaves } = parquetSchema(table.schema);
-  let raw = 0;
-  for (const d of table.data) raw += d.byteLength;
-  const sink = new Sink(Math.ceil(raw / 2) + 4096);
+  const sink = new Sink();
   sink.write(MAGIC);
   const rowGroups: RowGroup[] = [];
   for (const batch of table.batches) {
