@@ -154,6 +154,15 @@ export function gatherRows(
   rows: Int32Array,
 ): Float32Array | Uint32Array {
   const width = info.rowLength;
+  const whole = wholeChunk(chunks, rows);
+  if (whole !== undefined) {
+    // Every row of the one chunk, in order (a cut that keeps every spectrum): its decoded values are the
+    // output as they are, with no copy (and no second buffer the size of the column to allocate).
+    const values = decodeImage(file, hdu, info, whole.bytes);
+    checkElementType(file, hdu, kind, values);
+    if (kind.type === 'float32') return values as Float32Array;
+    return values instanceof Uint32Array ? values : new Uint32Array(values.buffer, values.byteOffset, values.length);
+  }
   const out = kind.type === 'float32' ? new Float32Array(rows.length * width) : new Uint32Array(rows.length * width);
   const dst = new Uint32Array(out.buffer);
   let k = 0;
@@ -171,6 +180,15 @@ export function gatherRows(
   }
   if (k !== rows.length) throw new Error(`internal: ${rows.length - k} rows of ${hdu.name} not covered by the planned reads`);
   return out;
+}
+
+/** The only chunk when it holds exactly `rows` (ascending), row for row; else undefined. */
+function wholeChunk(chunks: readonly RowChunk[], rows: Int32Array): RowChunk | undefined {
+  if (chunks.length !== 1) return undefined;
+  const c = chunks[0];
+  if (rows.length !== c.endRow - c.firstRow) return undefined;
+  for (let k = 0; k < rows.length; k++) if (rows[k] !== c.firstRow + k) return undefined;
+  return c;
 }
 
 function checkElementType(file: string, hdu: Hdu, kind: SpectraKind, values: ImageArray): void {

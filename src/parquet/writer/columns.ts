@@ -10,31 +10,12 @@ import { LevelRuns } from './levels.js';
 import { Codec, type ColumnMetaData, Enc, type Statistics, writeDataPageHeader } from './metadata.js';
 import { isValid, scalarValues } from './plain.js';
 import type { LeafInfo } from './schema.js';
+import type { Sink } from './sink.js';
 import { CompactWriter } from './thrift-compact.js';
 import type { Zstd } from './zstd.js';
 
 /** Target value bytes per data page (arrow-rs's default data page size limit). */
 export const PAGE_BYTES = 1024 * 1024;
-
-/** A growable output buffer: the file being written. */
-export class Sink {
-  buf: Uint8Array;
-  pos = 0;
-  constructor(capacity: number) {
-    this.buf = new Uint8Array(Math.max(1024, capacity));
-  }
-  write(b: Uint8Array): void {
-    if (this.pos + b.length > this.buf.length) {
-      let cap = this.buf.length * 2;
-      while (cap < this.pos + b.length) cap *= 2;
-      const n = new Uint8Array(cap);
-      n.set(this.buf.subarray(0, this.pos));
-      this.buf = n;
-    }
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-}
 
 export interface Compression {
   codec: Codec;

@@ -15,9 +15,10 @@
  * column orders, and the caller's key-value metadata (encode.ts adds arrow-rs's ARROW:schema).
  */
 import type { Data, Table } from 'apache-arrow';
-import { type Compression, Sink, writeColumnChunk } from './columns.js';
+import { type Compression, writeColumnChunk } from './columns.js';
 import { type RowGroup, writeFileMetaData } from './metadata.js';
 import { parquetSchema } from './schema.js';
+import { Sink } from './sink.js';
 import { CompactWriter } from './thrift-compact.js';
 
 export interface WriteOptions {
@@ -57,9 +58,7 @@ export function unsupportedReason(table: Table): string | undefined {
 /** Returns the complete Parquet file of `table` (check {@link unsupportedReason} first). */
 export function writeParquetFile(table: Table, opts: WriteOptions): Uint8Array {
   const { elements, leaves } = parquetSchema(table.schema);
-  let raw = 0;
-  for (const d of table.data) raw += d.byteLength;
-  const sink = new Sink(Math.ceil(raw / 2) + 4096);
+  const sink = new Sink();
   sink.write(MAGIC);
   const rowGroups: RowGroup[] = [];
   for (const batch of table.batches) {
@@ -79,5 +78,5 @@ export function writeParquetFile(table: Table, opts: WriteOptions): Uint8Array {
   new DataView(len.buffer).setUint32(0, w.pos, true);
   sink.write(len);
   sink.write(MAGIC);
-  return sink.buf.slice(0, sink.pos);
+  return sink.bytes();
 }
