@@ -90,7 +90,7 @@ export function rangedGetsMarkdown(g: RangedGets): string[] {
   return [
     `Client CPU per ranged GET (${g.n} ranges of 16–64 KiB of a ${g.objectBytes / 2 ** 20} MiB object, ${g.concurrency} in flight, s3rver on loopback in its own process; CPU of the reading process from process.cpuUsage, its main thread from /proc):`,
     '',
-    '| ranged GETs through | requests | client CPU per GET | main thread per GET | s3rver CPU over the same GETs | wall | GETs/s | bytes identical to the file |',
+    '| ranged GETs through | signing | client CPU per GET | main thread per GET | s3rver CPU over the same GETs | wall | GETs/s | bytes identical to the file |',
     '|---|---|---|---|---|---|---|---|',
     ...g.runs.map(row),
     '',
