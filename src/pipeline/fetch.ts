@@ -30,6 +30,16 @@ export interface ReadLimits {
 export const DEFAULT_READS_PER_TILE = 16;
 export const DEFAULT_READS_IN_FLIGHT = 64;
 
+/**
+ * Default of --downloads (tiles read at once) for a source. On S3 each tile starts with a chain of about 25
+ * small reads one after the other (redrock headers and columns, then each coadd HDU header, FIBERMAP): with
+ * 8 tiles, a 20 ms round trip leaves the link idle while chains wait; 32 keep it full (35 MB/s, 20 ms, the
+ * bench's link: 9.3 s against 9.6 s). A local disk answers in microseconds: 8 is enough there.
+ */
+export function defaultDownloads(source: string): number {
+  return isS3Url(source) ? 32 : 8;
+}
+
 export function readLimits(perTile = DEFAULT_READS_PER_TILE, total = DEFAULT_READS_IN_FLIGHT): ReadLimits {
   return { perTile, total: new Limiter(total) };
 }
@@ -247,6 +257,9 @@ class Ranges extends BaseFetch implements TileFetch {
   }
 
   readAll(source: ByteSource, reads: readonly PlannedRead[]): Promise<Uint8Array[]> {
-    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end), { signal: this.ctx.signal });
+    // --reads-per-tile is each tile's share; slots of --reads-in-flight that no other read waits for are taken
+    // too, so the last big tiles of a run (or one alone) keep the link as full as many tiles do.
+    const total = this.ctx.limits.total;
+    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end), { signal: this.ctx.signal, grow: () => total.hasIdleSlot() });
   }
 }

@@ -11,6 +11,13 @@ export interface MapLimitOptions {
   signal?: AbortSignal;
   /** Checked before each item starts: once true, no new item starts and the call resolves (a graceful stop). */
   stop?: () => boolean;
+  /**
+   * Work-conserving lanes: checked each time an item starts; while it says yes and items are left, one more
+   * lane starts beyond `limit`. `limit` is then a guaranteed share, not a ceiling: a tile's reads
+   * take slots of the run's limit that nobody else is waiting for (`Limiter.hasIdleSlot`). `fn` must take its slot
+   * synchronously (as `Limiter.run` does when one is free), or the next check would see the same idle slot.
+   */
+  grow?: () => boolean;
 }
 
 /**
@@ -25,20 +32,34 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   let next = 0;
   let failed = false;
   let firstError: unknown;
-  const { signal, stop } = opts;
+  const { signal, stop, grow } = opts;
+  const more = () => next < items.length && !failed && !signal?.aborted && !stop?.();
+  const running: Promise<void>[] = [];
   const lane = async (): Promise<void> => {
-    while (next < items.length && !failed && !signal?.aborted && !stop?.()) {
+    while (more()) {
       const i = next++;
+      // Called at once (an async arrow runs fn up to its first await): a synchronous throw becomes a rejection.
+      const p = (async () => fn(items[i], i))();
+      // After this lane took its slot for item i: only a slot still idle starts another lane.
+      spare();
       try {
-        results[i] = await fn(items[i], i);
+        results[i] = await p;
       } catch (err) {
         if (!failed) firstError = err;
         failed = true;
       }
     }
   };
+  let shared = false; // the lanes of the share have all started: only then is a slot left idle beyond them
+  const spare = () => {
+    if (grow && shared) while (more() && grow()) running.push(lane());
+  };
   const lanes = Math.max(1, Math.min(Math.floor(limit), items.length));
-  await Promise.all(Array.from({ length: lanes }, lane));
+  for (let k = 0; k < lanes; k++) running.push(lane());
+  shared = true;
+  spare();
+  // Lanes started by `spare` join `running` while earlier ones are awaited (an array's iterator sees them).
+  for (const p of running) await p;
   if (failed) throw firstError;
   if (signal?.aborted) throw signal.reason;
   return results;
@@ -65,6 +86,11 @@ export class Limiter {
 
   get inFlight(): number {
     return this.active;
+  }
+
+  /** Whether a slot is free and nobody waits for one: another caller may take it without delaying anyone. */
+  hasIdleSlot(): boolean {
+    return this.active < this.limit && this.waiting.length === 0;
   }
 
   /** The mean number of slots held while at least one was (0 before any): how full the limit was kept. */

@@ -35,6 +35,52 @@ test('mapLimit stops starting items after the first failure, waits for the start
   assert.equal(settled, started.length, 'every started item settled before the rejection');
 });
 
+test('mapLimit with grow: a share of 2 takes the idle slots of a shared Limiter, and gives them up when others wait', async () => {
+  const shared = new Limiter(6);
+  let active = 0;
+  let peak = 0;
+  const read = (ms: number) =>
+    shared.run(async () => {
+      active += 1;
+      peak = Math.max(peak, active);
+      await sleep(ms);
+      active -= 1;
+      return ms;
+    });
+  // Alone: 2 lanes, then as many as the limiter has idle slots (6), never more.
+  const items = Array.from({ length: 30 }, (_, i) => 2 + (i % 3));
+  const out = await mapLimit(items, 2, read, { grow: () => shared.hasIdleSlot() });
+  assert.deepEqual(out, items, 'results in item order');
+  assert.equal(peak, 6);
+  assert.equal(shared.inFlight, 0);
+
+  // Beside another caller holding 4 of the 6 slots until the call is over: the 2 lanes of its share, no more.
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const hog = Array.from({ length: 4 }, () => shared.run(() => gate));
+  assert.equal(shared.hasIdleSlot(), true);
+  let lanes = 0;
+  let most = 0;
+  await mapLimit(
+    Array.from({ length: 12 }, () => 1),
+    2,
+    (ms) => {
+      lanes += 1;
+      most = Math.max(most, lanes);
+      return read(ms).finally(() => (lanes -= 1));
+    },
+    { grow: () => shared.hasIdleSlot() },
+  );
+  assert.equal(most, 2, 'no slot was idle beyond the share');
+  // Full, with a caller queued: no slot is idle.
+  const waiter = shared.run(() => Promise.resolve());
+  const more = shared.run(() => Promise.resolve());
+  assert.equal(shared.hasIdleSlot(), false);
+  open();
+  await Promise.all([...hog, waiter, more]);
+  assert.equal(shared.hasIdleSlot(), true);
+});
+
 test('mapLimit with stop() resolves without starting more items', async () => {
   let n = 0;
   const out = await mapLimit(
