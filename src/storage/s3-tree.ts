@@ -37,8 +37,9 @@ export interface S3ListStats {
 }
 
 /**
- * Tiles stored in S3 the way DESI lays out its healpix tree. Discovery lists each
- * `{prefix}/{survey}/{program}/{pixgroup}/` without a delimiter, up to listConcurrency at a time, and
+ * Tiles stored in S3 the way DESI lays out its healpix tree. Discovery lists each `{prefix}/{survey}/{program}/`
+ * in one page when it fits, else each `{prefix}/{survey}/{program}/{pixgroup}/`, without a delimiter (s3rver
+ * answers a delimited listing without the folders that hold only folders), up to listConcurrency at a time, and
  * pairs each tile's coadd and redrock with their size and ETag (unquoted); `ObjectRef.path` is the object key.
  */
 export class S3TileStore implements TileStore {
@@ -83,10 +84,17 @@ export class S3TileStore implements TileStore {
     if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0)
       problems.push(`${formatS3Url(this.bucket, folderPrefix(this.prefix))}: no objects under this prefix`);
 
-    const jobs: { survey: string; program: string; group: number }[] = [];
-    for (const survey of filter.surveys)
-      for (const program of filter.programs) for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
     const found = new Map<string, TileRef>();
+    // A survey and program whose keys fit in one page are listed in one request (a sample, a test tree, a
+    // production's small programs); a longer one by pixgroup, up to listConcurrency at a time (DR1's main
+    // dark: about 110,000 keys, where a flat listing would be 110 pages one after the other).
+    const programs: { survey: string; program: string }[] = [];
+    for (const survey of filter.surveys) for (const program of filter.programs) programs.push({ survey, program });
+    const jobs: { survey: string; program: string; group: number }[] = [];
+    await mapLimit(programs, this.opts.listConcurrency ?? 32, async ({ survey, program }) => {
+      if (await this.listProgramAtOnce(survey, program, found, problem, signal)) return;
+      for (let group = 0; group < PIXGROUPS; group++) jobs.push({ survey, program, group });
+    });
     // The first failed pixgroup stops new listings; it is thrown once the listings in flight have settled.
     await mapLimit(jobs, this.opts.listConcurrency ?? 32, (job) => this.listGroup(job.survey, job.program, job.group, found, problem, signal));
     if (extraProblems > 0) problems.push(`… and ${extraProblems} more keys that do not fit the layout`);
@@ -121,6 +129,35 @@ export class S3TileStore implements TileStore {
     return formatS3Url(this.bucket, ref.path);
   }
 
+  /**
+   * Lists `{survey}/{program}/` flat in one page. When that page holds every key (not truncated), its keys
+   * under the pixgroup folders are taken as listGroup would and true is returned; otherwise nothing is taken
+   * and the caller lists the program by pixgroup. Keys outside the pixgroup folders are passed over, as the
+   * pixgroup listings never see them.
+   */
+  private async listProgramAtOnce(
+    survey: string,
+    program: string,
+    found: Map<string, TileRef>,
+    problem: (key: string, why: string) => void,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const folder = folderPrefix(joinKey(this.prefix, `${survey}/${program}`));
+    const page = await this.list(folder, this.opts.maxKeys, undefined, { ...this.opts.retry, signal });
+    if (page.IsTruncated !== false) return false; // truncated, or a server that does not say: by pixgroup
+    for (const obj of page.Contents ?? []) {
+      const key = obj.Key;
+      if (!key?.startsWith(folder)) continue;
+      const rest = key.slice(folder.length);
+      const slash = rest.indexOf('/');
+      const dir = slash > 0 ? rest.slice(0, slash) : '';
+      if (!/^(0|[1-9][0-9]*)$/.test(dir) || Number(dir) >= PIXGROUPS) continue;
+      const group = Number(dir);
+      this.take(survey, program, group, folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group))), obj, found, problem);
+    }
+    return true;
+  }
+
   private async listGroup(
     survey: string,
     program: string,
@@ -133,28 +170,39 @@ export class S3TileStore implements TileStore {
     let token: string | undefined;
     do {
       const page = await this.list(folder, this.opts.maxKeys, token, { ...this.opts.retry, signal });
-      for (const obj of page.Contents ?? []) {
-        const key = obj.Key;
-        if (!key?.startsWith(folder)) continue;
-        const parsed = parseTileObjectKey(survey, program, group, key.slice(folder.length));
-        if (parsed.kind === 'problem') {
-          problem(key, parsed.problem);
-          continue;
-        }
-        const tileId = tileKey({ survey, program, healpix: parsed.healpix });
-        let tile = found.get(tileId);
-        if (!tile) {
-          tile = { survey, program, healpix: parsed.healpix };
-          found.set(tileId, tile);
-        }
-        const afterburner = parsed.kind === 'other' ? AFTERBURNER_KINDS.find((k) => parsed.file === afterburnerFileName(k, tile)) : undefined;
-        if (parsed.kind === 'other' && afterburner === undefined) continue;
-        const ref = objectRefOf(key, obj);
-        if (afterburner !== undefined) (tile.afterburners ??= {})[afterburner] = ref;
-        else if (parsed.kind !== 'other') tile[parsed.kind] = ref;
-      }
+      for (const obj of page.Contents ?? []) this.take(survey, program, group, folder, obj, found, problem);
       token = this.nextToken(page, folder);
     } while (token);
+  }
+
+  /** Adds a listed object of pixgroup folder `folder` to its tile in `found`, or reports it as a problem. */
+  private take(
+    survey: string,
+    program: string,
+    group: number,
+    folder: string,
+    obj: NonNullable<ListObjectsV2CommandOutput['Contents']>[number],
+    found: Map<string, TileRef>,
+    problem: (key: string, why: string) => void,
+  ): void {
+    const key = obj.Key;
+    if (!key?.startsWith(folder)) return;
+    const parsed = parseTileObjectKey(survey, program, group, key.slice(folder.length));
+    if (parsed.kind === 'problem') {
+      problem(key, parsed.problem);
+      return;
+    }
+    const tileId = tileKey({ survey, program, healpix: parsed.healpix });
+    let tile = found.get(tileId);
+    if (!tile) {
+      tile = { survey, program, healpix: parsed.healpix };
+      found.set(tileId, tile);
+    }
+    const afterburner = parsed.kind === 'other' ? AFTERBURNER_KINDS.find((k) => parsed.file === afterburnerFileName(k, tile)) : undefined;
+    if (parsed.kind === 'other' && afterburner === undefined) return;
+    const ref = objectRefOf(key, obj);
+    if (afterburner !== undefined) (tile.afterburners ??= {})[afterburner] = ref;
+    else if (parsed.kind !== 'other') tile[parsed.kind] = ref;
   }
 
   /** The continuation token of a listing page; a truncated page without one is an error (a hole in discovery). */

@@ -1,7 +1,8 @@
 /**
  * Discovery of a DESI-shaped tree in a real S3 server (s3rver): the same tiles, sizes and files as the local
- * discovery of the same tree, ETags, ignored side files, reported stray keys, and pagination with
- * continuation tokens (more than 1,000 keys under one pixgroup, and a small MaxKeys).
+ * discovery of the same tree, ETags, ignored side files, reported stray keys, a program listed in one flat page or
+ * by pixgroup to the same tiles, and pagination with continuation tokens (more than 1,000 keys under one
+ * pixgroup, and a small MaxKeys).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,8 +78,15 @@ test('discovery finds the tiles the local discovery of the same tree finds, with
   assert.match(problems, /coadd-main-dark-23099\.fits is not named for tile main\/dark\/23041/);
   assert.doesNotMatch(problems, /emline|logs/);
   assert.equal(found.problems.length, 4);
-  // One probe, then one listing per pixgroup per survey and program.
-  assert.equal(store.stats.listRequests, 1 + PIXGROUPS * 4);
+  // One probe, then one flat page per survey and program: each fits in one.
+  assert.equal(store.stats.listRequests, 1 + 4);
+
+  // Pages of 5 keys: main/dark no longer fits in one, so it is listed by pixgroup, to the same tiles and problems.
+  const paged = new S3TileStore(anonClient(s3.endpoint), `s3://${BUCKET}/dr1/healpix/`, { retry: FAST_RETRY, maxKeys: 5 });
+  const again = await paged.discover(ALL);
+  assert.deepEqual(summary(again.tiles), summary(found.tiles));
+  assert.deepEqual([...again.problems].sort(), [...found.problems].sort());
+  assert.ok(paged.stats.listRequests > 1 + 4 + PIXGROUPS, `${paged.stats.listRequests} listings`);
 });
 
 test('an opened tile object reads the same bytes as the local file', { timeout: S3_TEST_TIMEOUT }, async () => {
@@ -149,11 +157,12 @@ test('pagination: more than 1,000 keys under one pixgroup, and a small MaxKeys',
   assert.equal(found.tiles.length, 100);
   assert.ok(found.tiles.every((t, i) => t.healpix === 700 + i && t.coadd?.size === `c${t.healpix}`.length && t.redrock?.size === `rr${t.healpix}`.length));
   assert.deepEqual(found.problems, []);
-  assert.equal(store.stats.listRequests, 1 + PIXGROUPS + 1, 'pixgroup 7 took two pages (1,000 + 100 keys)');
-  assert.equal(store.stats.keys, 1 + 1100);
+  // The probe, a flat page of main/dark that does not hold it all, then each pixgroup: 7 took two pages (1,000 + 100 keys).
+  assert.equal(store.stats.listRequests, 1 + 1 + PIXGROUPS + 1);
+  assert.equal(store.stats.keys, 1 + 1000 + 1100);
 
   const small = new S3TileStore(anonClient(s3.endpoint), `s3://${BUCKET}/big`, { maxKeys: 97, retry: FAST_RETRY });
   const again = await small.discover({ surveys: ['main'], programs: ['dark'] });
   assert.deepEqual(summary(again.tiles), summary(found.tiles));
-  assert.equal(small.stats.listRequests, 1 + PIXGROUPS + Math.ceil(1100 / 97) - 1);
+  assert.equal(small.stats.listRequests, 1 + 1 + PIXGROUPS + Math.ceil(1100 / 97) - 1);
 });
