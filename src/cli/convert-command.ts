@@ -7,7 +7,7 @@ import { canonicalNames } from '../desi/names.js';
 import { parseCumulativeSpecs } from '../desi/cumulative.js';
 import { LAYOUTS, parseTileSpecs, PROGRAMS, SURVEYS, type Layout, type TileSpec } from '../desi/tile.js';
 import { runConvert, EXIT, noPlanMessage, type RunOptions } from '../pipeline/run.js';
-import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE } from '../pipeline/fetch.js';
+import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE, defaultDownloads } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
@@ -239,7 +239,7 @@ export function convertOptions(y: Argv) {
       default: availableParallelism(),
       describe: `worker threads that decode FITS and encode Parquet (at most ${MAX_THREADS} here: 4 per core, at least 8)`,
     })
-    .option('downloads', { type: 'number', default: 8, describe: `tiles read concurrently (at most ${MAX_DOWNLOADS})` })
+    .option('downloads', { type: 'number', describe: `tiles read concurrently (default 32 from S3, 8 from a local folder; at most ${MAX_DOWNLOADS})` })
     .option('reads-per-tile', {
       type: 'number',
       default: DEFAULT_READS_PER_TILE,
@@ -274,7 +274,7 @@ export function convertOptions(y: Argv) {
       for (const [k, v, min, max, why] of [
         ['batch-size', a['batch-size'], 1, Infinity, ''],
         ['threads', a.threads, 1, MAX_THREADS, ` (4 × the ${availableParallelism()} cores of this machine, at least 8)`],
-        ['downloads', a.downloads, 1, MAX_DOWNLOADS, ''],
+        ['downloads', a.downloads ?? 1, 1, MAX_DOWNLOADS, ''],
         ['reads-per-tile', a['reads-per-tile'], 1, MAX_READS_PER_TILE, ''],
         ['reads-in-flight', a['reads-in-flight'], 1, MAX_READS_IN_FLIGHT, ''],
       ] as const) {
@@ -354,7 +354,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     source,
     layout: a.layout,
     out: a.out,
-    ...connectionOf(a, a.downloads),
+    ...connectionOf(a, a.downloads ?? defaultDownloads(source)),
     readsInFlight: a['reads-in-flight'],
     run,
   });
@@ -431,7 +431,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     batchSize: a['batch-size'],
     maxBatches: a['max-batches'],
     threads: a.threads,
-    downloads: a.downloads,
+    downloads: a.downloads ?? defaultDownloads(sourceUrl),
     readsPerTile: a['reads-per-tile'],
     readsInFlight: a['reads-in-flight'],
     logDir: a['log-dir'],

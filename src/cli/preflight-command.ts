@@ -10,6 +10,7 @@ import { parseWith } from './with-option.js';
 import { parseSelection } from '../desi/selection.js';
 import { EXIT, FatalRunError, UsageError } from '../pipeline/run.js';
 import { RunLog } from '../pipeline/log.js';
+import { defaultDownloads } from '../pipeline/fetch.js';
 import { isS3Url, parseS3Url } from '../storage/s3-url.js';
 import { SourceError } from '../storage/tile-store.js';
 import { checkSharedOptions, convertOptions, selectionOptions, sourceOptions, surveysPrograms, tileSpecsOf } from './convert-command.js';
@@ -28,7 +29,7 @@ const BIN = fileURLToPath(new URL('../../../bin/desi-qad.js', import.meta.url));
  */
 const KNOBS = {
   threads: { type: 'number', describe: 'passed to convert: worker threads (default: cores)' },
-  downloads: { type: 'number', describe: 'passed to convert: tiles read concurrently (default 8)' },
+  downloads: { type: 'number', describe: 'passed to convert: tiles read concurrently (default 32 from S3, 8 from a local folder)' },
   'reads-per-tile': { type: 'number', describe: "passed to convert: ranged reads of one tile's rows in flight" },
   'reads-in-flight': { type: 'number', describe: 'passed to convert: reads in flight across all tiles' },
   fetch: { choices: ['ranges', 'full'] as const, describe: 'passed to convert: ranges (default) or full files' },
@@ -143,7 +144,7 @@ export async function preflightCommand(a: PreflightArgs): Promise<number> {
       stores = openStores({
         source,
         out: join(scratch, 'out'),
-        ...connectionOf(a, a.downloads ?? 8),
+        ...connectionOf(a, a.downloads ?? defaultDownloads(source)),
       });
     } catch (err) {
       return fail(EXIT.usage, (err as Error).message);
