@@ -58,11 +58,32 @@ function classify(e: unknown): Omit<Explained, 'message'> | undefined {
   if ((code !== undefined && DENIED.has(code)) || status === 403) return { expected: true, hint: PUBLIC_OR_PROFILE };
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return { expected: true, hint: 'check --endpoint: nothing answered at that address (is the server running, is the host name right?)' };
+  // The server or the network gave out after every retry: a run resumes where it stopped, no bug in desi-qad.
+  if (e instanceof S3Error && ((code !== undefined && GAVE_OUT.has(code)) || (status !== undefined && status >= 500)))
+    return {
+      expected: true,
+      hint: 'the endpoint did not answer in time or kept failing after every retry (the network, or the server busy): run the same command again to resume; --max-attempts and --cli-read-timeout set how long desi-qad waits',
+    };
   if (code === 'NO_SOURCE') return { expected: true, hint: 'check --source: the folder or s3:// prefix must hold the healpix tree' };
   if (code !== undefined && FOLDER_ERRNOS.has(code) && (stringProp(e, 'path') !== undefined || stringProp(e, 'syscall') !== undefined))
     return { expected: true, hint: FOLDER };
   return undefined;
 }
+
+/** Codes of an S3Error that mean the connection or the server gave out (timeouts, resets, throttling, 5xx). */
+const GAVE_OUT = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'SlowDown',
+  'InternalError',
+  'ServiceUnavailable',
+]);
 
 function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;

@@ -47,6 +47,23 @@ test('no server at the endpoint: check --endpoint', () => {
   }
 });
 
+test('the network or the server gave out after the retries (timeouts, resets, 5xx): expected, run again to resume', () => {
+  for (const [code, status] of [
+    ['TimeoutError', undefined],
+    ['ECONNRESET', undefined],
+    ['SlowDown', 503],
+    ['InternalError', 500],
+    [undefined, 502],
+  ] as const) {
+    const e = explainError(s3err(code, status));
+    assert.equal(e.expected, true, String(code ?? status));
+    assert.match(e.hint ?? '', /run the same command again to resume/);
+    assert.match(e.hint ?? '', /--cli-read-timeout/);
+  }
+  // The same codes outside S3 are not classified by this rule.
+  assert.equal(explainError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })).expected, false);
+});
+
 test("a folder that cannot be written: the folder's permissions/space", () => {
   for (const code of ['EACCES', 'EROFS', 'ENOSPC', 'EDQUOT']) {
     const err = Object.assign(new Error(`${code}: failed, open '/data/out/x.parquet'`), { code, syscall: 'open', path: '/data/out/x.parquet' });
