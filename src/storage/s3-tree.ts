@@ -3,7 +3,7 @@
  */
 import { AFTERBURNER_KINDS, afterburnerFileName } from '../desi/afterburners.js';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/layout.js';
+import { isCanonicalNumber, parseTileObjectKey, pixgroupDir, PIXGROUPS, tileKey } from '../desi/layout.js';
 import type { ObjectRef, TileRef } from '../desi/tile.js';
 import type { Discovery, DiscoveryFilter, OpenedObject, TileStore } from './tile-store.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -151,7 +151,7 @@ export class S3TileStore implements TileStore {
       const rest = key.slice(folder.length);
       const slash = rest.indexOf('/');
       const dir = slash > 0 ? rest.slice(0, slash) : '';
-      if (!/^(0|[1-9][0-9]*)$/.test(dir) || Number(dir) >= PIXGROUPS) continue;
+      if (!isCanonicalNumber(dir) || Number(dir) >= PIXGROUPS) continue;
       const group = Number(dir);
       this.take(survey, program, group, folderPrefix(joinKey(this.prefix, pixgroupDir(survey, program, group))), obj, found, problem);
     }
