@@ -3,26 +3,39 @@
  * measures, instead of a fixed 16 KiB (S3) or 64 KiB (local disk).
  *
  * The rule. Two planned reads `g` bytes apart are read as one when the bytes in between cost less than the
- * request they save. The `g` bytes take g / B of the link (B: its bandwidth). One request more costs its
- * client CPU (c: about 1 ms per ranged GET on S3, README "gets"; much less for a local pread) and its round
- * trip, of which only RTT / N shows when N reads are in flight (the reads of the next tiles overlap). So:
+ * request they save. The `g` bytes take g / B of the link (B: its bandwidth). One request more costs the
+ * run only as far as it holds up the resource that binds:
  *
- *     gap = B x (RTT / N + c),   clamped to [4 KiB, 1 MiB]
+ * - its round trip, of which RTT / N shows when N reads are in flight (the reads of the next tiles overlap),
+ *   and none of it when the reads in flight already fill the link: N reads of S bytes on average keep it
+ *   busy for N x S / B, so each request leaves max(0, RTT / N - S / B) of the link idle;
+ * - its client CPU c (about 1 ms per ranged GET through the AWS SDK, 0.4 ms on the lean path; much less for
+ *   a local pread), which delays the run only while the main thread is busy: c x u, u its busy share.
  *
- * On the seed's link (35 MB/s, 20 ms, N = 64, c = 1 ms): 35e6 x (0.31 ms + 1 ms) = 46 KB. On a 10 ms link of
- * 1 GB/s it is ~1 MB; on a local disk (RTT ~0.1 ms, c = 0.1 ms) at 2 GB/s ~200 KB.
+ *     gap = B x (max(0, RTT / N - S / B) + c x u),   clamped to [4 KiB, 1 MiB]
  *
- * On S3, c is measured too, once 16 reads are: the main thread's busy time (its event-loop utilization: every
- * request is sent, its response read and its bytes handed on there) over the reads so far. It counts the main
- * thread's other work as well (header scans, the journal), so it is an upper bound, and the gap errs on the
- * larger side; until measured, the assumed figure of the source kind (below) is used.
+ * Without S and u (S = 0, u = 1) this is B x (RTT / N + c): on the seed's link (35 MB/s, 20 ms, N = 64,
+ * c = 1 ms) 35e6 x (0.31 ms + 1 ms) = 46 KB; on a 10 ms link of 1 GB/s ~1 MB; on a local disk (RTT
+ * ~0.1 ms, c = 0.1 ms) at 2 GB/s ~200 KB. Measured on the seed's link (README, link): S ~19 KB > RTT / N x B
+ * = 11 KB, so the round trip is hidden, and c = 0.4 ms at u ~0.5 gives ~7 KiB; fixed gaps of 8 KiB and
+ * 16 KiB took 8.85 s and 9.4 s there.
+ *
+ * On S3, c and u are measured too, once 16 reads are: c is the main thread's busy time (its event-loop
+ * utilization: every request is sent, its response read and its bytes handed on there) over the reads so
+ * far, u that busy time over the time since the run began. c counts the main thread's other work as well
+ * (header scans, the journal), so it is an upper bound, and the gap errs on the larger side; until measured,
+ * the assumed figure of the source kind (below) is used, with u = 1.
  *
  * Measured per run from its own reads (LinkMeter): RTT is the shortest duration of the small reads (<= 64
  * KiB: a round trip plus the server's time; the headers and REDSHIFTS of the first tiles); B is the highest
  * rate of bytes delivered over any 0.5 s window so far (a lower bound of the link's bandwidth that rises
- * as more reads overlap). Until 16 reads and one full window are measured, the fixed default of the source
- * kind is used, and until 6 windows (3 s of reads) it stays the floor: the early bandwidth is underestimated. The gap is re-chosen as the estimates change; it never changes output bytes (which rows are
- * read, not how they are grouped into requests, decide the output), only bytes fetched and requests.
+ * as more reads overlap); S is the bytes read over the reads. Until 16 reads and one full window are
+ * measured, the fixed default of the source kind is used. After that the rule's gap is used even below the
+ * fixed default, although the first windows underestimate B: an earlier version kept the default as a floor
+ * for 3 s, and since most tiles of a short run are planned in its first seconds (32 start at once on S3) the
+ * floor was the gap of nearly every tile (9.5 s on the bench's link where the rule's 5-8 KiB took 9.05 s).
+ * The gap is re-chosen as the estimates change; it never changes output bytes (which rows are read, not how
+ * they are grouped into requests, decide the output), only bytes fetched and requests.
  */
 
 import { performance as perf } from 'node:perf_hooks';
@@ -37,6 +50,10 @@ export interface GapInputs {
   inFlight: number;
   /** Client CPU seconds per request. */
   requestCpu: number;
+  /** Mean bytes per read so far (S; absent: 0, the round trip counts as RTT / N). */
+  meanRead?: number;
+  /** Share of the time the main thread is busy, 0..1 (u; absent: 1, the CPU counts whole). */
+  busyShare?: number;
 }
 
 export const MIN_AUTO_GAP = 4 * 1024;
@@ -44,7 +61,9 @@ export const MAX_AUTO_GAP = 1024 * 1024;
 
 /** The gap the rule gives, in whole KiB, clamped to [MIN_AUTO_GAP, MAX_AUTO_GAP]. */
 export function chooseGap(i: GapInputs): number {
-  const raw = i.bandwidth * (i.rtt / Math.max(1, i.inFlight) + i.requestCpu);
+  const transfer = i.meanRead === undefined || i.bandwidth <= 0 ? 0 : i.meanRead / i.bandwidth;
+  const share = i.busyShare === undefined ? 1 : Math.min(1, Math.max(0, i.busyShare));
+  const raw = i.bandwidth * (Math.max(0, i.rtt / Math.max(1, i.inFlight) - transfer) + i.requestCpu * share);
   if (!Number.isFinite(raw)) return MAX_AUTO_GAP;
   const kib = Math.round(raw / 1024) * 1024;
   return Math.min(MAX_AUTO_GAP, Math.max(MIN_AUTO_GAP, kib));
@@ -58,12 +77,18 @@ export const REQUEST_CPU_LOCAL = 1e-4;
 const SMALL_READ = 64 * 1024;
 const WINDOW_MS = 500;
 const MIN_READS = 16;
-/** Windows (of WINDOW_MS) before the rule may choose a gap below the fallback. */
-export const SETTLE_WINDOWS = 6;
+
+/** The meter's estimates: seconds, bytes per second, bytes. */
+export interface LinkEstimate {
+  rtt: number;
+  bandwidth: number;
+  meanRead: number;
+}
 
 /** What a run measures of its reads: round trip and bandwidth estimates (see the module's comment). */
 export class LinkMeter {
   private reads = 0;
+  private bytes = 0;
   private minSmallMs = Infinity;
   private windowStart = -1;
   private windowBytes = 0;
@@ -87,6 +112,7 @@ export class LinkMeter {
   record(bytes: number, startMs: number): void {
     const end = this.now();
     this.reads += 1;
+    this.bytes += bytes;
     if (bytes <= SMALL_READ) this.minSmallMs = Math.min(this.minSmallMs, end - startMs);
     if (this.windowStart < 0) this.windowStart = startMs;
     if (end - this.windowStart >= WINDOW_MS) {
@@ -99,9 +125,9 @@ export class LinkMeter {
   }
 
   /** The estimates, once enough is measured. */
-  estimate(): { rtt: number; bandwidth: number } | undefined {
+  estimate(): LinkEstimate | undefined {
     if (this.reads < MIN_READS || this.bestRate === 0 || this.minSmallMs === Infinity) return undefined;
-    return { rtt: this.minSmallMs / 1000, bandwidth: this.bestRate };
+    return { rtt: this.minSmallMs / 1000, bandwidth: this.bestRate, meanRead: this.bytes / this.reads };
   }
 }
 
@@ -116,8 +142,8 @@ export class AutoGap {
     private readonly requestCpu: number,
     private readonly onChoice?: (gap: number, why: string) => void,
     meter?: LinkMeter,
-    /** Seconds the main thread has been busy since the run began (null: c stays the assumed figure). */
-    private readonly busySeconds: (() => number) | null = mainThreadBusy(),
+    /** The main thread's busy seconds and busy share since the run began (null: c assumed, u = 1). */
+    private readonly busy: (() => MainThreadBusy) | null = mainThreadBusy(),
   ) {
     this.meter = meter ?? new LinkMeter();
   }
@@ -127,10 +153,7 @@ export class AutoGap {
     const e = this.meter.estimate();
     if (!e) return this.fallback;
     const cpu = this.cpuPerRequest();
-    const rule = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: cpu.seconds });
-    // The bandwidth is a lower bound that rises as reads overlap, so the first windows' gap is too small:
-    // not below the fallback until SETTLE_WINDOWS windows are measured.
-    const gap = this.meter.windowCount < SETTLE_WINDOWS ? Math.max(rule, this.fallback) : rule;
+    const gap = chooseGap({ ...e, inFlight: this.inFlight, requestCpu: cpu.seconds, busyShare: cpu.share });
     if (gap !== this.chosen) {
       this.chosen = gap;
       this.onChoice?.(gap, this.describe(e, cpu));
@@ -138,13 +161,18 @@ export class AutoGap {
     return gap;
   }
 
-  /** c: measured (main-thread busy seconds per read, within [10 µs, 10 ms]) once the meter knows, else assumed. */
-  private cpuPerRequest(): { seconds: number; measured: boolean } {
+  /**
+   * c: measured (main-thread busy seconds per read, within [10 µs, 10 ms]) once the meter knows, else assumed;
+   * u: the main thread's busy share when c is measured, else 1.
+   */
+  private cpuPerRequest(): { seconds: number; share: number; measured: boolean } {
     const n = this.meter.count;
-    if (this.busySeconds === null || n < MIN_READS) return { seconds: this.requestCpu, measured: false };
-    const c = this.busySeconds() / n;
-    if (!Number.isFinite(c)) return { seconds: this.requestCpu, measured: false };
-    return { seconds: Math.min(1e-2, Math.max(1e-5, c)), measured: true };
+    const assumed = { seconds: this.requestCpu, share: 1, measured: false };
+    if (this.busy === null || n < MIN_READS) return assumed;
+    const b = this.busy();
+    const c = b.seconds / n;
+    if (!Number.isFinite(c) || !Number.isFinite(b.share)) return assumed;
+    return { seconds: Math.min(1e-2, Math.max(1e-5, c)), share: Math.min(1, Math.max(0, b.share)), measured: true };
   }
 
   /** The last chosen gap (the fallback when none was chosen), for the run's summary. */
@@ -152,14 +180,25 @@ export class AutoGap {
     return this.chosen ?? this.fallback;
   }
 
-  private describe(e: { rtt: number; bandwidth: number }, cpu: { seconds: number; measured: boolean }): string {
-    const c = `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (${cpu.measured ? 'measured: main thread busy / reads' : 'assumed'})`;
-    return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${this.inFlight} reads in flight, ${c}`;
+  private describe(e: LinkEstimate, cpu: { seconds: number; share: number; measured: boolean }): string {
+    const c = cpu.measured
+      ? `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (measured: main thread busy / reads), main thread busy ${(cpu.share * 100).toFixed(0)} %`
+      : `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (assumed)`;
+    return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${(e.meanRead / 1024).toFixed(1)} KiB per read, ${this.inFlight} reads in flight, ${c}`;
   }
 }
 
-/** The main thread's busy seconds from now on, from its event-loop utilization (performance.eventLoopUtilization). */
-export function mainThreadBusy(): () => number {
+/** The main thread's busy time since a start: seconds, and their share of the time passed (0..1). */
+export interface MainThreadBusy {
+  seconds: number;
+  share: number;
+}
+
+/** The main thread's busy time from now on, from its event-loop utilization (performance.eventLoopUtilization). */
+export function mainThreadBusy(): () => MainThreadBusy {
   const start = perf.eventLoopUtilization();
-  return () => perf.eventLoopUtilization(start).active / 1000;
+  return () => {
+    const elu = perf.eventLoopUtilization(start);
+    return { seconds: elu.active / 1000, share: elu.utilization };
+  };
 }
