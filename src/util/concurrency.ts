@@ -4,7 +4,7 @@
  * `mapLimit`, or takes slots of a shared `Limiter` where a limit spans several callers (ranged reads in flight
  * across all tiles).
  */
-import { AbortedError, onAbort } from '../storage/abort.js';
+import { AbortedError, unwatchAbort, watchAbort, type AbortWatcher } from '../storage/abort.js';
 
 export interface MapLimitOptions {
   /** Once aborted, no new item starts; after the started ones settle, the call rejects with the signal's reason. */
@@ -65,6 +65,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
+/** A caller queued for a slot of a Limiter: woken with the slot, or told the run's signal aborted. */
+interface Waiter extends AbortWatcher {
+  wake(): void;
+}
+
 /**
  * A counting semaphore: at most `limit` holders at once, served in arrival order. `run(fn)` holds a slot for
  * the duration of `fn`. Used where one limit is shared by independent callers (total ranged reads in flight).
@@ -72,7 +77,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
  */
 export class Limiter {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: Waiter[] = [];
   /** The most slots held at once since creation, for the run's log. */
   peak = 0;
   // Time-weighted slots held, over the time any slot was held (for meanInFlight).
@@ -131,24 +136,32 @@ export class Limiter {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const wake = () => {
-        stopListening();
-        resolve();
+      // One listener on the signal for every waiter of the run (watchAbort), not an EventTarget listener each:
+      // thousands of reads queue for a slot of --reads-in-flight.
+      const w: Waiter = {
+        wake: () => {
+          if (signal) unwatchAbort(signal, w);
+          resolve();
+        },
+        // Leaving the queue takes no slot: release() only ever hands slots to waiters still in it.
+        aborted: (reason) => {
+          const i = this.waiting.indexOf(w);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(new AbortedError('waiting for a slot of the limit', { cause: reason }));
+        },
       };
-      // Leaving the queue takes no slot: release() only ever hands slots to waiters still in it.
-      const stopListening = onAbort(signal, () => {
-        const i = this.waiting.indexOf(wake);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(new AbortedError('waiting for a slot of the limit', { cause: signal?.reason }));
-      });
-      this.waiting.push(wake);
+      if (signal && !watchAbort(signal, w)) {
+        reject(new AbortedError('waiting for a slot of the limit', { cause: signal.reason }));
+        return;
+      }
+      this.waiting.push(w);
     });
   }
 
   private release(): void {
-    const wake = this.waiting.shift();
-    if (wake)
-      wake(); // the slot passes straight to the next waiter
+    const next = this.waiting.shift();
+    if (next)
+      next.wake(); // the slot passes straight to the next waiter
     else {
       this.account();
       this.active -= 1;
