@@ -20,11 +20,12 @@
  * = 11 KB, so the round trip is hidden, and c = 0.4 ms at u ~0.5 gives ~7 KiB; fixed gaps of 8 KiB and
  * 16 KiB took 8.85 s and 9.4 s there.
  *
- * On S3, c and u are measured too, once 16 reads are: c is the main thread's busy time (its event-loop
- * utilization: every request is sent, its response read and its bytes handed on there) over the reads so
- * far, u that busy time over the time since the run began. c counts the main thread's other work as well
- * (header scans, the journal), so it is an upper bound, and the gap errs on the larger side; until measured,
- * the assumed figure of the source kind (below) is used, with u = 1.
+ * On S3, c and u are measured too, once 16 reads are: u is the main thread's busy time (its event-loop
+ * utilization: every request is sent, its response read and its bytes handed on there) over the time since
+ * the run began, and that busy time over the reads so far bounds c from above. It counts the main thread's
+ * per-byte and other work as well (responses copied, header scans, the journal), so c is the smaller of it
+ * and the assumed figure of the source kind (below): uncapped, a wider gap meant more bytes per read, a
+ * dearer "request" and a wider gap again. Until measured, the assumed figure is used, with u = 1.
  *
  * Measured per run from its own reads (LinkMeter): RTT is the shortest duration of the small reads (<= 64
  * KiB: a round trip plus the server's time; the headers and REDSHIFTS of the first tiles); B is the highest
@@ -69,8 +70,11 @@ export function chooseGap(i: GapInputs): number {
   return Math.min(MAX_AUTO_GAP, Math.max(MIN_AUTO_GAP, kib));
 }
 
-/** Client CPU per request assumed by the rule: a ranged GET on S3 (bench "gets": 0.9-1.4 ms), a local pread. */
-export const REQUEST_CPU_S3 = 1e-3;
+/**
+ * Client CPU per request assumed by the rule, and the most the measure may give: a ranged GET on S3 through the
+ * lean path (bench "gets": 390-455 us of main thread per GET, 2026-12-03), a local pread.
+ */
+export const REQUEST_CPU_S3 = 4e-4;
 export const REQUEST_CPU_LOCAL = 1e-4;
 
 /** Reads at most this big count for the round trip (their transfer time is small next to it). */
@@ -131,6 +135,13 @@ export class LinkMeter {
   }
 }
 
+/** c and u of the rule; busyPerRead: the main thread's busy seconds per read, when measured. */
+interface RequestCpu {
+  seconds: number;
+  share: number;
+  busyPerRead?: number;
+}
+
 /** The run's auto gap: the fixed fallback until the meter knows enough, then the rule's gap. */
 export class AutoGap {
   readonly meter: LinkMeter;
@@ -162,17 +173,21 @@ export class AutoGap {
   }
 
   /**
-   * c: measured (main-thread busy seconds per read, within [10 µs, 10 ms]) once the meter knows, else assumed;
-   * u: the main thread's busy share when c is measured, else 1.
+   * c: measured (main-thread busy seconds per read, at least 10 us) once the meter knows, but never above the
+   * assumed figure; u: the main thread's busy share when measured, else 1. The measure is an upper bound: it
+   * counts the main thread's per-byte work (responses read, slices handed on) and all its other work, and the
+   * per-byte part grows with the gap, so uncapped it fed back on itself (a wider gap, more bytes per read, a
+   * dearer "request", a wider gap: 17 -> 27 -> 43 KiB on one run of the bench's link, 17.5 s where fixed gaps of
+   * 8-32 KiB took 14.9 s). Below the assumed figure it says requests are cheaper here than assumed.
    */
-  private cpuPerRequest(): { seconds: number; share: number; measured: boolean } {
+  private cpuPerRequest(): RequestCpu {
     const n = this.meter.count;
-    const assumed = { seconds: this.requestCpu, share: 1, measured: false };
+    const assumed: RequestCpu = { seconds: this.requestCpu, share: 1 };
     if (this.busy === null || n < MIN_READS) return assumed;
     const b = this.busy();
     const c = b.seconds / n;
     if (!Number.isFinite(c) || !Number.isFinite(b.share)) return assumed;
-    return { seconds: Math.min(1e-2, Math.max(1e-5, c)), share: Math.min(1, Math.max(0, b.share)), measured: true };
+    return { seconds: Math.min(this.requestCpu, Math.max(1e-5, c)), share: Math.min(1, Math.max(0, b.share)), busyPerRead: c };
   }
 
   /** The last chosen gap (the fallback when none was chosen), for the run's summary. */
@@ -180,10 +195,12 @@ export class AutoGap {
     return this.chosen ?? this.fallback;
   }
 
-  private describe(e: LinkEstimate, cpu: { seconds: number; share: number; measured: boolean }): string {
-    const c = cpu.measured
-      ? `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (measured: main thread busy / reads), main thread busy ${(cpu.share * 100).toFixed(0)} %`
-      : `${(cpu.seconds * 1000).toFixed(2)} ms CPU per request (assumed)`;
+  private describe(e: LinkEstimate, cpu: RequestCpu): string {
+    const ms = (x: number) => `${(x * 1000).toFixed(2)} ms`;
+    const c =
+      cpu.busyPerRead === undefined
+        ? `${ms(cpu.seconds)} CPU per request (assumed)`
+        : `${ms(cpu.seconds)} CPU per request (${cpu.busyPerRead < this.requestCpu ? 'measured: main thread busy / reads' : `assumed: main thread busy / reads is ${ms(cpu.busyPerRead)}, an upper bound`}), main thread busy ${(cpu.share * 100).toFixed(0)} %`;
     return `round trip ${(e.rtt * 1000).toFixed(1)} ms, bandwidth >= ${(e.bandwidth / 1e6).toFixed(1)} MB/s, ${(e.meanRead / 1024).toFixed(1)} KiB per read, ${this.inFlight} reads in flight, ${c}`;
   }
 }

@@ -101,7 +101,7 @@ test('AutoGap: the fallback until the meter knows, then the rule (even below the
   assert.deepEqual(choices, [want, wider]);
 });
 
-test('AutoGap: once the meter knows, c is the main thread busy time over the reads, not the assumed figure', () => {
+test('AutoGap: once the meter knows, c is the main thread busy time over the reads, capped at the assumed figure', () => {
   const { meter, read } = fakeMeter();
   let busy = 0;
   let share = 1;
@@ -132,10 +132,15 @@ test('AutoGap: once the meter knows, c is the main thread busy time over the rea
   assert.ok(rule(0.2e-3, 0.5) < cheap, 'a main thread busy half the time counts half the CPU');
   assert.match(why.at(-1)!, /main thread busy 50 %/);
   share = 1;
+  busy = reads * 0.7e-3;
+  assert.equal(auto.current(), rule(0.7e-3, 1), 'a dearer one, still under the assumed 1 ms, merges more');
+  // Busy time per read above the assumed figure is per-byte and other work, not the request's: capped (a wider
+  // gap would read more bytes per request, look dearer still, and widen again).
   busy = reads * 3e-3;
-  assert.equal(auto.current(), rule(3e-3, 1), 'a dearer one merges more');
-  busy = reads * 1; // clamped to 10 ms
-  assert.equal(auto.current(), rule(1e-2, 1));
+  assert.equal(auto.current(), rule(1e-3, 1), 'capped at the assumed figure');
+  assert.match(why.at(-1)!, /1\.00 ms CPU per request \(assumed: main thread busy \/ reads is 3\.00 ms, an upper bound\), main thread busy 100 %/);
+  busy = reads * 1;
+  assert.equal(auto.current(), rule(1e-3, 1));
 });
 
 test('parseGapBytes: auto (the default) or bytes >= 0; anything else is refused', () => {
