@@ -22,7 +22,6 @@
  * the printout opens with issue 13's figures side by side, each beside its target (bench/limits-summary.ts):
  * `npm run bench -- --only worker,local,link,gets,costs` is the shortest run that prints all of them.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +30,7 @@ import { benchDataset } from './dataset.js';
 import { compareKept, measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate, type WriterName } from './worker-rate.js';
 import { DEFAULT_SELECTION, parseSelection } from '../src/desi/selection.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
-import { BUCKET, measureLinks, type LinkRuns } from './s3-link.js';
+import { measureLinks, type LinkRuns } from './s3-link.js';
 import { linkSectionTable, measureLinkSection, type LinkMode, type LinkSectionRun, type LinkServer } from './link-section.js';
 import { measureMemory, type MemoryRun } from './memory.js';
 import { measureScaleOut, scaleOutMarkdown, type ScaleOut } from './scale-out.js';
@@ -169,7 +168,7 @@ async function main(): Promise<void> {
   let gets: RangedGets | undefined;
   if (only.includes('gets')) gets = await measureRangedGets(Number(opt('gets', '2000')));
   let linkSection: LinkSectionRun[] | undefined;
-  if (only.includes('link')) linkSection = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, linkPairs(cache));
+  if (only.includes('link')) linkSection = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, linkPairs());
 
   const result = {
     date,
@@ -278,31 +277,26 @@ async function getsOnly(): Promise<void> {
 }
 
 /**
- * `--only link [--link-runs lean:full,lean:ranges,s3rver:ranges]`: the link section with default settings
- * against the lean bench server and s3rver (bench/link-section.ts), written to bench/results/link.{json,md}.
- */
-/**
  * The link section's runs: --link-runs (server:mode pairs), by default the lean server's full and ranges runs
- * and s3rver's ranges and full runs; s3rver's are left out, with a note, when no upload of the dataset is
- * cached yet (the s3 section makes it).
+ * and s3rver's ranges and full runs (s3rver's upload the dataset first when no upload is cached).
  */
-function linkPairs(cache: string): [LinkServer, LinkMode][] {
-  let pairs = opt('link-runs', 'lean:full,lean:ranges,s3rver:ranges,s3rver:full')
+function linkPairs(): [LinkServer, LinkMode][] {
+  const pairs = opt('link-runs', 'lean:full,lean:ranges,s3rver:ranges,s3rver:full')
     .split(',')
     .map((p) => p.split(':') as [LinkServer, LinkMode]);
   for (const [s, m] of pairs)
     if (!['lean', 's3rver'].includes(s) || !['full', 'ranges'].includes(m))
       throw new Error(`bench: --link-runs wants server:mode pairs (lean|s3rver : full|ranges), got ${s}:${m}`);
-  if (!existsSync(join(cache, 's3', BUCKET)) && pairs.some(([s]) => s === 's3rver')) {
-    process.stderr.write('bench: link section without s3rver: no upload of the dataset is cached yet (run the s3 section once)\n');
-    pairs = pairs.filter(([s]) => s !== 's3rver');
-  }
   return pairs;
 }
 
+/**
+ * `--only link [--link-runs lean:full,lean:ranges,s3rver:ranges]`: the link section with default settings
+ * against the lean bench server and s3rver (bench/link-section.ts), written to bench/results/link.{json,md}.
+ */
 async function linkOnly(cache: string, tree: string): Promise<void> {
   const date = new Date().toISOString();
-  const pairs = linkPairs(cache);
+  const pairs = linkPairs();
   const runs = await measureLinkSection(cache, tree, { bandwidth, rttMs }, 2, pairs);
   const md = [`Measured ${date} on ${machineText()}; dataset at scale ${scale}.`, '', ...linkSectionTable(runs, { bandwidth, rttMs })].join('\n');
   const outDir = join(REPO, 'bench', 'results');

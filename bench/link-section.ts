@@ -7,13 +7,11 @@
  * the client's CPU seconds and per request, the server's CPU seconds (from /proc) and the bench process's
  * (the shaper's), and whether its Parquet output is byte-identical to the full run's.
  */
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startLeanS3, processCpuSeconds } from '../src/dev/lean-s3-server.js';
-import { startLocalS3 } from '../src/dev/local-s3.js';
 import { startLinkShaper } from '../src/dev/link-shaper.js';
-import { BUCKET, PREFIX, s3ConvertArgs, sameParquet } from './s3-link.js';
+import { BUCKET, PREFIX, s3ConvertArgs, sameParquet, servedDataset } from './s3-link.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
 
 export type LinkServer = 'lean' | 's3rver';
@@ -48,9 +46,7 @@ export async function measureLinkSection(
   for (const [server, mode] of runs) {
     let srv: { endpoint: string; pid: number; stop(): Promise<void> };
     if (server === 's3rver') {
-      const s3dir = join(cacheRoot, 's3');
-      if (!existsSync(join(s3dir, BUCKET))) throw new Error(`bench link: ${s3dir} holds no upload of the dataset: run the s3 section once first`);
-      srv = await startLocalS3({ dir: s3dir, buckets: [BUCKET] });
+      srv = await servedDataset(cacheRoot, tree);
     } else srv = await startLeanS3({ folder: tree, bucket: BUCKET, prefix: PREFIX });
     const port = Number(new URL(srv.endpoint).port);
     const shaper = await startLinkShaper({ upstreamPort: port, bandwidth: shaped.bandwidth, rttMs: shaped.rttMs });

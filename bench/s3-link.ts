@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOCAL_S3_CREDENTIALS, startLocalS3, uploadTree } from '../src/dev/local-s3.js';
+import { LOCAL_S3_CREDENTIALS, startLocalS3, uploadTree, type LocalS3 } from '../src/dev/local-s3.js';
 import { startLinkShaper } from '../src/dev/link-shaper.js';
 import { makeS3Client } from '../src/storage/s3-client.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
@@ -13,6 +13,30 @@ export const PREFIX = 'dr1/spectro/redux/iron/healpix';
 /** `desi-qad convert` of the uploaded dataset through `endpoint` (anonymous), into `out`, on `threads` threads. */
 export function s3ConvertArgs(endpoint: string, out: string, threads: number): string[] {
   return ['convert', '--source', `s3://${BUCKET}/${PREFIX}`, '--endpoint', endpoint, '--no-sign-request', '--out', out, '--threads', String(threads)];
+}
+
+/**
+ * The seed-shaped set in s3rver, kept under `cacheRoot/s3` and uploaded once per tree (a marker file names the
+ * tree), so that the S3, scale-out and link sections share one upload whichever runs first.
+ */
+export async function servedDataset(cacheRoot: string, tree: string): Promise<LocalS3> {
+  const s3dir = join(cacheRoot, 's3');
+  const marker = join(s3dir, `.uploaded-${Buffer.from(tree).toString('hex').slice(-24)}`);
+  await mkdir(s3dir, { recursive: true });
+  const s3 = await startLocalS3({ dir: s3dir, buckets: [BUCKET] });
+  try {
+    if (!existsSync(marker)) {
+      process.stderr.write('bench: uploading the dataset to the local S3 server (once)...\n');
+      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 600_000 }); // s3rver writes big objects slowly
+      await uploadTree(client, tree, BUCKET, PREFIX, { concurrency: 8 });
+      client.destroy();
+      await writeFile(marker, new Date().toISOString());
+    }
+    return s3;
+  } catch (err) {
+    await s3.stop();
+    throw err;
+  }
 }
 
 export interface LinkRuns {
@@ -33,20 +57,10 @@ export async function measureLinks(
   threads: number,
   gaps: number[],
 ): Promise<LinkRuns> {
-  const s3dir = join(cacheRoot, 's3');
-  const marker = join(s3dir, `.uploaded-${Buffer.from(tree).toString('hex').slice(-24)}`);
-  await mkdir(s3dir, { recursive: true });
-  const s3 = await startLocalS3({ dir: s3dir, buckets: [BUCKET] });
+  const s3 = await servedDataset(cacheRoot, tree);
   const runs: CliRun[] = [];
   const identical: Record<string, boolean> = {};
   try {
-    if (!existsSync(marker)) {
-      process.stderr.write('bench: uploading the dataset to the local S3 server (once)...\n');
-      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 600_000 }); // s3rver writes big objects slowly
-      await uploadTree(client, tree, BUCKET, PREFIX, { concurrency: 8 });
-      client.destroy();
-      await writeFile(marker, new Date().toISOString());
-    }
     const port = Number(new URL(s3.endpoint).port);
     const work = join(cacheRoot, 'runs');
     const links: [string, { bandwidth: number; rttMs: number }][] = [

@@ -6,8 +6,8 @@
  * per configuration, since on one small machine they, not the links, bound the speed-up.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { LocalTileStore } from '../src/storage/local-tree.js';
 import { S3TileStore } from '../src/storage/s3-tree.js';
 import { DR1_LISTING_PROGRAMS, DR1_LISTING_SURVEYS, dr1Listing } from './dr1-listing.js';
 import { runCliMeasured, type CliRun } from './run-cli.js';
-import { BUCKET, PREFIX, sameParquet } from './s3-link.js';
+import { BUCKET, PREFIX, sameParquet, servedDataset } from './s3-link.js';
 
 const BIN = fileURLToPath(new URL('../../bin/desi-qad.js', import.meta.url));
 const SOURCE = `s3://${BUCKET}/${PREFIX}`;
@@ -277,30 +277,6 @@ async function startShapers(s3: LocalS3, n: number, link: { bandwidth: number; r
     let base = 0;
     return { endpoint: s.endpoint, bytesDown: () => s.bytesDown() - base, resetCount: () => (base = s.bytesDown()), stop: () => s.stop() };
   });
-}
-
-/**
- * The seed-shaped set in s3rver, from the same cache as the bench's S3 section (bench/.cache/s3, uploaded once
- * per tree, the same marker), so both sections share one upload.
- */
-async function servedDataset(cacheRoot: string, tree: string): Promise<LocalS3> {
-  const s3dir = join(cacheRoot, 's3');
-  const marker = join(s3dir, `.uploaded-${Buffer.from(tree).toString('hex').slice(-24)}`);
-  await mkdir(s3dir, { recursive: true });
-  const s3 = await startLocalS3({ dir: s3dir, buckets: [BUCKET] });
-  try {
-    if (!existsSync(marker)) {
-      process.stderr.write('bench: uploading the dataset to the local S3 server (once)...\n');
-      const client = makeS3Client({ endpoint: s3.endpoint, credentials: LOCAL_S3_CREDENTIALS, socketTimeoutMs: 600_000 });
-      await uploadTree(client, tree, BUCKET, PREFIX, { concurrency: 8 });
-      client.destroy();
-      await writeFile(marker, new Date().toISOString());
-    }
-    return s3;
-  } catch (err) {
-    await s3.stop();
-    throw err;
-  }
 }
 
 /** The DR1-sized listing: build (cached), discover and plan it in process, then `desi-qad plan --shards 32` on it. */
