@@ -12,13 +12,15 @@ export function gapFallbackOf(o: { gapFallback?: number; store: { root: string }
 
 /**
  * The AutoGap of a run reading `o.store` within `limits`, logging its choices: the first, and then each
- * that differs from the last one logged by more than a quarter (the estimates only rise, so few lines).
+ * that differs from the last one logged by more than a quarter (so a gap that wanders by a KiB or two as the
+ * bytes per read and the main thread's busy share move logs no line).
  */
 export function runAutoGap(o: { gapFallback?: number; store: { root: string } }, limits: ReadLimits, log: { info(msg: string): void }): AutoGap {
   let logged = 0;
   const s3 = o.store.root.startsWith('s3://');
-  // On S3 a request's cost is the main thread's (send it, read the response): measured. On a local disk a
-  // pread costs the main thread little next to its other work, which the measure would wrongly count: assumed.
+  // On S3 a request's cost is the main thread's (send it, read the response): measured, capped at the assumed
+  // figure, with the main thread's busy share. On a local disk a pread costs the main thread little next to its
+  // other work, which the measure would wrongly count: assumed, u = 1.
   const onChoice = (gap: number, why: string) => {
     if (logged > 0 && Math.abs(gap - logged) <= logged / 4) return;
     logged = gap;
