@@ -59,24 +59,33 @@ const T_STOP = 0,
   T_STRUCT = 12,
   T_UUID = 13;
 
+/** What readParquetFooter decodes besides the row count and key-value metadata. */
+export interface FooterReadOptions {
+  /**
+   * Decode the row groups' column chunks (default true). Without them (`rowGroups` is then empty) a footer
+   * is walked, not built: resume checks 40,000 files for their tile, selection and row count only.
+   */
+  rowGroups?: boolean;
+}
+
 /** Returns the decoded footer of the complete Parquet file in `file`; throws Error if it is not one. */
-export function readParquetFooter(file: Uint8Array): ParquetFooter {
+export function readParquetFooter(file: Uint8Array, opts: FooterReadOptions = {}): ParquetFooter {
   const n = file.byteLength;
   if (n < 12 || !isMagic(file, 0) || !isMagic(file, n - 4)) throw new Error('not a complete Parquet file (PAR1 magic missing)');
   const len = new DataView(file.buffer, file.byteOffset + n - 8, 4).getUint32(0, true);
   if (len > n - 12) throw new Error(`Parquet footer length ${len} does not fit in a ${n}-byte file`);
-  return readFileMetaData(new CompactReader(file.subarray(n - 8 - len, n - 8)));
+  return readFileMetaData(new CompactReader(file.subarray(n - 8 - len, n - 8)), opts.rowGroups ?? true);
 }
 
 function isMagic(b: Uint8Array, at: number): boolean {
   return b[at] === 0x50 && b[at + 1] === 0x41 && b[at + 2] === 0x52 && b[at + 3] === 0x31; // "PAR1"
 }
 
-function readFileMetaData(r: CompactReader): ParquetFooter {
+function readFileMetaData(r: CompactReader, rowGroups: boolean): ParquetFooter {
   const out: ParquetFooter = { numRows: -1, rowGroups: [], keyValue: new Map(), createdBy: undefined };
   r.readStruct((id, type) => {
     if (id === 3 && type === T_I64) out.numRows = r.readInt();
-    else if (id === 4 && type === T_LIST) r.readList(() => out.rowGroups.push(readRowGroup(r)));
+    else if (id === 4 && type === T_LIST && rowGroups) r.readList(() => out.rowGroups.push(readRowGroup(r)));
     else if (id === 5 && type === T_LIST) r.readList(() => readKeyValue(r, out.keyValue));
     else if (id === 6 && type === T_BINARY) out.createdBy = r.readString();
     else r.skip(type);
@@ -122,10 +131,11 @@ function readKeyValue(r: CompactReader, into: Map<string, string | null>): void 
   into.set(key, value);
 }
 
+const utf8 = new TextDecoder();
+
 /** Just enough of the Thrift compact protocol to walk a FileMetaData. */
 class CompactReader {
   private pos = 0;
-  private readonly decoder = new TextDecoder();
   constructor(private readonly buf: Uint8Array) {}
 
   private byte(): number {
@@ -133,7 +143,9 @@ class CompactReader {
     return this.buf[this.pos++];
   }
 
-  private varint(): bigint {
+  /** A varint past 7 bytes (49 bits), as a bigint: the rare i64 beyond 2^49 (sizes and offsets are far below). */
+  private bigVarint(start: number): bigint {
+    this.pos = start;
     let result = 0n;
     let shift = 0n;
     for (;;) {
@@ -143,6 +155,12 @@ class CompactReader {
       shift += 7n;
       if (shift > 70n) throw new Error('Parquet footer: varint too long');
     }
+  }
+
+  /** Moves past a varint without decoding it (a skipped i16/i32/i64). */
+  private skipVarint(): void {
+    for (let n = 0; n < 10; n++) if ((this.byte() & 0x80) === 0) return;
+    throw new Error('Parquet footer: varint too long');
   }
 
   private smallVarint(): number {
@@ -157,16 +175,28 @@ class CompactReader {
     }
   }
 
-  /** Reads a zigzag-encoded i16/i32/i64 as a number (exact up to 2^53, enough for counts and enums). */
+  /**
+   * Reads a zigzag-encoded i16/i32/i64 as a number (exact up to 2^53, enough for counts and enums). Values
+   * of up to 7 varint bytes are decoded with number arithmetic; only longer ones take the bigint path.
+   */
   readInt(): number {
-    const z = this.varint();
-    return Number((z >> 1n) ^ -(z & 1n));
+    const start = this.pos;
+    let z = 0;
+    let mul = 1;
+    for (let n = 0; n < 7; n++) {
+      const b = this.byte();
+      z += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      mul *= 128;
+    }
+    const big = this.bigVarint(start);
+    return Number((big >> 1n) ^ -(big & 1n));
   }
 
   readString(): string {
     const len = this.smallVarint();
     if (this.pos + len > this.buf.length) throw new Error('Parquet footer truncated');
-    const s = this.decoder.decode(this.buf.subarray(this.pos, this.pos + len));
+    const s = utf8.decode(this.buf.subarray(this.pos, this.pos + len));
     this.pos += len;
     return s;
   }
@@ -206,7 +236,7 @@ class CompactReader {
       case T_I16:
       case T_I32:
       case T_I64:
-        this.varint();
+        this.skipVarint();
         return;
       case T_DOUBLE:
         this.pos += 8;

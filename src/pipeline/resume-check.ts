@@ -203,5 +203,5 @@ function footerOf(tail: Uint8Array): ReturnType<typeof readParquetFooter> {
   const file = new Uint8Array(4 + tail.byteLength);
   file.set([0x50, 0x41, 0x52, 0x31], 0);
   file.set(tail, 4);
-  return readParquetFooter(file);
+  return readParquetFooter(file, { rowGroups: false });
 }

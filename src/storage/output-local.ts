@@ -222,7 +222,8 @@ export class LocalOutputStore implements OutputStore {
     try {
       const size = fstatSync(fd).size;
       const len = Math.max(0, Math.min(n, size));
-      const tail = new Uint8Array(len);
+      // Not zeroed: every byte returned is one read from the file (a short read returns only those).
+      const tail = Buffer.allocUnsafe(len);
       let done = 0;
       while (done < len) {
         const got = readSync(fd, tail, done, len - done, size - len + done);
