@@ -87,6 +87,23 @@ export function parseRange(header: string, size: number): [number, number] | nul
   return [start, end];
 }
 
+/** The index of the first entry whose key is greater than `after` and not less than `prefix` (entries are sorted by key). */
+function firstListed(entries: Entry[], prefix: string, after: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = entries[mid].key;
+    if (k <= after || k < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One ListObjectsV2 page: from a binary search to the first key after the marker, to the end of the prefix's
+ * keys (contiguous, as the entries are sorted), so a page costs its own keys, not a walk of the whole bucket.
+ */
 function listObjectsV2(res: ServerResponse, url: URL, bucket: string, entries: Entry[]): void {
   const q = url.searchParams;
   const prefix = q.get('prefix') ?? '';
@@ -98,8 +115,9 @@ function listObjectsV2(res: ServerResponse, url: URL, bucket: string, entries: E
   const prefixes: string[] = [];
   let truncated = false;
   let last = '';
-  for (const e of entries) {
-    if (!e.key.startsWith(prefix) || e.key <= after) continue;
+  for (let i = firstListed(entries, prefix, after); i < entries.length; i++) {
+    const e = entries[i];
+    if (!e.key.startsWith(prefix)) break;
     let common: string | undefined;
     if (delimiter) {
       const i = e.key.indexOf(delimiter, prefix.length);
