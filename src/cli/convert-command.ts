@@ -7,7 +7,7 @@ import { canonicalNames } from '../desi/names.js';
 import { parseCumulativeSpecs } from '../desi/cumulative.js';
 import { LAYOUTS, parseTileSpecs, PROGRAMS, SURVEYS, type Layout, type TileSpec } from '../desi/tile.js';
 import { runConvert, EXIT, noPlanMessage, type RunOptions } from '../pipeline/run.js';
-import { DEFAULT_READS_IN_FLIGHT, DEFAULT_READS_PER_TILE, defaultDownloads } from '../pipeline/fetch.js';
+import { DEFAULT_READS_PER_TILE, defaultDownloads, defaultReadsInFlight } from '../pipeline/fetch.js';
 import { LocalOutputStore } from '../storage/output-local.js';
 import { toolVersion } from './version.js';
 import { defaultMemoryBytes, parseSize } from './size.js';
@@ -247,8 +247,7 @@ export function convertOptions(y: Argv) {
     })
     .option('reads-in-flight', {
       type: 'number',
-      default: DEFAULT_READS_IN_FLIGHT,
-      describe: `reads in flight across all tiles (every request to the source takes one; at most ${MAX_READS_IN_FLIGHT})`,
+      describe: `reads in flight across all tiles (every request to the source takes one; default 128 from S3, 64 from a local folder; at most ${MAX_READS_IN_FLIGHT})`,
     })
     .option('fetch', {
       choices: ['ranges', 'full'] as const,
@@ -276,7 +275,7 @@ export function convertOptions(y: Argv) {
         ['threads', a.threads, 1, MAX_THREADS, ` (4 × the ${availableParallelism()} cores of this machine, at least 8)`],
         ['downloads', a.downloads ?? 1, 1, MAX_DOWNLOADS, ''],
         ['reads-per-tile', a['reads-per-tile'], 1, MAX_READS_PER_TILE, ''],
-        ['reads-in-flight', a['reads-in-flight'], 1, MAX_READS_IN_FLIGHT, ''],
+        ['reads-in-flight', a['reads-in-flight'] ?? 1, 1, MAX_READS_IN_FLIGHT, ''],
       ] as const) {
         if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer >= ${min}`);
         if (v > max) throw new Error(`--${k} ${v} is too large: at most ${max}${why}`);
@@ -355,7 +354,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     layout: a.layout,
     out: a.out,
     ...connectionOf(a, a.downloads ?? defaultDownloads(source)),
-    readsInFlight: a['reads-in-flight'],
+    readsInFlight: a['reads-in-flight'] ?? defaultReadsInFlight(source),
     run,
   });
   let stores: ReturnType<typeof openStores>;
@@ -433,7 +432,7 @@ export async function convertCommand(a: ConvertArgs): Promise<number> {
     threads: a.threads,
     downloads: a.downloads ?? defaultDownloads(sourceUrl),
     readsPerTile: a['reads-per-tile'],
-    readsInFlight: a['reads-in-flight'],
+    readsInFlight: a['reads-in-flight'] ?? defaultReadsInFlight(sourceUrl),
     logDir: a['log-dir'],
     maxFailureRate: a['max-failure-rate'],
     minReduction: a['min-reduction'],

@@ -24,11 +24,21 @@ export interface ReadLimits {
 
 /**
  * Defaults of --reads-per-tile and --reads-in-flight. A tile's spectra reads are independent ranges of one
- * object: 16 at once hide a 20 ms round trip at the seed's 35 MB/s for rows of ~11 KB; 64 in all is the HTTP
- * agent's socket pool for the default 8 concurrent tiles (cli/stores.ts), so no read waits for a socket.
+ * object: 16 at once hide a 20 ms round trip at the seed's 35 MB/s for rows of ~11 KB. In all, the reads in
+ * flight must hold more than the link's bandwidth-delay product: at 35 MB/s and 20 ms that is 700 KB, and
+ * 64 reads of the ~13.5 KB a merged read averages there hold 860 KB, too little once the client's own delays
+ * are added: 64 kept the bench's link 89 % full in its steady state, 128 kept it full (2026-12-07, lean
+ * server, the seed-shaped set: 10.1 s with 64, 9.4 s with 128, 9.2-9.5 s with 192 and 256). So 128 from S3;
+ * a local disk answers in microseconds, and 64 is plenty there.
  */
 export const DEFAULT_READS_PER_TILE = 16;
 export const DEFAULT_READS_IN_FLIGHT = 64;
+export const DEFAULT_READS_IN_FLIGHT_S3 = 128;
+
+/** Default of --reads-in-flight for a source: 128 on S3, 64 from a local folder. */
+export function defaultReadsInFlight(source: string): number {
+  return isS3Url(source) ? DEFAULT_READS_IN_FLIGHT_S3 : DEFAULT_READS_IN_FLIGHT;
+}
 
 /**
  * Default of --downloads (tiles read at once) for a source. On S3 each tile starts with a chain of about 25
@@ -110,6 +120,11 @@ function streamable(ctx: FetchContext): boolean {
   return ctx.keepFits === undefined && typeof root === 'string' && !isS3Url(root);
 }
 
+/** An object opened through the read limit: `slice` for reads others wait on, `sliceBulk` for the many rows. */
+interface BulkSource extends ByteSource {
+  sliceBulk(start: number, end: number): Promise<Uint8Array>;
+}
+
 /** What both strategies share: opening objects through the read limit, and closing them. */
 abstract class BaseFetch {
   private readonly opened: OpenedObject[] = [];
@@ -121,12 +136,22 @@ abstract class BaseFetch {
     protected readonly io: IoTimer,
   ) {}
 
-  protected async open(ref: ObjectRef): Promise<ByteSource> {
+  /**
+   * The object through the read limit: `slice` is urgent (a header, REDSHIFTS, FIBERMAP: the tile's next
+   * step waits on it), `sliceBulk` is not (readAll's spectra rows, many queued at once): a tile's chain of
+   * small reads never queues behind other tiles' rows, so new tiles reach their rows while the link is full.
+   */
+  protected async open(ref: ObjectRef): Promise<BulkSource> {
     const { signal } = this.ctx;
     const o = await this.io(this.ctx.store.open(ref, signal));
     this.opened.push(o);
     const total = this.ctx.limits.total;
-    return { name: o.name, byteLength: o.byteLength, slice: (start: number, end: number) => total.run(() => o.slice(start, end), signal) };
+    return {
+      name: o.name,
+      byteLength: o.byteLength,
+      slice: (start: number, end: number) => total.run(() => o.slice(start, end), signal, true),
+      sliceBulk: (start: number, end: number) => total.run(() => o.slice(start, end), signal, false),
+    };
   }
 
   /** Takes `bytes` of the budget until letGo(); a run aborted during the wait goes no further. */
@@ -213,20 +238,19 @@ class Ranges extends BaseFetch implements TileFetch {
   }
 
   /** With --gap-bytes auto, each read of the object is timed for the link's estimates. */
-  private async metered(opened: Promise<ByteSource>): Promise<ByteSource> {
+  private async metered(opened: Promise<BulkSource>): Promise<BulkSource> {
     const o = await opened;
     const meter = this.ctx.autoGap?.meter;
     if (!meter) return o;
-    return {
-      name: o.name,
-      byteLength: o.byteLength,
-      slice: async (start: number, end: number) => {
+    const timed =
+      (slice: (start: number, end: number) => Promise<Uint8Array>) =>
+      async (start: number, end: number): Promise<Uint8Array> => {
         const t0 = performance.now();
-        const bytes = await o.slice(start, end);
+        const bytes = await slice(start, end);
         meter.record(end - start, t0);
         return bytes;
-      },
-    };
+      };
+    return { name: o.name, byteLength: o.byteLength, slice: timed((a, b) => o.slice(a, b)), sliceBulk: timed((a, b) => o.sliceBulk(a, b)) };
   }
 
   async begin(): Promise<void> {
@@ -260,6 +284,7 @@ class Ranges extends BaseFetch implements TileFetch {
     // --reads-per-tile is each tile's share; slots of --reads-in-flight that no other read waits for are taken
     // too, so the last big tiles of a run (or one alone) keep the link as full as many tiles do.
     const total = this.ctx.limits.total;
-    return mapLimit(reads, this.ctx.limits.perTile, (r) => source.slice(r.start, r.end), { signal: this.ctx.signal, grow: () => total.hasIdleSlot() });
+    const bulk = (source as Partial<BulkSource>).sliceBulk ?? source.slice.bind(source);
+    return mapLimit(reads, this.ctx.limits.perTile, (r) => bulk(r.start, r.end), { signal: this.ctx.signal, grow: () => total.hasIdleSlot() });
   }
 }

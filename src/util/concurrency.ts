@@ -71,13 +71,17 @@ interface Waiter extends AbortWatcher {
 }
 
 /**
- * A counting semaphore: at most `limit` holders at once, served in arrival order. `run(fn)` holds a slot for
- * the duration of `fn`. Used where one limit is shared by independent callers (total ranged reads in flight).
+ * A counting semaphore: at most `limit` holders at once, served in arrival order within two classes: a
+ * caller that asks `urgent` is served before every bulk caller still queued (in arrival order among the
+ * urgent). `run(fn)` holds a slot for the duration of `fn`. Used where one limit is shared by independent
+ * callers (total ranged reads in flight: a tile's chain of header and table reads is urgent, since each
+ * unlocks the next, and its spectra rows are bulk, hundreds of them queued at once).
  * A caller waiting for a slot with a signal leaves the queue as soon as the signal aborts.
  */
 export class Limiter {
   private active = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly urgentWaiting: Waiter[] = [];
   /** The most slots held at once since creation, for the run's log. */
   peak = 0;
   // Time-weighted slots held, over the time any slot was held (for meanInFlight).
@@ -95,7 +99,7 @@ export class Limiter {
 
   /** Whether a slot is free and nobody waits for one: another caller may take it without delaying anyone. */
   hasIdleSlot(): boolean {
-    return this.active < this.limit && this.waiting.length === 0;
+    return this.active < this.limit && this.waiting.length === 0 && this.urgentWaiting.length === 0;
   }
 
   /** The mean number of slots held while at least one was (0 before any): how full the limit was kept. */
@@ -116,10 +120,11 @@ export class Limiter {
   /**
    * Runs `fn` holding a slot. With `signal`: an aborted signal rejects at once with an AbortedError, and a
    * caller still queued when it aborts leaves the queue and rejects with one (fn never runs); once `fn` has
-   * started, stopping it is fn's own business (it is given the same signal by its caller).
+   * started, stopping it is fn's own business (it is given the same signal by its caller). `urgent`: served
+   * before the bulk callers queued (a read that others wait on; see the class).
    */
-  async run<R>(fn: () => Promise<R>, signal?: AbortSignal): Promise<R> {
-    await this.acquire(signal);
+  async run<R>(fn: () => Promise<R>, signal?: AbortSignal, urgent = false): Promise<R> {
+    await this.acquire(signal, urgent);
     try {
       return await fn();
     } finally {
@@ -127,7 +132,7 @@ export class Limiter {
     }
   }
 
-  private acquire(signal?: AbortSignal): Promise<void> {
+  private acquire(signal: AbortSignal | undefined, urgent: boolean): Promise<void> {
     if (signal?.aborted) return Promise.reject(new AbortedError('waiting for a slot of the limit', { cause: signal.reason }));
     if (this.active < this.limit) {
       this.account();
@@ -138,6 +143,7 @@ export class Limiter {
     return new Promise((resolve, reject) => {
       // One listener on the signal for every waiter of the run (watchAbort), not an EventTarget listener each:
       // thousands of reads queue for a slot of --reads-in-flight.
+      const queue = urgent ? this.urgentWaiting : this.waiting;
       const w: Waiter = {
         wake: () => {
           if (signal) unwatchAbort(signal, w);
@@ -145,8 +151,8 @@ export class Limiter {
         },
         // Leaving the queue takes no slot: release() only ever hands slots to waiters still in it.
         aborted: (reason) => {
-          const i = this.waiting.indexOf(w);
-          if (i >= 0) this.waiting.splice(i, 1);
+          const i = queue.indexOf(w);
+          if (i >= 0) queue.splice(i, 1);
           reject(new AbortedError('waiting for a slot of the limit', { cause: reason }));
         },
       };
@@ -154,12 +160,12 @@ export class Limiter {
         reject(new AbortedError('waiting for a slot of the limit', { cause: signal.reason }));
         return;
       }
-      this.waiting.push(w);
+      queue.push(w);
     });
   }
 
   private release(): void {
-    const next = this.waiting.shift();
+    const next = this.urgentWaiting.shift() ?? this.waiting.shift();
     if (next)
       next.wake(); // the slot passes straight to the next waiter
     else {

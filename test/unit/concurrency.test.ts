@@ -178,3 +178,38 @@ test('Limiter: a queued waiter whose signal aborts leaves the queue and rejects;
   );
   assert.equal(lim.inFlight, 0);
 });
+
+test('Limiter: urgent callers are served before the bulk callers queued, each class in arrival order', async () => {
+  const lim = new Limiter(1);
+  let release!: () => void;
+  const holder = lim.run(() => new Promise<void>((r) => (release = r)));
+  const order: string[] = [];
+  const job = (name: string, urgent: boolean, signal?: AbortSignal) =>
+    lim.run(
+      () => {
+        order.push(name);
+        return Promise.resolve();
+      },
+      signal,
+      urgent,
+    );
+  const ac = new AbortController();
+  const jobs = [job('bulk 1', false), job('bulk 2', false), job('urgent 1', true), job('urgent gone', true, ac.signal), job('urgent 2', true)];
+  assert.equal(lim.hasIdleSlot(), false);
+  ac.abort();
+  await assert.rejects(jobs[3], AbortedError);
+  release();
+  await holder;
+  await Promise.all([jobs[0], jobs[1], jobs[2], jobs[4]]);
+  assert.deepEqual(order, ['urgent 1', 'urgent 2', 'bulk 1', 'bulk 2']);
+  assert.equal(lim.inFlight, 0);
+  // Only urgent waiters queued: no idle slot for a grown share either.
+  let release2!: () => void;
+  const held = lim.run(() => new Promise<void>((r) => (release2 = r)));
+  const urgent = job('urgent 3', true);
+  await sleep(1);
+  assert.equal(lim.hasIdleSlot(), false);
+  release2();
+  await Promise.all([held, urgent]);
+  assert.equal(lim.hasIdleSlot(), true);
+});
