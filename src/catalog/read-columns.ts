@@ -4,7 +4,7 @@
  * spectra (B_FLUX ... Z_MASK, nearly all of a file's bytes) are never fetched.
  */
 import { tableFromIPC, type Vector } from 'apache-arrow';
-import { ParquetFile } from 'parquet-wasm';
+import { ParquetFile, type Schema } from 'parquet-wasm';
 import type { ByteSource } from '../fits/source.js';
 import { blobOf } from '../report/read.js';
 
@@ -51,8 +51,15 @@ export async function readCatalogColumns(src: ByteSource): Promise<FileColumns> 
     throw new CatalogReadError(`${src.name}: not a readable Parquet file (${errorText(err)})`);
   }
   try {
+    // The schema is asked by name (Schema.indexOf), not decoded whole through Arrow IPC: a file has ~100 columns,
+    // and decoding them all was most of the catalog's time (25 files: 83 of 124 ms of the main thread).
     const wasmSchema = file.schema();
-    const names = new Set(tableFromIPC(wasmSchema.intoIPCStream()).schema.fields.map((f) => f.name));
+    const names = new Set<string>();
+    try {
+      for (const c of COPIED_COLUMNS) if (hasField(wasmSchema, c)) names.add(c);
+    } finally {
+      wasmSchema.free();
+    }
     const missing = REQUIRED.filter((c) => !names.has(c));
     if (missing.length > 0) throw new CatalogReadError(`${src.name}: no ${missing.join(', ')} column: not a file of a desi-qad dataset`);
     const present = COPIED_COLUMNS.filter((c) => names.has(c));
@@ -71,6 +78,15 @@ export async function readCatalogColumns(src: ByteSource): Promise<FileColumns> 
     return { rows: table.numRows, columns };
   } finally {
     file.free();
+  }
+}
+
+/** Whether the schema has a top-level field `name` (parquet-wasm's indexOf throws for a missing one). */
+function hasField(schema: Schema, name: string): boolean {
+  try {
+    return schema.indexOf(name) >= 0;
+  } catch {
+    return false;
   }
 }
 
