@@ -23,8 +23,8 @@
  * `npm run bench -- --only worker,local,link,gets,costs` is the shortest run that prints all of them.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDataset } from './dataset.js';
 import { compareKept, measureMemcpy, measureWorkerRate, type EncodeStages, type WorkerRate, type WriterName } from './worker-rate.js';
@@ -40,6 +40,23 @@ import { measureSelections, selectionsMarkdown, type Selections } from './select
 import { limitsSummary } from './limits-summary.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A result as committed JSON: folders of this machine (the checkout, the temporary folder, a --cost-dir) become
+ * "<repo>/…", "<tmp>/…" and "<cost-dir>/…", so no machine's paths land in bench/results.
+ */
+function resultJson(value: unknown): string {
+  const roots: [string, string][] = [
+    [REPO.replace(/\/+$/, ''), '<repo>'],
+    ...(costDir ? [[resolve(costDir), '<cost-dir>'] as [string, string]] : []),
+    [tmpdir(), '<tmp>'],
+  ];
+  const portable = (v: string) => {
+    for (const [root, name] of roots) if (v === root || v.startsWith(root + '/')) return name + v.slice(root.length);
+    return v;
+  };
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? portable(v) : v), 2) + '\n';
+}
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
   const i = args.indexOf(`--${name}`);
@@ -241,7 +258,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+  await writeFile(join(outDir, 'latest.json'), resultJson(result));
   await writeFile(join(outDir, 'latest.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
@@ -256,7 +273,7 @@ async function costsOnly(cache: string): Promise<void> {
   const md = [`Measured ${date} on ${machineText()}; ${load}.`, '', ...costsMarkdown(costs)].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'costs.json'), JSON.stringify({ date, machine: machineText(), costs }, null, 2) + '\n');
+  await writeFile(join(outDir, 'costs.json'), resultJson({ date, machine: machineText(), costs }));
   await writeFile(join(outDir, 'costs.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
@@ -271,7 +288,7 @@ async function getsOnly(): Promise<void> {
   const md = [`Measured ${date} on ${machineText()}.`, '', ...rangedGetsMarkdown(gets)].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'gets.json'), JSON.stringify({ date, machine: machineText(), gets }, null, 2) + '\n');
+  await writeFile(join(outDir, 'gets.json'), resultJson({ date, machine: machineText(), gets }));
   await writeFile(join(outDir, 'gets.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
@@ -301,7 +318,7 @@ async function linkOnly(cache: string, tree: string): Promise<void> {
   const md = [`Measured ${date} on ${machineText()}; dataset at scale ${scale}.`, '', ...linkSectionTable(runs, { bandwidth, rttMs })].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'link.json'), JSON.stringify({ date, machine: machineText(), scale, bandwidth, rttMs, runs }, null, 2) + '\n');
+  await writeFile(join(outDir, 'link.json'), resultJson({ date, machine: machineText(), scale, bandwidth, rttMs, runs }));
   await writeFile(join(outDir, 'link.md'), md + '\n');
   process.stdout.write(md + '\n');
 }
@@ -314,7 +331,7 @@ async function selectionsSection(cache: string, tree: string, report: Awaited<Re
   const md = [`Measured ${date} on ${machineText()}; dataset: ${dataset}.`, '', ...selectionsMarkdown(s)].join('\n');
   const outDir = join(REPO, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'selections.json'), JSON.stringify({ date, machine: machineText(), scale, selections: s }, null, 2) + '\n');
+  await writeFile(join(outDir, 'selections.json'), resultJson({ date, machine: machineText(), scale, selections: s }));
   await writeFile(join(outDir, 'selections.md'), md + '\n');
   if (only.length === 1) process.stdout.write(md + '\n');
   return s;
