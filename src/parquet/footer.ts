@@ -163,32 +163,36 @@ class CompactReader {
     throw new Error('Parquet footer: varint too long');
   }
 
-  private smallVarint(): number {
+  /**
+   * An unsigned varint of at most `maxBytes` bytes (7 bits each), decoded with number arithmetic; undefined,
+   * with those bytes consumed, when it is longer.
+   */
+  private numberVarint(maxBytes: number): number | undefined {
     let result = 0;
     let mul = 1;
-    for (;;) {
+    for (let n = 0; n < maxBytes; n++) {
       const b = this.byte();
       result += (b & 0x7f) * mul;
       if ((b & 0x80) === 0) return result;
       mul *= 128;
-      if (mul > 2 ** 49) throw new Error('Parquet footer: length varint too long');
     }
+    return undefined;
+  }
+
+  private smallVarint(): number {
+    const v = this.numberVarint(8);
+    if (v === undefined) throw new Error('Parquet footer: length varint too long');
+    return v;
   }
 
   /**
    * Reads a zigzag-encoded i16/i32/i64 as a number (exact up to 2^53, enough for counts and enums). Values
-   * of up to 7 varint bytes are decoded with number arithmetic; only longer ones take the bigint path.
+   * of up to 7 varint bytes (49 bits) are decoded with number arithmetic; only longer ones take the bigint path.
    */
   readInt(): number {
     const start = this.pos;
-    let z = 0;
-    let mul = 1;
-    for (let n = 0; n < 7; n++) {
-      const b = this.byte();
-      z += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-      mul *= 128;
-    }
+    const z = this.numberVarint(7);
+    if (z !== undefined) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
     const big = this.bigVarint(start);
     return Number((big >> 1n) ^ -(big & 1n));
   }
