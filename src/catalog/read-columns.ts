@@ -54,15 +54,14 @@ export async function readCatalogColumns(src: ByteSource): Promise<FileColumns> 
     // The schema is asked by name (Schema.indexOf), not decoded whole through Arrow IPC: a file has ~100 columns,
     // and decoding them all was most of the catalog's time (25 files: 83 of 124 ms of the main thread).
     const wasmSchema = file.schema();
-    const names = new Set<string>();
+    let present: CopiedColumn[];
     try {
-      for (const c of COPIED_COLUMNS) if (hasField(wasmSchema, c)) names.add(c);
+      present = COPIED_COLUMNS.filter((c) => hasField(wasmSchema, c));
     } finally {
       wasmSchema.free();
     }
-    const missing = REQUIRED.filter((c) => !names.has(c));
+    const missing = REQUIRED.filter((c) => !present.includes(c));
     if (missing.length > 0) throw new CatalogReadError(`${src.name}: no ${missing.join(', ')} column: not a file of a desi-qad dataset`);
-    const present = COPIED_COLUMNS.filter((c) => names.has(c));
     let table;
     try {
       const wasmTable = await file.read({ columns: [...present] });
