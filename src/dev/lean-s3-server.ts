@@ -115,8 +115,8 @@ function listObjectsV2(res: ServerResponse, url: URL, bucket: string, entries: E
   const prefixes: string[] = [];
   let truncated = false;
   let last = '';
-  for (let i = firstListed(entries, prefix, after); i < entries.length; i++) {
-    const e = entries[i];
+  for (let at = firstListed(entries, prefix, after); at < entries.length; at++) {
+    const e = entries[at];
     if (!e.key.startsWith(prefix)) break;
     let common: string | undefined;
     if (delimiter) {
